@@ -1,0 +1,39 @@
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= DATASET
+SHARED_DATA ?= ../shared/data/coingecko
+
+.DEFAULT_GOAL := help
+.PHONY: help run test train train-shared check-model
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@ $(VENV)/.runtime
+
+run: $(VENV)/.runtime ## start the app at http://127.0.0.1:5000 on its embedded defaults
+	$(BIN)/flask --app app run
+
+test: $(VENV)/.dev ## install what the tests need and run them
+	$(BIN)/python -m pytest
+
+train: $(VENV)/.runtime ## retrain on DATA (default DATASET/) and overwrite the committed artifacts
+	$(BIN)/python -m liquidity.modeling.train --data $(DATA)
+
+train-shared: $(VENV)/.runtime ## retrain the committed model on the shared CoinGecko snapshots
+	$(BIN)/python -m liquidity.modeling.train --data $(SHARED_DATA)
+
+check-model: $(VENV)/.runtime ## retrain on the shared snapshots in a temp folder and compare with model_card.json
+	$(BIN)/python -m liquidity.modeling.verify --data $(SHARED_DATA)

@@ -1,0 +1,203 @@
+"""Load, validate and pair market snapshot CSVs."""
+
+import argparse
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+# Spellings met in the seed material and in CoinGecko exports, mapped to one name each.
+COLUMN_ALIASES = {
+    "24h_volume": "volume",
+    "total_volume": "volume",
+    "market_cap": "mkt_cap",
+    "name": "coin",
+}
+REQUIRED_COLUMNS = ("coin", "symbol", "price", "1h", "volume", "mkt_cap", "date")
+OPTIONAL_COLUMNS = ("24h", "7d")
+NUMERIC_COLUMNS = ("price", "1h", "24h", "7d", "volume", "mkt_cap")
+KEY_COLUMNS = ("coin", "symbol")
+
+
+class DatasetError(ValueError):
+    """A snapshot file or folder that cannot be used, with the file and column named."""
+
+
+@dataclass
+class Snapshots:
+    """Clean snapshot rows plus an account of everything that was dropped."""
+
+    frame: pd.DataFrame
+    files: list = field(default_factory=list)
+    rows_read: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    duplicates_resolved: int = 0
+
+    @property
+    def dates(self):
+        return sorted(self.frame["date"].unique().tolist())
+
+
+def _normalise_header(name):
+    name = str(name).replace("\ufeff", "").strip().lower()
+    return COLUMN_ALIASES.get(name, name)
+
+
+def read_snapshot_file(path):
+    """Read one CSV into a frame with canonical column names, or raise DatasetError."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=True)
+    except (OSError, UnicodeDecodeError) as error:
+        raise DatasetError(f"{path}: cannot read file ({error.__class__.__name__}: {error})") from None
+    except pd.errors.EmptyDataError:
+        raise DatasetError(f"{path}: file is empty") from None
+    except pd.errors.ParserError as error:
+        raise DatasetError(f"{path}: not a readable CSV ({error})") from None
+    frame.columns = [_normalise_header(column) for column in frame.columns]
+    if frame.columns.duplicated().any():
+        duplicated = sorted(set(frame.columns[frame.columns.duplicated()]))
+        raise DatasetError(f"{path}: column {duplicated[0]!r} appears more than once")
+    for column in REQUIRED_COLUMNS:
+        if column not in frame.columns:
+            raise DatasetError(f"{path}: missing required column {column!r}")
+    for column in OPTIONAL_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = ""
+    frame = frame[list(REQUIRED_COLUMNS[:2]) + list(NUMERIC_COLUMNS) + ["date"]].copy()
+    frame["source_file"] = path.name
+    return frame
+
+
+def clean_snapshot_rows(frame):
+    """Drop unusable rows; return (clean frame, Counter of drop reasons)."""
+    frame = frame.copy()
+    for column in ("coin", "symbol", "date"):
+        frame[column] = frame[column].astype(str).str.strip()
+    for column in NUMERIC_COLUMNS:
+        frame[column] = pd.to_numeric(frame[column].astype(str).str.strip().replace("", None), errors="coerce")
+    frame["date"] = pd.to_datetime(frame["date"], format="%Y-%m-%d", errors="coerce").dt.strftime("%Y-%m-%d")
+
+    reason = pd.Series(pd.NA, index=frame.index, dtype="object")
+
+    def mark(mask, text):
+        reason[mask & reason.isna()] = text
+
+    mark(frame["coin"].eq("") | frame["symbol"].eq(""), "missing coin or symbol")
+    mark(frame["date"].isna(), "missing or invalid date")
+    for column in ("volume", "mkt_cap", "price", "1h"):
+        mark(frame[column].isna(), f"missing or non-numeric {column}")
+        mark(~np.isfinite(frame[column].fillna(0.0)), f"non-finite {column}")
+    mark(frame["mkt_cap"] <= 0, "market cap not positive")
+    mark(frame["price"] <= 0, "price not positive")
+    mark(frame["volume"] < 0, "volume negative")
+    mark(frame["1h"] <= -1, "1h change at or below -100 %")
+
+    dropped = Counter(reason.dropna().tolist())
+    return frame[reason.isna()].copy(), dropped
+
+
+def resolve_duplicates(frame):
+    """Keep one row per coin and date (the largest market cap, then file order); return (frame, count)."""
+    ordered = frame.reset_index(drop=True)
+    ordered["_order"] = np.arange(len(ordered))
+    ordered = ordered.sort_values(["date", "coin", "symbol", "mkt_cap", "_order"],
+                                  ascending=[True, True, True, False, True], kind="stable")
+    duplicated = ordered.duplicated(["date", *KEY_COLUMNS], keep="first")
+    kept = ordered[~duplicated].drop(columns="_order").reset_index(drop=True)
+    return kept, int(duplicated.sum())
+
+
+def snapshot_files(path):
+    """List the CSV files at path (a file or a folder), or raise DatasetError."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".csv" and p.is_file())
+        if not files:
+            raise DatasetError(f"{path}: no .csv snapshot files in this folder")
+        return files
+    raise DatasetError(f"{path}: no such file or folder")
+
+
+def load_snapshots(paths):
+    """Load, clean and de-duplicate every snapshot CSV at paths (files or folders)."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    files = [file for path in paths for file in snapshot_files(path)]
+    frames, dropped, rows_read = [], Counter(), 0
+    for file in files:
+        raw = read_snapshot_file(file)
+        rows_read += len(raw)
+        clean, file_dropped = clean_snapshot_rows(raw)
+        if clean.empty:
+            reasons = ", ".join(f"{n} {r}" for r, n in file_dropped.most_common()) or "no data rows"
+            raise DatasetError(f"{file}: no usable rows ({reasons})")
+        frames.append(clean)
+        dropped += file_dropped
+    frame, duplicates = resolve_duplicates(pd.concat(frames, ignore_index=True))
+    for text, count in dropped.most_common():
+        log.warning("dropped %d row(s): %s", count, text)
+    if duplicates:
+        log.warning("resolved %d duplicate coin row(s) within a date (kept the largest market cap)", duplicates)
+    return Snapshots(frame=add_liquidity_score(frame), files=[str(f) for f in files], rows_read=rows_read,
+                     dropped=dropped, duplicates_resolved=duplicates)
+
+
+def add_liquidity_score(frame):
+    """Add liquidity_ratio (volume / mkt_cap) and liquidity_score (its mid-rank percentile per date)."""
+    frame = frame.copy()
+    frame["liquidity_ratio"] = frame["volume"] / frame["mkt_cap"]
+    by_date = frame.groupby("date")["liquidity_ratio"]
+    # Mid-rank percentile: (rank - 0.5) / n puts the median coin at exactly 0.5 and keeps scores in (0, 1).
+    frame["liquidity_score"] = (by_date.rank(method="average") - 0.5) / by_date.transform("size")
+    return frame
+
+
+def make_pairs(frame):
+    """Pair each coin's row on one date with its row on the next available date.
+
+    Returns the current row's columns plus next_date, gap_days and next_liquidity_score.
+    """
+    dates = sorted(frame["date"].unique())
+    if len(dates) < 2:
+        raise DatasetError(
+            f"need at least two snapshot dates to learn a next-snapshot forecast, found {len(dates)}"
+            + (f" ({dates[0]})" if dates else ""))
+    next_date = dict(zip(dates[:-1], dates[1:]))
+    current = frame[frame["date"].isin(next_date)].copy()
+    current["next_date"] = current["date"].map(next_date)
+    following = frame[[*KEY_COLUMNS, "date", "liquidity_score"]].rename(
+        columns={"date": "next_date", "liquidity_score": "next_liquidity_score"})
+    pairs = current.merge(following, on=[*KEY_COLUMNS, "next_date"], how="inner", validate="one_to_one")
+    pairs["gap_days"] = (pd.to_datetime(pairs["next_date"]) - pd.to_datetime(pairs["date"])).dt.days
+    if pairs.empty:
+        raise DatasetError("no coin appears on two consecutive snapshot dates (pairs join on coin + symbol)")
+    return pairs.sort_values(["date", *KEY_COLUMNS], kind="stable").reset_index(drop=True)
+
+
+def main(argv=None):
+    """Summarise the snapshots at a path: rows, dates, drops and pairs."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("data", nargs="+", help="snapshot CSV files or folders")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        snapshots = load_snapshots(args.data)
+        pairs = make_pairs(snapshots.frame)
+    except DatasetError as error:
+        parser.exit(2, f"error: {error}\n")
+    print(f"files: {len(snapshots.files)}  rows read: {snapshots.rows_read}  kept: {len(snapshots.frame)}")
+    print(f"dates: {', '.join(snapshots.dates)}  next-snapshot pairs: {len(pairs)}")
+    for text, count in snapshots.dropped.most_common():
+        print(f"dropped {count:>5}  {text}")
+
+
+if __name__ == "__main__":
+    main()

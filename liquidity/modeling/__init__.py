@@ -1,0 +1,1 @@
+"""Training and prediction for the next-snapshot liquidity score."""

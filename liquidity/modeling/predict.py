@@ -1,0 +1,102 @@
+"""Forecast the next-snapshot liquidity score with the verified forest and scaler."""
+
+import argparse
+import functools
+import sys
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from liquidity.artifacts import ArtifactError, load_artifacts
+from liquidity.features import INPUT_COLUMNS, build_features, features_from_frame
+from liquidity.validation import check_inputs
+
+DEFAULT_THRESHOLD = 0.5
+
+
+class Prediction(NamedTuple):
+    """A forecast liquidity score and its High/Low level."""
+
+    score: float
+    level: str
+
+
+class LiquidityModel:
+    """The forest, its scaler and the model card, with the threshold that splits High from Low."""
+
+    def __init__(self, forest, scaler, card, threshold=None):
+        self.forest = forest
+        self.scaler = scaler
+        self.card = card
+        self.threshold = float(card.get("threshold", DEFAULT_THRESHOLD) if threshold is None else threshold)
+
+    @classmethod
+    def load(cls, paths=None, threshold=None):
+        """Load verified artifacts from paths (default: the project root)."""
+        from liquidity.config import default_artifact_paths
+
+        artifacts = load_artifacts(paths or default_artifact_paths())
+        return cls(artifacts.forest, artifacts.scaler, artifacts.card, threshold)
+
+    @property
+    def version(self):
+        return self.card["model_version"]
+
+    def level(self, score):
+        """Return "High" when score >= threshold, else "Low"."""
+        return "High" if score >= self.threshold else "Low"
+
+    def predict_scores(self, features):
+        """Return forecast scores for an (n, features) matrix of unscaled features."""
+        return self.forest.predict(self.scaler.transform(features))
+
+    def predict_one(self, volume, mkt_cap, h1, price):
+        """Validate one row of raw inputs and return its Prediction."""
+        row = check_inputs(volume, mkt_cap, h1, price)
+        score = float(self.predict_scores(build_features(*row))[0])
+        return Prediction(score, self.level(score))
+
+    def predict_frame(self, frame):
+        """Return a frame of liquidity_score and liquidity_level for valid rows holding INPUT_COLUMNS."""
+        scores = self.predict_scores(features_from_frame(frame))
+        levels = np.where(scores >= self.threshold, "High", "Low")
+        return pd.DataFrame({"liquidity_score": scores, "liquidity_level": levels}, index=frame.index)
+
+
+@functools.cache
+def default_model():
+    """Load the project's committed model once per process."""
+    return LiquidityModel.load()
+
+
+def predict_liquidity(volume, mkt_cap, h1, price, *, model=None, threshold=None):
+    """Forecast the next-snapshot liquidity score and level for one coin.
+
+    volume and mkt_cap in USD, h1 as a fraction (0.022 = +2.2 %), price in USD.
+    Raises liquidity.validation.InputError naming each invalid field.
+    """
+    model = model or default_model()
+    score, _ = model.predict_one(volume, mkt_cap, h1, price)
+    cutoff = model.threshold if threshold is None else threshold
+    return Prediction(score, "High" if score >= cutoff else "Low")
+
+
+def main(argv=None):
+    """Print the forecast for one coin: python -m liquidity.modeling.predict VOLUME MKT_CAP H1 PRICE."""
+    parser = argparse.ArgumentParser(description="Forecast a coin's next-snapshot liquidity score.")
+    for name, text in zip(INPUT_COLUMNS, ("24h volume, USD", "market cap, USD",
+                                           "1h price change, fraction (0.022 = +2.2 %)", "price, USD")):
+        parser.add_argument(name.replace("1h", "h1"), help=text)
+    args = parser.parse_args(argv)
+    try:
+        prediction = predict_liquidity(args.volume, args.mkt_cap, args.h1, args.price)
+    except (ValueError, ArtifactError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"liquidity score {prediction.score:.3f}  level {prediction.level}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

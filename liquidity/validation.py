@@ -1,0 +1,52 @@
+"""Check raw model inputs and say which field is wrong and why."""
+
+import math
+
+# Plausible bounds: beyond them a value is a typo or a unit mistake, not a market.
+INPUT_LIMITS = {
+    "volume": (0.0, 1e13, "24h volume"),
+    "mkt_cap": (0.0, 1e14, "market cap"),
+    "1h": (-1.0, 10.0, "1h change"),
+    "price": (0.0, 1e9, "price"),
+}
+# Lower bounds that the value may equal (volume may be zero; the others must exceed theirs).
+INCLUSIVE_LOWER = {"volume"}
+
+
+class InputError(ValueError):
+    """Invalid model inputs; errors maps each bad field to its reason."""
+
+    def __init__(self, errors):
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{field}: {reason}" for field, reason in self.errors.items()))
+
+
+def field_error(field, value):
+    """Return why value is not acceptable for field, or None when it is."""
+    low, high, label = INPUT_LIMITS[field]
+    if isinstance(value, bool) or value is None:
+        return f"{label} must be a number"
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return f"{label} must be a number"
+    if not math.isfinite(number):
+        return f"{label} must be a finite number"
+    if field in INCLUSIVE_LOWER and number < low:
+        return f"{label} must be at least {low:g}"
+    if field not in INCLUSIVE_LOWER and number <= low:
+        if field == "1h":
+            return f"{label} must be above -100 % (a fraction above -1)"
+        return f"{label} must be greater than {low:g}"
+    if number > high:
+        return f"{label} must be at most {high:g}"
+    return None
+
+
+def check_inputs(volume, mkt_cap, h1, price):
+    """Return the four inputs as floats, or raise InputError naming every bad field."""
+    values = {"volume": volume, "mkt_cap": mkt_cap, "1h": h1, "price": price}
+    errors = {field: reason for field, value in values.items() if (reason := field_error(field, value))}
+    if errors:
+        raise InputError(errors)
+    return float(volume), float(mkt_cap), float(h1), float(price)

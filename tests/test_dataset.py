@@ -1,0 +1,80 @@
+import pandas as pd
+import pytest
+
+from conftest import BROKEN, SNAPSHOTS
+from liquidity.dataset import DatasetError, add_liquidity_score, load_snapshots, make_pairs
+
+
+def test_loads_every_file_in_a_folder():
+    snapshots = load_snapshots(SNAPSHOTS)
+    assert snapshots.dates == ["2024-01-01", "2024-01-02", "2024-01-04"]
+    assert len(snapshots.frame) == 12 + 13 + 12
+    assert snapshots.rows_read == 37
+    assert not snapshots.dropped
+
+
+def test_messy_file_drops_rows_with_a_count_per_reason_and_resolves_duplicates():
+    snapshots = load_snapshots(BROKEN / "messy.csv")  # spells volume as 24h_volume
+    assert snapshots.dropped == {
+        "missing or non-numeric volume": 1,
+        "market cap not positive": 1,
+        "price not positive": 1,
+        "volume negative": 1,
+        "non-finite volume": 1,
+        "missing or non-numeric price": 1,
+        "missing or invalid date": 1,
+        "missing or non-numeric 1h": 1,
+    }
+    assert snapshots.duplicates_resolved == 1
+    kept = snapshots.frame.set_index("symbol")
+    assert sorted(kept.index) == ["BTC", "ETH"]
+    assert kept.loc["BTC", "mkt_cap"] == 760000000000  # the larger of the two Bitcoin rows
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        (BROKEN / "missing_mkt_cap.csv", "missing_mkt_cap.csv: missing required column 'mkt_cap'"),
+        (BROKEN / "header_only.csv", "header_only.csv: no usable rows"),
+        (BROKEN / "all_bad_rows.csv", "all_bad_rows.csv: no usable rows (1 market cap not positive, 1 price"),
+        (BROKEN / "nope", "nope: no such file or folder"),
+    ],
+)
+def test_unusable_input_is_an_error_naming_the_file(path, message):
+    with pytest.raises(DatasetError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_snapshots(path)
+
+
+def test_empty_folder_is_an_error(tmp_path):
+    with pytest.raises(DatasetError, match="no .csv snapshot files"):
+        load_snapshots(tmp_path)
+
+
+def test_liquidity_score_is_the_mid_rank_percentile_within_each_date():
+    frame = pd.DataFrame({
+        "date": ["d1"] * 4 + ["d2"] * 2,
+        "volume": [1.0, 4.0, 2.0, 2.0, 50.0, 10.0],
+        "mkt_cap": [10.0] * 4 + [100.0, 100.0],
+    })
+    scored = add_liquidity_score(frame)
+    assert scored["liquidity_ratio"].tolist() == [0.1, 0.4, 0.2, 0.2, 0.5, 0.1]
+    # d1 ranks: 0.1 -> 1, 0.2 -> 2.5 (tie), 0.4 -> 4; score = (rank - 0.5) / 4
+    assert scored["liquidity_score"].tolist() == [0.125, 0.875, 0.5, 0.5, 0.75, 0.25]
+
+
+def test_pairs_join_each_date_with_the_next_available_one():
+    pairs = make_pairs(load_snapshots(SNAPSHOTS).frame)
+    assert sorted(set(zip(pairs["date"], pairs["next_date"], pairs["gap_days"]))) == [
+        ("2024-01-01", "2024-01-02", 1), ("2024-01-02", "2024-01-04", 2)]
+    first = pairs[pairs["date"] == "2024-01-01"]
+    # Newcomer is absent on day 1; Frenzy is absent on day 4.
+    assert len(first) == 12 and "NEW" not in set(first["symbol"])
+    assert len(pairs[pairs["date"] == "2024-01-02"]) == 12
+    day2 = load_snapshots(SNAPSHOTS).frame.query("date == '2024-01-02'").set_index("symbol")
+    btc = first.set_index("symbol").loc["BTC"]
+    assert btc["next_liquidity_score"] == day2.loc["BTC", "liquidity_score"]
+
+
+def test_a_single_date_has_no_pairs_to_learn_from():
+    with pytest.raises(DatasetError, match="at least two snapshot dates"):
+        make_pairs(load_snapshots(SNAPSHOTS / "day1.csv").frame)

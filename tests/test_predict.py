@@ -1,0 +1,65 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import SNAPSHOTS
+from liquidity.dataset import load_snapshots
+from liquidity.modeling.predict import LiquidityModel, predict_liquidity
+from liquidity.validation import InputError
+
+BITCOIN = dict(volume=30e9, mkt_cap=760e9, h1=0.01, price=40000.0)
+
+
+def test_score_at_or_above_the_threshold_is_high_and_below_is_low(fixture_model):
+    score, _ = predict_liquidity(**BITCOIN, model=fixture_model)
+    assert 0 < score < 1
+    assert predict_liquidity(**BITCOIN, model=fixture_model, threshold=score) == (score, "High")
+    assert predict_liquidity(**BITCOIN, model=fixture_model, threshold=np.nextafter(score, 1)) == (score, "Low")
+
+
+def test_threshold_setting_on_the_model_moves_the_level(fixture_model):
+    score, _ = fixture_model.predict_one(**BITCOIN)
+    strict = LiquidityModel(fixture_model.forest, fixture_model.scaler, fixture_model.card, threshold=score + 0.01)
+    lenient = LiquidityModel(fixture_model.forest, fixture_model.scaler, fixture_model.card, threshold=score - 0.01)
+    assert strict.predict_one(**BITCOIN).level == "Low"
+    assert lenient.predict_one(**BITCOIN).level == "High"
+
+
+def test_a_thin_coin_scores_below_a_busy_one(fixture_model):
+    thin = fixture_model.predict_one(volume=1500, mkt_cap=5e7, h1=-0.03, price=0.05)
+    busy = fixture_model.predict_one(volume=5e10, mkt_cap=8e10, h1=0.0, price=1.0)
+    assert thin.score < busy.score
+
+
+def test_vectorised_scores_equal_one_row_at_a_time(fixture_model):
+    frame = load_snapshots(SNAPSHOTS).frame
+    batch = fixture_model.predict_frame(frame)
+    one_by_one = [fixture_model.predict_one(r.volume, r.mkt_cap, r._4, r.price).score
+                  for r in frame[["volume", "mkt_cap", "price", "1h"]].itertuples()]
+    np.testing.assert_allclose(batch["liquidity_score"], one_by_one, rtol=0, atol=1e-12)
+    assert set(batch["liquidity_level"]) <= {"High", "Low"}
+    assert (batch["liquidity_level"] == np.where(batch["liquidity_score"] >= 0.5, "High", "Low")).all()
+
+
+@pytest.mark.parametrize(
+    ("inputs", "field", "reason"),
+    [
+        (dict(BITCOIN, volume=-1), "volume", "at least 0"),
+        (dict(BITCOIN, mkt_cap=0), "mkt_cap", "greater than 0"),
+        (dict(BITCOIN, price=float("nan")), "price", "finite"),
+        (dict(BITCOIN, h1=-1.0), "1h", "above -100 %"),
+        (dict(BITCOIN, volume="lots"), "volume", "must be a number"),
+        (dict(BITCOIN, mkt_cap=1e20), "mkt_cap", "at most"),
+    ],
+)
+def test_bad_inputs_name_the_field_and_reason(fixture_model, inputs, field, reason):
+    with pytest.raises(InputError) as raised:
+        predict_liquidity(**inputs, model=fixture_model)
+    assert list(raised.value.errors) == [field]
+    assert reason in raised.value.errors[field]
+
+
+def test_predict_frame_keeps_the_index(fixture_model):
+    frame = pd.DataFrame({"volume": [1e6, 2e9], "mkt_cap": [1e8, 3e9], "1h": [0.0, 0.01], "price": [1, 2]},
+                         index=[10, 20])
+    assert list(fixture_model.predict_frame(frame).index) == [10, 20]
