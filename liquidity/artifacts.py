@@ -56,7 +56,7 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
-def _write_atomically(path, data):
+def write_atomically(path, data):
     """Write data to a temporary file beside path, flush it to disk, then rename it over path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,8 +90,8 @@ def save_artifacts(paths, forest, scaler, card):
     }
     card["model_version"] = card["artifacts"]["model"]["sha256"][:12]
     for path, blob in blobs.values():
-        _write_atomically(path, blob)
-    _write_atomically(paths.card, (json.dumps(card, indent=2, sort_keys=False) + "\n").encode())
+        write_atomically(path, blob)
+    write_atomically(paths.card, (json.dumps(card, indent=2, sort_keys=False) + "\n").encode())
     return card
 
 

@@ -63,3 +63,25 @@ def test_predict_frame_keeps_the_index(fixture_model):
     frame = pd.DataFrame({"volume": [1e6, 2e9], "mkt_cap": [1e8, 3e9], "1h": [0.0, 0.01], "price": [1, 2]},
                          index=[10, 20])
     assert list(fixture_model.predict_frame(frame).index) == [10, 20]
+
+
+def test_forecast_band_brackets_the_trees_and_maps_the_score_back_to_a_ratio(fixture_model):
+    forecast = fixture_model.forecast(**BITCOIN)
+    assert forecast.score == fixture_model.predict_one(**BITCOIN).score
+    assert forecast.band_low <= forecast.band_high
+    assert 0 <= forecast.band_low and forecast.band_high <= 1
+    ratios = sorted(fixture_model.card["reference_snapshot"]["liquidity_ratios"])
+    assert ratios[0] <= forecast.implied_ratio <= ratios[-1]
+    assert forecast.implied_volume == pytest.approx(forecast.implied_ratio * BITCOIN["mkt_cap"])
+    assert forecast.out_of_range == ()
+
+
+def test_ratio_for_score_inverts_the_mid_rank_percentile(fixture_model):
+    ratios = sorted(fixture_model.card["reference_snapshot"]["liquidity_ratios"])
+    n = len(ratios)
+    assert fixture_model.ratio_for_score((2 + 0.5) / n) == pytest.approx(ratios[2])
+
+
+def test_forecast_flags_inputs_outside_the_training_range(fixture_model):
+    forecast = fixture_model.forecast(volume=1e12, mkt_cap=760e9, h1=0.5, price=40000.0)
+    assert forecast.out_of_range == ("volume", "1h")

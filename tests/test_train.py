@@ -64,3 +64,13 @@ def test_probe_scores_in_the_card_come_from_the_saved_model(card, fixture_model)
 
     inputs = pd.DataFrame(card["probe"]["inputs"])
     np.testing.assert_array_equal(fixture_model.predict_frame(inputs)["liquidity_score"], card["probe"]["scores"])
+
+
+def test_held_out_predictions_are_saved_beside_the_card(card, trained_dir):
+    import pandas as pd
+
+    held_out = pd.read_csv(trained_dir / "cv_predictions.csv")
+    assert len(held_out) == card["data"]["pairs"]
+    assert (held_out["predicted_persistence"] == held_out["liquidity_score"]).all()
+    forest = score_metrics(held_out["next_liquidity_score"], held_out["predicted_random_forest"], 0.5)
+    assert forest["r2"] == pytest.approx(card["validation"]["grouped_cv"]["models"]["random_forest"]["r2"])

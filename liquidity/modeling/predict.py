@@ -3,6 +3,7 @@
 import argparse
 import functools
 import sys
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -20,6 +21,19 @@ class Prediction(NamedTuple):
 
     score: float
     level: str
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A prediction with what a person needs to read it: band, implied volume, range warnings."""
+
+    score: float
+    level: str
+    band_low: float  # 10th percentile of the trees' predictions
+    band_high: float  # 90th percentile of the trees' predictions
+    implied_ratio: float  # next-snapshot volume / market cap that the score maps to in the reference snapshot
+    implied_volume: float  # implied_ratio times today's market cap, USD
+    out_of_range: tuple  # input names outside the range seen in training
 
 
 class LiquidityModel:
@@ -56,6 +70,39 @@ class LiquidityModel:
         row = check_inputs(volume, mkt_cap, h1, price)
         score = float(self.predict_scores(build_features(*row))[0])
         return Prediction(score, self.level(score))
+
+    def tree_scores(self, features):
+        """Return an (n_trees, n) matrix of each tree's forecast for unscaled features."""
+        scaled = self.scaler.transform(features)
+        return np.stack([tree.predict(scaled) for tree in self.forest.estimators_])
+
+    def band(self, features, low=10, high=90):
+        """Return the low and high percentiles of the trees' forecasts, one pair per row."""
+        low_scores, high_scores = np.percentile(self.tree_scores(features), [low, high], axis=0)
+        return low_scores, high_scores
+
+    def ratio_for_score(self, score):
+        """Map a score back to the liquidity ratio holding that percentile in the reference snapshot."""
+        ratios = np.asarray(self.card["reference_snapshot"]["liquidity_ratios"])
+        percentiles = (np.arange(len(ratios)) + 0.5) / len(ratios)
+        return np.interp(score, percentiles, ratios)
+
+    def out_of_range(self, volume, mkt_cap, h1, price):
+        """Return the names of inputs outside the [min, max] seen in training."""
+        ranges = self.card["inputs"]
+        values = {"volume": volume, "mkt_cap": mkt_cap, "1h": h1, "price": price}
+        return tuple(name for name, value in values.items()
+                     if not ranges[name]["min"] <= value <= ranges[name]["max"])
+
+    def forecast(self, volume, mkt_cap, h1, price):
+        """Validate one row and return its Forecast with band, implied volume and range warnings."""
+        row = check_inputs(volume, mkt_cap, h1, price)
+        features = build_features(*row)
+        score = float(self.predict_scores(features)[0])
+        low, high = self.band(features)
+        ratio = float(self.ratio_for_score(score))
+        return Forecast(score, self.level(score), float(low[0]), float(high[0]), ratio, ratio * row[1],
+                        self.out_of_range(*row))
 
     def predict_frame(self, frame):
         """Return a frame of liquidity_score and liquidity_level for valid rows holding INPUT_COLUMNS."""

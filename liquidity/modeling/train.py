@@ -17,7 +17,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from liquidity.artifacts import ArtifactPaths, save_artifacts, sha256_file
+from liquidity.artifacts import ArtifactPaths, save_artifacts, sha256_file, write_atomically
 from liquidity.dataset import DatasetError, load_snapshots, make_pairs
 from liquidity.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES, INPUT_COLUMNS, features_from_frame
 from liquidity.modeling import evaluation
@@ -28,6 +28,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = PROJECT_ROOT / "DATASET"
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_SEED = 42
+CV_PREDICTIONS_FILE = "cv_predictions.csv"
 
 PARAM_GRID = {
     "forest__n_estimators": [100, 300],
@@ -183,6 +184,9 @@ def train(data, out_dir, *, grid=None, n_folds=5, seed=DEFAULT_SEED, threshold=D
         },
         "training_seconds": round(time.perf_counter() - started, 1),
     }
+    held_out = pairs[["coin", "symbol", "date", "next_date", "liquidity_score", "next_liquidity_score"]].assign(
+        **{f"predicted_{name}": values for name, values in oof.items()})
+    write_atomically(Path(out_dir) / CV_PREDICTIONS_FILE, held_out.to_csv(index=False).encode())
     card = save_artifacts(ArtifactPaths.in_folder(out_dir), forest, scaler, card)
     progress(format_metrics_table(card))
     return card
