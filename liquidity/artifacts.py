@@ -73,12 +73,58 @@ def write_atomically(path, data):
         raise
 
 
-def save_artifacts(paths, forest, scaler, card):
-    """Pickle forest and scaler, record their hashes in card, and write all three atomically.
+def _journal_path(paths):
+    return paths.card.with_name(f".{paths.card.name}.commit")
 
-    The card is written last: a crash before it leaves pickles whose hashes the old card
-    rejects, so an unverified pair is never loaded.
+
+def _staged_path(path):
+    return path.with_name(f".{path.name}.staged")
+
+
+def _stage(path, data):
+    """Write data beside path under a staging name, flushed to disk; return the staging path."""
+    staged = _staged_path(path)
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    with open(staged, "wb") as stream:
+        stream.write(data)
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.chmod(staged, 0o644)
+    return staged
+
+
+def recover_interrupted_save(paths):
+    """Finish a save interrupted after its commit point, or discard one interrupted before it.
+
+    Returns True when an interrupted save was rolled forward.
     """
+    journal = _journal_path(paths)
+    if journal.exists():
+        try:
+            moves = json.loads(journal.read_text(encoding="utf-8"))
+            for staged, target in moves:
+                if Path(staged).exists():
+                    os.replace(staged, target)
+            journal.unlink()
+        except (OSError, ValueError) as error:
+            raise ArtifactError(f"{journal}: cannot finish an interrupted save ({error}); train again") from None
+        return True
+    for path in (paths.model, paths.scaler, paths.card):
+        try:
+            _staged_path(path).unlink(missing_ok=True)
+        except OSError:
+            pass  # leftovers of a save that never committed are harmless; a read-only deploy may keep them
+    return False
+
+
+def save_artifacts(paths, forest, scaler, card):
+    """Pickle forest and scaler, record their hashes in card, and replace all three as one set.
+
+    The three files are staged and flushed first; writing the journal is the commit point. A crash
+    before it leaves the old set untouched, a crash after it is rolled forward by the next load or
+    save, so a pkl and a card that disagree are never left behind.
+    """
+    recover_interrupted_save(paths)
     blobs = {
         "model": (paths.model, pickle.dumps(forest, protocol=pickle.HIGHEST_PROTOCOL)),
         "scaler": (paths.scaler, pickle.dumps(scaler, protocol=pickle.HIGHEST_PROTOCOL)),
@@ -89,9 +135,12 @@ def save_artifacts(paths, forest, scaler, card):
         for role, (path, blob) in blobs.items()
     }
     card["model_version"] = card["artifacts"]["model"]["sha256"][:12]
-    for path, blob in blobs.values():
-        write_atomically(path, blob)
-    write_atomically(paths.card, (json.dumps(card, indent=2, sort_keys=False) + "\n").encode())
+    card_bytes = (json.dumps(card, indent=2) + "\n").encode()
+    moves = [(_stage(path, blob), path) for path, blob in blobs.values()]
+    moves.append((_stage(paths.card, card_bytes), paths.card))
+    journal = _journal_path(paths)
+    write_atomically(journal, json.dumps([[str(s.resolve()), str(t.resolve())] for s, t in moves]).encode())
+    recover_interrupted_save(paths)
     return card
 
 
@@ -133,6 +182,7 @@ def _verified_unpickle(path, expected):
 
 def load_artifacts(paths):
     """Load forest and scaler after checking their SHA-256 and the scikit-learn version against the card."""
+    recover_interrupted_save(paths)
     card = read_card(paths.card)
     trained_with = card.get("versions", {}).get("scikit-learn")
     if trained_with != sklearn.__version__:

@@ -65,3 +65,49 @@ def test_a_valid_hash_for_a_non_model_is_refused(artifact_copy):
     save_artifacts(artifact_copy, forest=["not", "a", "forest"], scaler={}, card=card)
     with pytest.raises(ArtifactError, match="has no predict\\(\\) method"):
         load_artifacts(artifact_copy)
+
+
+class _CrashAfter:
+    """Stand-in for os.replace that lets `calls` renames through, then crashes like a killed process."""
+
+    def __init__(self, calls):
+        self.calls = calls
+        self.real = os.replace
+
+    def __call__(self, source, target):
+        if self.calls == 0:
+            raise KeyboardInterrupt("simulated crash")
+        self.calls -= 1
+        self.real(source, target)
+
+
+def _retrain_card(artifact_copy):
+    card = json.loads(artifact_copy.card.read_text())
+    card["note"] = "second training"
+    return card
+
+
+@pytest.mark.parametrize(
+    ("renames_before_crash", "survivor"),
+    [
+        (0, "old"),  # killed while writing the journal: the old set stands
+        (1, "new"),  # journal written, model replaced, then killed: rolled forward on load
+        (2, "new"),  # model and scaler replaced, card not yet: rolled forward on load
+    ],
+)
+def test_a_crash_mid_save_never_leaves_a_pickle_and_card_that_disagree(
+        artifact_copy, monkeypatch, renames_before_crash, survivor):
+    from liquidity import artifacts as module
+
+    old = load_artifacts(artifact_copy)
+    forest, scaler = old.forest, old.scaler
+    forest.new_marker = True  # changes the pickle bytes, so the new set has new hashes
+    monkeypatch.setattr(module.os, "replace", _CrashAfter(renames_before_crash))
+    with pytest.raises(KeyboardInterrupt):
+        module.save_artifacts(artifact_copy, forest, scaler, _retrain_card(artifact_copy))
+    monkeypatch.undo()
+
+    loaded = load_artifacts(artifact_copy)  # verifies every hash against the card it reads
+    assert getattr(loaded.forest, "new_marker", False) == (survivor == "new")
+    assert ("note" in loaded.card) == (survivor == "new")
+    assert sorted(p.name for p in artifact_copy.card.parent.iterdir() if p.name.startswith(".")) == []
