@@ -38,6 +38,14 @@ class IngestError(RuntimeError):
     """A failure to fetch or write a snapshot, explained in one line."""
 
 
+class UnreachableError(IngestError):
+    """CoinGecko could not be reached or did not answer in time (offline, wrong URL, timeouts)."""
+
+
+class RateLimitedError(IngestError):
+    """CoinGecko kept answering 429 Too Many Requests."""
+
+
 def _snippet(text, limit=120):
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
@@ -105,13 +113,13 @@ class CoinGeckoClient:
                 response = self.session.get(url, params=params, timeout=self.timeout)
             except requests.exceptions.Timeout:
                 if last:
-                    raise IngestError(f"CoinGecko at {self.base_url} did not answer in time "
+                    raise UnreachableError(f"CoinGecko at {self.base_url} did not answer in time "
                                       f"({attempts} attempts); try again later") from None
                 self._wait(attempt)
                 continue
             except requests.exceptions.ConnectionError:
                 if last:
-                    raise IngestError(f"cannot reach CoinGecko at {self.base_url} (offline or wrong base URL; "
+                    raise UnreachableError(f"cannot reach CoinGecko at {self.base_url} (offline or wrong base URL; "
                                       f"{attempts} attempts)") from None
                 self._wait(attempt)
                 continue
@@ -120,7 +128,7 @@ class CoinGeckoClient:
             status = response.status_code
             if status == 429:
                 if last:
-                    raise IngestError(f"CoinGecko kept answering 429 Too Many Requests ({attempts} attempts); "
+                    raise RateLimitedError(f"CoinGecko kept answering 429 Too Many Requests ({attempts} attempts); "
                                       "wait a minute or set COINGECKO_API_KEY")
                 self._wait(attempt, retry_after_seconds(response.headers.get("Retry-After")))
                 continue
