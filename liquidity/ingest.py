@@ -286,21 +286,25 @@ class PageProgress:
         self.pages, self.coins, self.width = pages, coins, width
         self.stream = stream or sys.stderr
         self.live = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.line_open = False
 
     def __call__(self, page, collected):
-        filled = round(self.width * min(collected, self.coins) / self.coins)
-        bar = "#" * filled + "-" * (self.width - filled)
-        line = f"page {page}/{self.pages} [{bar}] {min(collected, self.coins)}/{self.coins} coins"
-        self.stream.write(("\r" + line) if self.live else (line + "\n"))
-        if self.live and (collected >= self.coins or page >= self.pages):
-            self.stream.write("\n")
+        shown = min(collected, self.coins)
+        filled = round(self.width * shown / self.coins)
+        line = f"page {page}/{self.pages} [{'#' * filled}{'-' * (self.width - filled)}] {shown}/{self.coins} coins"
+        if self.live:
+            self.stream.write("\r" + line)
+            self.line_open = True
+        else:
+            self.stream.write(line + "\n")
         self.stream.flush()
 
     def finish(self):
-        """End an in-place bar that stopped early (an empty page)."""
-        if self.live:
+        """End an in-place bar so the next output starts on its own line."""
+        if self.line_open:
             self.stream.write("\n")
             self.stream.flush()
+            self.line_open = False
 
 
 def page_count(coins, per_page=PER_PAGE):
@@ -320,9 +324,9 @@ def fetch_markets(client, coins, progress=None, per_page=PER_PAGE):
         if progress:
             progress(page, len(items))
         if not batch:
-            if progress and hasattr(progress, "finish"):
-                progress.finish()
             break
+    if progress and hasattr(progress, "finish"):
+        progress.finish()
     return items[:coins], pages_fetched
 
 

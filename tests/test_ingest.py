@@ -1,4 +1,5 @@
 import csv
+import io
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from liquidity.ingest import (
     SNAPSHOT_COLUMNS,
     CoinGeckoClient,
     IngestError,
+    PageProgress,
     ingest,
     ingest_command,
     market_row,
@@ -320,3 +322,18 @@ def test_train_pairs_ingested_snapshots_and_records_the_gap(coingecko, client, t
         {"date": "2024-03-01", "next_date": "2024-03-02", "gap_days": 1, "pairs": 12},
         {"date": "2024-03-02", "next_date": "2024-03-05", "gap_days": 3, "pairs": 12},
     ]
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_redraws_one_line_on_a_terminal(client, coingecko, tmp_path):
+    terminal = Terminal()
+    ingest(tmp_path, 10, client=client, snapshot_date=DATE, per_page=4,
+           progress=PageProgress(pages=3, coins=10, stream=terminal, width=10))
+
+    assert terminal.getvalue() == ("\rpage 1/3 [####------] 4/10 coins"
+                                   "\rpage 2/3 [#######---] 7/10 coins"
+                                   "\rpage 3/3 [#######---] 7/10 coins\n")
