@@ -26,6 +26,12 @@ from liquidity.modeling.train import QUICK_GRID, train
 DATE = "2024-03-16"
 
 
+@pytest.fixture(autouse=True)
+def no_settings_from_the_machine(monkeypatch):
+    for name in ("COINGECKO_API_KEY", "COINGECKO_API_PLAN", "COINGECKO_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def coingecko():
     with FakeCoinGecko() as server:
@@ -260,8 +266,7 @@ def test_a_rejected_key_says_so_without_printing_it(coingecko, tmp_path, monkeyp
     assert files_in(tmp_path) == []
 
 
-def test_command_prints_progress_per_page_and_a_summary(coingecko, tmp_path, monkeypatch):
-    monkeypatch.delenv("COINGECKO_API_KEY", raising=False)
+def test_command_prints_progress_per_page_and_a_summary(coingecko, tmp_path):
     result = CliRunner().invoke(ingest_command, ["--base-url", coingecko.base_url, "--coins", "10",
                                                  "--per-page", "4", "--out", str(tmp_path), "--date", DATE])
 
@@ -337,3 +342,27 @@ def test_progress_redraws_one_line_on_a_terminal(client, coingecko, tmp_path):
     assert terminal.getvalue() == ("\rpage 1/3 [####------] 4/10 coins"
                                    "\rpage 2/3 [#######---] 7/10 coins"
                                    "\rpage 3/3 [#######---] 7/10 coins\n")
+
+
+def test_command_runs_as_a_flask_cli_command(coingecko, tmp_path):
+    from flask import Flask
+
+    app = Flask(__name__)
+    app.cli.add_command(ingest_command)  # what the app factory does for `flask --app app ingest`
+
+    result = app.test_cli_runner().invoke(args=["ingest", "--base-url", coingecko.base_url, "--coins", "2",
+                                                "--out", str(tmp_path), "--date", DATE])
+
+    assert result.exit_code == 0, result.output
+    assert [r["symbol"] for r in read_rows(tmp_path / f"coingecko_{DATE}.csv")] == ["BTC", "ETH"]
+
+
+def test_a_failed_write_leaves_no_temporary_file(client, coingecko, tmp_path, monkeypatch):
+    def full_disk(_fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("liquidity.ingest.os.fsync", full_disk)
+
+    with pytest.raises(OSError, match="No space left"):
+        ingest(tmp_path, 10, client=client, snapshot_date=DATE)
+    assert files_in(tmp_path) == []
