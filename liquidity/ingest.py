@@ -110,17 +110,18 @@ class CoinGeckoClient:
             last = attempt == attempts - 1
             self.requests_sent += 1
             try:
-                response = self.session.get(url, params=params, timeout=self.timeout)
+                # No redirects: requests would carry the API key header to wherever it points.
+                response = self.session.get(url, params=params, timeout=self.timeout, allow_redirects=False)
             except requests.exceptions.Timeout:
                 if last:
                     raise UnreachableError(f"CoinGecko at {self.base_url} did not answer in time "
-                                      f"({attempts} attempts); try again later") from None
+                                           f"({attempts} attempts); try again later") from None
                 self._wait(attempt)
                 continue
             except requests.exceptions.ConnectionError:
                 if last:
-                    raise UnreachableError(f"cannot reach CoinGecko at {self.base_url} (offline or wrong base URL; "
-                                      f"{attempts} attempts)") from None
+                    raise UnreachableError(f"cannot reach CoinGecko at {self.base_url} "
+                                           f"(offline or wrong base URL; {attempts} attempts)") from None
                 self._wait(attempt)
                 continue
             except requests.exceptions.RequestException as error:
@@ -128,8 +129,8 @@ class CoinGeckoClient:
             status = response.status_code
             if status == 429:
                 if last:
-                    raise RateLimitedError(f"CoinGecko kept answering 429 Too Many Requests ({attempts} attempts); "
-                                      "wait a minute or set COINGECKO_API_KEY")
+                    raise RateLimitedError(f"CoinGecko kept answering 429 Too Many Requests ({attempts} "
+                                           "attempts); wait a minute or set COINGECKO_API_KEY")
                 self._wait(attempt, retry_after_seconds(response.headers.get("Retry-After")))
                 continue
             if status >= 500:
@@ -137,6 +138,9 @@ class CoinGeckoClient:
                     raise IngestError(f"CoinGecko answered HTTP {status} ({attempts} attempts); try again later")
                 self._wait(attempt)
                 continue
+            if 300 <= status < 400:
+                raise IngestError(f"CoinGecko answered HTTP {status} (a redirect, not followed); check the base URL "
+                                  f"{self.base_url}")
             if status in (401, 403):
                 raise IngestError(f"CoinGecko refused the request (HTTP {status}): check COINGECKO_API_KEY and "
                                   f"COINGECKO_API_PLAN (a pro key needs the pro base URL)")

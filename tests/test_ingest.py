@@ -28,7 +28,8 @@ DATE = "2024-03-16"
 
 @pytest.fixture(autouse=True)
 def no_settings_from_the_machine(monkeypatch):
-    for name in ("COINGECKO_API_KEY", "COINGECKO_API_PLAN", "COINGECKO_BASE_URL"):
+    for name in ("COINGECKO_API_KEY", "COINGECKO_API_PLAN", "COINGECKO_BASE_URL", "HTTP_PROXY", "HTTPS_PROXY",
+                 "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -366,3 +367,13 @@ def test_a_failed_write_leaves_no_temporary_file(client, coingecko, tmp_path, mo
     with pytest.raises(OSError, match="No space left"):
         ingest(tmp_path, 10, client=client, snapshot_date=DATE)
     assert files_in(tmp_path) == []
+
+
+def test_a_redirect_is_not_followed_so_the_key_stays_home(coingecko, tmp_path):
+    coingecko.queue(302, "", {"Location": f"{coingecko.base_url}/elsewhere"})
+
+    with CoinGeckoClient(coingecko.base_url, "secret-key-123", "demo") as client:
+        with pytest.raises(IngestError, match="redirect") as raised:
+            ingest(tmp_path, 10, client=client, snapshot_date=DATE)
+    assert len(coingecko.requests) == 1
+    assert "secret-key-123" not in str(raised.value)

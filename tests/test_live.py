@@ -27,7 +27,8 @@ def make_app(base_url, register=True, **config):
 
 @pytest.fixture(autouse=True)
 def no_key_from_the_machine(monkeypatch):
-    for name in ("COINGECKO_API_KEY", "COINGECKO_API_PLAN", "COINGECKO_BASE_URL"):
+    for name in ("COINGECKO_API_KEY", "COINGECKO_API_PLAN", "COINGECKO_BASE_URL", "HTTP_PROXY", "HTTPS_PROXY",
+                 "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
 
 
