@@ -8,16 +8,6 @@ from liquidity.artifacts import CARD_FILE, MODEL_FILE, SCALER_FILE, ArtifactPath
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def default_artifact_paths(environ=None):
-    """Return the artifact paths from LIQUIDITY_MODEL_PATH / _SCALER_PATH / _CARD_PATH, else the project root."""
-    environ = os.environ if environ is None else environ
-    return ArtifactPaths(
-        model=Path(environ.get("LIQUIDITY_MODEL_PATH", PROJECT_ROOT / MODEL_FILE)),
-        scaler=Path(environ.get("LIQUIDITY_SCALER_PATH", PROJECT_ROOT / SCALER_FILE)),
-        card=Path(environ.get("LIQUIDITY_CARD_PATH", PROJECT_ROOT / CARD_FILE)),
-    )
-
-
 COINGECKO_PUBLIC_URL = "https://api.coingecko.com/api/v3"
 COINGECKO_PRO_URL = "https://pro-api.coingecko.com/api/v3"
 COINGECKO_PLANS = ("demo", "pro")
@@ -38,3 +28,14 @@ def coingecko_settings(environ=None):
     default_url = COINGECKO_PRO_URL if plan == "pro" and api_key else COINGECKO_PUBLIC_URL
     base_url = environ.get("COINGECKO_BASE_URL", "").strip() or default_url
     return base_url.rstrip("/"), api_key, plan
+
+
+def default_artifact_paths(environ=None):
+    """Return the artifact paths from LIQUIDITY_MODEL_PATH / _SCALER_PATH / _CARD_PATH, else the project root."""
+    environ = os.environ if environ is None else environ
+    return ArtifactPaths(
+        model=Path(environ.get("LIQUIDITY_MODEL_PATH", PROJECT_ROOT / MODEL_FILE)),
+        scaler=Path(environ.get("LIQUIDITY_SCALER_PATH", PROJECT_ROOT / SCALER_FILE)),
+        card=Path(environ.get("LIQUIDITY_CARD_PATH", PROJECT_ROOT / CARD_FILE)),
+    )
+
