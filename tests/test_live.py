@@ -84,6 +84,7 @@ def test_an_unknown_coin_says_so_in_the_form(web):
     assert redirect_params(response) == {"live_error": "unknown", "live_coin": "dogezilla"}
     page = page_text(web, response)
     assert "CoinGecko has no coin with the id or symbol 'dogezilla'." in page and 'role="alert"' in page
+    assert 'aria-invalid="true"' in page and "has-error" in page
 
 
 def test_offline_says_so_in_the_form():
@@ -92,7 +93,9 @@ def test_offline_says_so_in_the_form():
     response = web.get("/live/fill?coin=bitcoin")
 
     assert redirect_params(response)["live_error"] == "offline"
-    assert "CoinGecko cannot be reached right now" in page_text(web, response)
+    page = page_text(web, response)
+    assert "CoinGecko cannot be reached right now" in page
+    assert "aria-invalid" not in page  # the coin typed is not what is wrong
 
 
 def test_rate_limiting_says_so_after_one_short_retry(web, coingecko):

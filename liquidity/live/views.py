@@ -150,6 +150,7 @@ class LiveFill:
     coin: str = ""
     message: str = ""
     is_error: bool = False
+    coin_invalid: bool = False  # only an unknown coin is the typed value's fault, not offline or busy
 
 
 def live_fill_status(args):
@@ -159,7 +160,8 @@ def live_fill_status(args):
     error = args.get("live_error", "")
     action = url_for("live.fill")
     if error in MESSAGES:
-        return LiveFill(action, coin, MESSAGES[error].format(coin=coin or "?"), is_error=True)
+        return LiveFill(action, coin, MESSAGES[error].format(coin=coin or "?"), is_error=True,
+                        coin_invalid=error == "unknown")
     if not coin:
         return LiveFill(action)
     missing = [FIELD_LABELS[f] for f in args.get("live_missing", "").split(",") if f in FIELD_LABELS]
