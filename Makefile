@@ -37,3 +37,7 @@ train-shared: $(VENV)/.runtime ## retrain the committed model on the shared Coin
 
 check-model: $(VENV)/.runtime ## retrain on the shared snapshots in a temp folder and compare with model_card.json
 	$(BIN)/python -m liquidity.modeling.verify --data $(SHARED_DATA)
+
+.PHONY: ingest
+ingest: $(VENV)/.runtime ## snapshot today's top 500 coins from CoinGecko into DATA (default DATASET/)
+	$(BIN)/python -m liquidity.ingest --out $(DATA)

@@ -1,0 +1,1 @@
+"""Live market data in the app: fill the home form from CoinGecko."""

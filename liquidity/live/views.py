@@ -1,0 +1,178 @@
+"""Fill the home form with one coin's current values from CoinGecko (GET /live/fill?coin=bitcoin)."""
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, current_app, redirect, request, url_for
+
+from liquidity.config import SettingError, coingecko_settings
+from liquidity.ingest import CoinGeckoClient, IngestError, RateLimitedError, UnreachableError
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("live", __name__, url_prefix="/live")
+
+# CoinGecko ids are lower-case words joined by hyphens; symbols are letters and digits (a few have . or _).
+COIN_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+COIN_RULE = "type a CoinGecko id such as bitcoin or a symbol such as BTC (letters, digits, - . _; at most 100)"
+# Home form field -> CoinGecko field; h1 stays in percent because the form takes percent.
+FORM_FIELDS = {"volume": "total_volume", "mkt_cap": "market_cap", "h1": "price_change_percentage_1h_in_currency",
+               "price": "current_price"}
+FIELD_LABELS = {"volume": "24h volume", "mkt_cap": "market cap", "h1": "1h change", "price": "price"}
+MESSAGES = {
+    "offline": "CoinGecko cannot be reached right now; type the values yourself.",
+    "busy": "CoinGecko is limiting requests right now; try again in a minute or type the values yourself.",
+    "error": "CoinGecko's answer could not be used; type the values yourself.",
+    "unknown": "CoinGecko has no coin with the id or symbol '{coin}'.",
+}
+DEFAULTS = {
+    "COINGECKO_LIVE_CONNECT_TIMEOUT": 3.0,
+    "COINGECKO_LIVE_READ_TIMEOUT": 5.0,
+    "COINGECKO_LIVE_RETRIES": 1,
+    "COINGECKO_LIVE_MAX_WAIT": 2.0,  # a person is waiting for the page: never sleep long on a 429
+    "COINGECKO_LIVE_CACHE_SECONDS": 60.0,
+}
+
+
+def _setting(name):
+    return current_app.config.get(name, DEFAULTS[name])
+
+
+def _client():
+    """Return a CoinGecko client for one page view: short timeouts, one retry, short waits."""
+    base_url, api_key, plan = coingecko_settings()
+    return CoinGeckoClient(
+        current_app.config.get("COINGECKO_BASE_URL") or base_url,
+        current_app.config.get("COINGECKO_API_KEY") or api_key,
+        current_app.config.get("COINGECKO_API_PLAN") or plan,
+        connect_timeout=_setting("COINGECKO_LIVE_CONNECT_TIMEOUT"),
+        read_timeout=_setting("COINGECKO_LIVE_READ_TIMEOUT"),
+        retries=_setting("COINGECKO_LIVE_RETRIES"),
+        backoff=min(0.5, _setting("COINGECKO_LIVE_MAX_WAIT")),
+        max_wait=_setting("COINGECKO_LIVE_MAX_WAIT"),
+    )
+
+
+def find_coin(client, coin):
+    """Return the market entry whose id is coin, else the largest-cap one whose symbol is coin, else None."""
+    for filters in ({"ids": coin}, {"symbols": coin}):
+        found = [item for item in client.markets(per_page=50, **filters)
+                 if item.get("id") == coin or str(item.get("symbol", "")).lower() == coin]
+        if found:
+            return max(found, key=lambda item: _number(item.get("market_cap")) or 0)
+    return None
+
+
+def _number(value):
+    """Return value as a finite Decimal, or None for null, text or non-finite values."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(repr(value) if isinstance(value, float) else str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def form_values(item):
+    """Return ({form field: plain decimal text}, [fields CoinGecko left empty]) for a market entry."""
+    values, missing = {}, []
+    for field, name in FORM_FIELDS.items():
+        number = _number(item.get(name))
+        if number is None:
+            missing.append(field)
+        else:
+            values[field] = format(number, "f")  # 0.000012, not 1.2e-05, in the form
+    return values, missing
+
+
+def _cache():
+    return current_app.extensions.setdefault("live_fill_cache", {})
+
+
+def lookup(coin):
+    """Find coin on CoinGecko, remembering recent answers so repeated clicks spare the rate limit."""
+    cache, ttl, now = _cache(), _setting("COINGECKO_LIVE_CACHE_SECONDS"), time.monotonic()
+    base_url = current_app.config.get("COINGECKO_BASE_URL", "")
+    cached = cache.get((base_url, coin))
+    if cached and now - cached[0] < ttl:
+        return cached[1]
+    with _client() as client:
+        item = find_coin(client, coin)
+    if item is not None and ttl > 0:
+        if len(cache) >= 256:
+            cache.clear()
+        cache[(base_url, coin)] = (now, item)
+    return item
+
+
+def _home(**params):
+    return redirect(request.script_root + "/?" + urlencode(params))
+
+
+@bp.get("/fill")
+def fill():
+    """Look the coin up and send the person back to the home form, filled or with a message."""
+    coin = request.args.get("coin", "").strip().lower()
+    if not coin:
+        abort(400, description=f"coin: missing; {COIN_RULE}")
+    if not COIN_PATTERN.fullmatch(coin):
+        abort(400, description=f"coin: not a coin id or symbol; {COIN_RULE}")
+    try:
+        item = lookup(coin)
+    except UnreachableError as error:
+        log.warning("live fill for %r: %s", coin, error)
+        return _home(live_error="offline", live_coin=coin)
+    except RateLimitedError as error:
+        log.warning("live fill for %r: %s", coin, error)
+        return _home(live_error="busy", live_coin=coin)
+    except (IngestError, SettingError) as error:
+        log.warning("live fill for %r: %s", coin, error)
+        return _home(live_error="error", live_coin=coin)
+    if item is None:
+        return _home(live_error="unknown", live_coin=coin)
+    values, missing = form_values(item)
+    params = {**values, "live_coin": str(item.get("id") or coin)}
+    if missing:
+        params["live_missing"] = ",".join(missing)
+    return _home(**params)
+
+
+@dataclass(frozen=True)
+class LiveFill:
+    """What the fill partial shows: where to submit, the coin last asked for, and a message."""
+
+    action: str
+    coin: str = ""
+    message: str = ""
+    is_error: bool = False
+    coin_invalid: bool = False  # only an unknown coin is the typed value's fault, not offline or busy
+
+
+def live_fill_status(args):
+    """Turn the query parameters the fill view redirected with into the partial's state."""
+    coin = args.get("live_coin", "").strip().lower()
+    coin = coin if COIN_PATTERN.fullmatch(coin) else ""  # only ever echo a well-formed coin name
+    error = args.get("live_error", "")
+    action = url_for("live.fill")
+    if error in MESSAGES:
+        return LiveFill(action, coin, MESSAGES[error].format(coin=coin or "?"), is_error=True,
+                        coin_invalid=error == "unknown")
+    if not coin:
+        return LiveFill(action)
+    missing = [FIELD_LABELS[f] for f in args.get("live_missing", "").split(",") if f in FIELD_LABELS]
+    if missing:
+        return LiveFill(action, coin, f"Filled from CoinGecko's current values for {coin}, but it has no "
+                                      f"{' or '.join(missing)}: type {'it' if len(missing) == 1 else 'them'} "
+                                      "yourself.", is_error=True)
+    return LiveFill(action, coin, f"Filled from CoinGecko's current values for {coin}.")
+
+
+@bp.app_context_processor
+def inject_live_fill():
+    """Give every template `live_fill`, which templates/live/_fill.html needs."""
+    return {"live_fill": live_fill_status(request.args) if request else None}
