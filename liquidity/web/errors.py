@@ -21,7 +21,7 @@ def describe(error, max_bytes):
     """Return the message a person (or program) should read for error."""
     if isinstance(error, CSRFError):
         return "The form was not sent from this site or has expired. Reload the page and send it again."
-    if isinstance(error, RequestEntityTooLarge):
+    if isinstance(error, RequestEntityTooLarge) and error.description == RequestEntityTooLarge.description:
         limit = f"{max_bytes / 1024 / 1024:g} MB" if max_bytes else "the limit"
         return f"The request is larger than the {limit} upload limit. Send a smaller file or fewer rows."
     if error.code == 500:

@@ -42,7 +42,8 @@ def openapi_document(max_items):
             "path": {"type": "string", "example": "$[3].mkt_cap"}, "reason": {"type": "string"}}}}}}
 
     def error_response(text):
-        return {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        schema = {"$ref": "#/components/schemas/Error"}
+        return {"description": text, "content": {"application/json": {"schema": schema}}}
 
     return {
         "openapi": "3.1.0",
