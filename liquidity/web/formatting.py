@@ -28,7 +28,7 @@ def number(value):
         return "n/a"
     if value != 0 and abs(value) < 1e-3:
         return f"{value:.3e}"
-    return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 def init_app(app):
