@@ -1,4 +1,7 @@
 import importlib.util
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -101,3 +104,13 @@ def test_gunicorn_logs_access_to_stdout_and_has_a_timeout():
     config = load_gunicorn_config()
     assert config.accesslog == "-"
     assert 0 < config.timeout <= 120
+
+
+def test_starting_the_app_module_in_production_without_a_key_fails_in_one_line():
+    environ = {key: value for key, value in os.environ.items() if key != "SECRET_KEY"}
+    environ["LIQUIDITY_ENV"] = "production"
+    result = subprocess.run([sys.executable, "-c", "import app"], cwd=PROJECT_ROOT, env=environ,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert result.stderr.strip().startswith("configuration error: SECRET_KEY is not set")
+    assert "Traceback" not in result.stderr
