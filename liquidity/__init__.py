@@ -1,19 +1,59 @@
 """Crypto liquidity predictor: data, model and web app."""
 
-from flask import Flask
+import logging
 
-from liquidity.config import PROJECT_ROOT
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from liquidity.config import PROJECT_ROOT, load_settings
+
+log = logging.getLogger("liquidity.web")
+csrf = CSRFProtect()
 
 
 def create_app(test_config=None):
     """Create the Flask app: embedded defaults, then the environment, then test_config."""
+    from liquidity.cli import register_commands
+    from liquidity.web import errors, formatting, observability
+
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
                 static_folder=str(PROJECT_ROOT / "static"))
+    app.config.update(load_settings())
     if test_config:
         app.config.update(test_config)
-
-    @app.get("/healthz")
-    def healthz():
-        return {"status": "ok"}
-
+    if app.config["LIQUIDITY_ENV"] == "production":
+        app.debug = False
+    observability.init_app(app)
+    register_model(app)
+    register_blueprints(app)
+    errors.init_app(app)
+    formatting.init_app(app)
+    register_commands(app)
     return app
+
+
+def register_model(app):
+    """Load the verified model once per process; on failure keep the reason for /healthz and the 503 pages."""
+    from liquidity.artifacts import ArtifactError
+    from liquidity.modeling.predict import LiquidityModel
+
+    # A model that fails verification is never unpickled, and the app still starts so /healthz can say why.
+    app.extensions["liquidity_model"] = None
+    app.extensions["liquidity_model_error"] = None
+    try:
+        app.extensions["liquidity_model"] = LiquidityModel.load(app.config["ARTIFACT_PATHS"],
+                                                                app.config["LIQUIDITY_THRESHOLD"])
+    except ArtifactError as error:
+        app.extensions["liquidity_model_error"] = str(error)
+        log.error("model not loaded: %s", error)
+
+
+def register_blueprints(app):
+    """Register one blueprint per feature, with CSRF on every form and none on the JSON API."""
+    from liquidity.live import views as live
+    from liquidity.web import api, batch, health, home, model, report
+
+    csrf.init_app(app)
+    for module in (home, model, batch, api, health, report, live):
+        app.register_blueprint(module.bp)
+    csrf.exempt(api.bp)

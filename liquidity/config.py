@@ -1,6 +1,7 @@
 """Settings: embedded defaults, overridden from the environment in this one place."""
 
 import os
+import secrets
 from pathlib import Path
 
 from liquidity.artifacts import CARD_FILE, MODEL_FILE, SCALER_FILE, ArtifactPaths
@@ -38,3 +39,78 @@ def default_artifact_paths(environ=None):
         scaler=Path(environ.get("LIQUIDITY_SCALER_PATH", PROJECT_ROOT / SCALER_FILE)),
         card=Path(environ.get("LIQUIDITY_CARD_PATH", PROJECT_ROOT / CARD_FILE)),
     )
+
+
+class ConfigError(RuntimeError):
+    """A setting in the environment that cannot be used, with the variable named."""
+
+
+ENVIRONMENTS = ("development", "production")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_MAX_UPLOAD_MB = 5.0
+API_MAX_ITEMS = 10_000
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+def _number(environ, name, default, low, high, *, low_inclusive=True):
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    below = value < low if low_inclusive else value <= low
+    if below or value > high or value != value:
+        bound = "[" if low_inclusive else "("
+        raise ConfigError(f"{name}={raw!r} must lie in {bound}{low:g}, {high:g}]")
+    return value
+
+
+def load_settings(environ=None):
+    """Return the Flask config from the environment, or raise ConfigError naming the bad variable.
+
+    Variables: LIQUIDITY_ENV (development|production), SECRET_KEY, LIQUIDITY_THRESHOLD,
+    LIQUIDITY_MODEL_PATH / _SCALER_PATH / _CARD_PATH, LIQUIDITY_MAX_UPLOAD_MB, LIQUIDITY_REPORT_DIR,
+    LIQUIDITY_LOG_LEVEL.
+    """
+    environ = os.environ if environ is None else environ
+    env = environ.get("LIQUIDITY_ENV", "development").strip().lower() or "development"
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"LIQUIDITY_ENV={env!r} must be one of {', '.join(ENVIRONMENTS)}")
+    production = env == "production"
+
+    secret_key = environ.get("SECRET_KEY", "").strip()
+    if not secret_key:
+        if production:
+            raise ConfigError("SECRET_KEY is not set; production (LIQUIDITY_ENV=production) needs a long random "
+                              "SECRET_KEY in the environment, e.g. python -c 'import secrets; "
+                              "print(secrets.token_hex(32))'")
+        # Development only: a fresh key per process, so sessions do not survive a restart; never a fixed key.
+        secret_key = secrets.token_hex(32)
+    if production and environ.get("FLASK_DEBUG", "").strip().lower() in TRUE_WORDS:
+        raise ConfigError("FLASK_DEBUG is on but LIQUIDITY_ENV=production: the debugger must never run in "
+                          "production; unset FLASK_DEBUG")
+
+    log_level = environ.get("LIQUIDITY_LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"LIQUIDITY_LOG_LEVEL={log_level!r} must be one of {', '.join(LOG_LEVELS)}")
+
+    threshold = _number(environ, "LIQUIDITY_THRESHOLD", None, 0.0, 1.0, low_inclusive=False)
+    upload_mb = _number(environ, "LIQUIDITY_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB, 0.0, 1024.0,
+                        low_inclusive=False)
+    return {
+        "LIQUIDITY_ENV": env,
+        "DEBUG": False if production else None,
+        "SECRET_KEY": secret_key,
+        "LIQUIDITY_THRESHOLD": threshold,
+        "ARTIFACT_PATHS": default_artifact_paths(environ),
+        "MAX_CONTENT_LENGTH": int(upload_mb * 1024 * 1024),
+        "REPORT_DIR": Path(environ.get("LIQUIDITY_REPORT_DIR", PROJECT_ROOT / "EDA_REPORT")),
+        "LOG_LEVEL": log_level,
+        "API_MAX_ITEMS": API_MAX_ITEMS,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "WTF_CSRF_ENABLED": True,
+    }

@@ -50,3 +50,22 @@ def check_inputs(volume, mkt_cap, h1, price):
     if errors:
         raise InputError(errors)
     return float(volume), float(mkt_cap), float(h1), float(price)
+
+
+def percent_change_error(percent):
+    """Return why an hourly change typed in percent (2.2 = +2.2 %) is not acceptable, or None.
+
+    Same rule as field_error("1h", ...) on the fraction, phrased in the percent the form shows.
+    """
+    low, high, label = INPUT_LIMITS["1h"]
+    try:
+        fraction = float(percent) / 100.0
+    except (TypeError, ValueError, OverflowError):
+        return f"{label} must be a number"
+    if field_error("1h", fraction) is None:
+        return None
+    if not math.isfinite(fraction):
+        return f"{label} must be a finite number"
+    if fraction <= low:
+        return f"{label} must be above {low * 100:g} %"
+    return f"{label} must be at most {high * 100:g} %"

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -22,3 +23,45 @@ def trained_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def fixture_model(trained_dir):
     return LiquidityModel.load(ArtifactPaths.in_folder(trained_dir))
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def make_test_config(artifact_dir, report_dir, **overrides):
+    """Return the test_config for an app on the artifacts in artifact_dir."""
+    return {"TESTING": True, "ARTIFACT_PATHS": ArtifactPaths.in_folder(artifact_dir), "REPORT_DIR": report_dir,
+            **overrides}
+
+
+@pytest.fixture
+def report_dir(tmp_path):
+    """An empty folder standing in for EDA_REPORT."""
+    folder = tmp_path / "EDA_REPORT"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def app(trained_dir, report_dir):
+    """The app on the fixture model, CSRF on as in production."""
+    from liquidity import create_app
+
+    return create_app(make_test_config(trained_dir, report_dir))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def csrf_token(client, path="/"):
+    """GET path and return the CSRF token of its form."""
+    match = CSRF_FIELD.search(client.get(path).get_data(as_text=True))
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)

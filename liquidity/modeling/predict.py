@@ -110,6 +110,25 @@ class LiquidityModel:
         levels = np.where(scores >= self.threshold, "High", "Low")
         return pd.DataFrame({"liquidity_score": scores, "liquidity_level": levels}, index=frame.index)
 
+    def forecast_frame(self, frame):
+        """Return the Forecast fields, one row per valid row of INPUT_COLUMNS, scored vectorised."""
+        features = features_from_frame(frame)
+        scores = self.predict_scores(features)
+        low, high = self.band(features)
+        ratios = self.ratio_for_score(scores)
+        ranges = self.card["inputs"]
+        outside = np.column_stack([~frame[name].between(ranges[name]["min"], ranges[name]["max"]).to_numpy()
+                                   for name in INPUT_COLUMNS])
+        return pd.DataFrame({
+            "liquidity_score": scores,
+            "liquidity_level": np.where(scores >= self.threshold, "High", "Low"),
+            "band_low": low,
+            "band_high": high,
+            "implied_ratio": ratios,
+            "implied_volume": ratios * frame["mkt_cap"].to_numpy(dtype=np.float64),
+            "out_of_range": [tuple(n for n, flag in zip(INPUT_COLUMNS, row) if flag) for row in outside],
+        }, index=frame.index)
+
 
 @functools.cache
 def default_model():

@@ -1,0 +1,30 @@
+"""gunicorn settings for production: gunicorn -c gunicorn.conf.py app:app (each one overridable from the env)."""
+
+import multiprocessing
+import os
+
+
+def workers_for(environ, cpus):
+    """Return WEB_CONCURRENCY if set, else 2 x cores + 1 capped at 8 (each worker holds the model in memory)."""
+    configured = environ.get("WEB_CONCURRENCY", "").strip()
+    if configured:
+        return max(1, int(configured))
+    return min(2 * cpus + 1, 8)
+
+
+bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
+workers = workers_for(os.environ, multiprocessing.cpu_count())
+worker_class = "sync"  # scoring is CPU-bound: processes, not threads
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))  # a 10,000-row API call scores in well under this
+graceful_timeout = 30
+keepalive = 5
+# Load the app (and the model) once in the master; workers share it copy-on-write, and a development
+# SECRET_KEY generated at start-up is the same in every worker.
+preload_app = True
+max_requests = 2000  # recycle workers now and then to bound memory growth
+max_requests_jitter = 200
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("LIQUIDITY_LOG_LEVEL", "info").lower()
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

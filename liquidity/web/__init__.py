@@ -1,0 +1,17 @@
+"""The web layer: one blueprint per feature, shared model access, errors, headers and logs."""
+
+from flask import current_app
+from werkzeug.exceptions import ServiceUnavailable
+
+
+class ModelUnavailable(ServiceUnavailable):
+    """The model artifacts did not verify at start-up, so nothing can be scored."""
+
+
+def current_model():
+    """Return the LiquidityModel loaded at start-up, or raise ModelUnavailable with the reason."""
+    model = current_app.extensions.get("liquidity_model")
+    if model is None:
+        raise ModelUnavailable("The model is not available: its files did not pass verification at start-up. "
+                               "The operator can see why at /healthz.")
+    return model

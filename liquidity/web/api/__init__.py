@@ -1,0 +1,5 @@
+"""The JSON API under /api/v1."""
+
+from liquidity.web.api.views import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,82 @@
+"""The OpenAPI 3.1 document of the JSON API."""
+
+
+def _number(description, **bounds):
+    return {"type": "number", "description": description, **bounds}
+
+
+def openapi_document(max_items):
+    """Return the OpenAPI document as a dict."""
+    item = {
+        "type": "object",
+        "required": ["price", "1h", "24h_volume", "mkt_cap"],
+        "properties": {
+            "price": _number("price in USD", exclusiveMinimum=0, maximum=1e9),
+            "1h": _number("price change over the last hour, a fraction (0.022 = +2.2 %)",
+                          exclusiveMinimum=-1, maximum=10),
+            "24h_volume": _number("traded volume over the last 24 hours, USD (alias: volume)", minimum=0,
+                                  maximum=1e13),
+            "mkt_cap": _number("market capitalisation, USD", exclusiveMinimum=0, maximum=1e14),
+        },
+        "example": {"price": 40859.46, "1h": 0.022, "24h_volume": 35000000000, "mkt_cap": 770000000000},
+    }
+    answer = {
+        "type": "object",
+        "properties": {
+            "score": _number("forecast liquidity score in the next snapshot, 0..1 (percentile among coins)"),
+            "level": {"type": "string", "enum": ["High", "Low"]},
+            "band": {"type": "object", "description": "10th-90th percentile of the forest's trees",
+                     "properties": {"low": {"type": "number"}, "high": {"type": "number"},
+                                    "percentiles": {"type": "array", "items": {"type": "integer"}}}},
+            "implied_next_day": {"type": "object", "properties": {
+                "liquidity_ratio": _number("24h volume / market cap that the score maps to in the reference "
+                                           "snapshot"),
+                "volume_usd": _number("that ratio times the given market cap")}},
+            "out_of_range": {"type": "array", "items": {"type": "string"},
+                             "description": "inputs outside the range seen in training"},
+        },
+    }
+    error = {"type": "object", "properties": {
+        "error": {"type": "string"}, "message": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {
+            "path": {"type": "string", "example": "$[3].mkt_cap"}, "reason": {"type": "string"}}}}}}
+
+    def error_response(text):
+        schema = {"$ref": "#/components/schemas/Error"}
+        return {"description": text, "content": {"application/json": {"schema": schema}}}
+
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Crypto liquidity predictor", "version": "1",
+                 "description": "Forecast a coin's liquidity score in the next market snapshot."},
+        "paths": {
+            "/api/v1/predict": {"post": {
+                "summary": f"Score one object or a list of up to {max_items} objects",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
+                    {"$ref": "#/components/schemas/Item"},
+                    {"type": "array", "items": {"$ref": "#/components/schemas/Item"}, "minItems": 1,
+                     "maxItems": max_items}]}}}},
+                "responses": {
+                    "200": {"description": "prediction (object sent) or predictions (list sent), with "
+                                           "model_version and threshold",
+                            "content": {"application/json": {"schema": {"type": "object", "properties": {
+                                "model_version": {"type": "string"}, "threshold": {"type": "number"},
+                                "count": {"type": "integer"},
+                                "prediction": {"$ref": "#/components/schemas/Answer"},
+                                "predictions": {"type": "array", "items": {"$ref": "#/components/schemas/Answer"}},
+                            }}}}},
+                    "400": error_response("malformed JSON or invalid values (each with its path and reason)"),
+                    "413": error_response("body above the upload limit or too many objects"),
+                    "415": error_response("Content-Type is not application/json"),
+                    "503": error_response("the model is not loaded"),
+                }}},
+            "/api/v1/model": {"get": {"summary": "The model card: inputs with units and training ranges, "
+                                                 "metrics, version",
+                                      "responses": {"200": {"description": "model card"},
+                                                    "503": error_response("the model is not loaded")}}},
+            "/healthz": {"get": {"summary": "Health check",
+                                 "responses": {"200": {"description": "model loaded; its version"},
+                                               "503": {"description": "model not loaded; the reason"}}}},
+        },
+        "components": {"schemas": {"Item": item, "Answer": answer, "Error": error}},
+    }

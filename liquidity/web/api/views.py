@@ -1,0 +1,104 @@
+"""POST /api/v1/predict, GET /api/v1/model, GET /api/v1/openapi.json."""
+
+import json
+
+from flask import Blueprint, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
+
+from liquidity.features import INPUT_COLUMNS
+from liquidity.web import current_model
+from liquidity.web.api.openapi import openapi_document
+from liquidity.web.observability import log_event
+from liquidity.web.scoring import API_KEYS, read_json_items
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+ERRORS_SHOWN = 100
+
+
+class MalformedJson(ValueError):
+    """The body is not strict JSON."""
+
+
+def _reject_constant(name):
+    raise MalformedJson(f"{name} is not allowed in JSON")
+
+
+def bad_request(message, errors):
+    """Return a 400 JSON answer listing each error with its field path and reason."""
+    return {"error": "Bad request", "message": message,
+            "errors": [{"path": path, "reason": reason} for path, _, reason in errors[:ERRORS_SHOWN]],
+            "errors_total": len(errors)}, 400
+
+
+def item_answer(row):
+    """Return the API's answer for one scored row."""
+    return {
+        "score": float(row.liquidity_score),
+        "level": row.liquidity_level,
+        "band": {"low": float(row.band_low), "high": float(row.band_high), "percentiles": [10, 90]},
+        "implied_next_day": {"liquidity_ratio": float(row.implied_ratio), "volume_usd": float(row.implied_volume)},
+        "out_of_range": [API_KEYS[name] for name in row.out_of_range],
+    }
+
+
+@bp.post("/predict")
+def predict():
+    """Score one object or a list of objects with keys price, 1h (fraction), 24h_volume, mkt_cap."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("Send the body as JSON with the header Content-Type: application/json.")
+    model = current_model()
+    try:
+        body = json.loads(request.get_data(cache=False), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, MalformedJson) as error:
+        return bad_request("The body is not valid JSON.", [("$", None, str(error))])
+    single = isinstance(body, dict)
+    items = [body] if single else body
+    if not isinstance(items, list):
+        return bad_request("Send one object or a list of objects.", [("$", None, "must be an object or a list")])
+    if not items:
+        return bad_request("The list is empty.", [("$", None, "must hold at least one object")])
+    limit = current_app.config["API_MAX_ITEMS"]
+    if len(items) > limit:
+        raise RequestEntityTooLarge(f"At most {limit:,} objects per request; this one has {len(items):,}.")
+    parsed = read_json_items(items)
+    if parsed.errors:
+        return bad_request(f"{len(parsed.errors)} invalid value(s); nothing was scored.", parsed.errors)
+    forecast = model.forecast_frame(parsed.valid)
+    answers = [item_answer(row) for row in forecast.itertuples()]
+    if single:
+        log_event("prediction", source="api", inputs=parsed.valid.iloc[0].to_dict(),
+                  score=round(answers[0]["score"], 6), liquidity_level=answers[0]["level"], model_version=model.version)
+        return {"model_version": model.version, "threshold": model.threshold, "prediction": answers[0]}
+    log_event("prediction", source="api", items=len(answers), model_version=model.version,
+              mean_score=round(float(forecast["liquidity_score"].mean()), 6))
+    return {"model_version": model.version, "threshold": model.threshold, "count": len(answers),
+            "predictions": answers}
+
+
+@bp.get("/model")
+def model_card():
+    """Return the model card: features with units and training ranges, metrics, version."""
+    model = current_model()
+    card = model.card
+    return {
+        "name": card.get("name"),
+        "model_version": model.version,
+        "target": card.get("target"),
+        "threshold": model.threshold,
+        "inputs": {API_KEYS[name]: card["inputs"][name] for name in INPUT_COLUMNS},
+        "features": card.get("features"),
+        "feature_importances": card.get("feature_importances"),
+        "hyperparameters": card.get("hyperparameters"),
+        "validation": card.get("validation"),
+        "data": card.get("data"),
+        "versions": card.get("versions"),
+        "artifacts": card.get("artifacts"),
+        "created_at": card.get("created_at"),
+    }
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """Return the OpenAPI 3.1 document of this API."""
+    return openapi_document(current_app.config["API_MAX_ITEMS"])

@@ -1,0 +1,45 @@
+"""GET/POST /batch: score an uploaded snapshot CSV, as a table or as a CSV download."""
+
+from flask import Blueprint, Response, render_template, request
+
+from liquidity.web import current_model
+from liquidity.web.batch.forms import BatchForm
+from liquidity.web.observability import log_event
+from liquidity.web.scoring import UploadError, read_csv_upload, score
+
+bp = Blueprint("batch", __name__)
+
+TABLE_ROWS = 500  # rows shown on the page; the CSV download has them all
+ERRORS_SHOWN = 200
+
+
+@bp.get("/batch")
+def upload():
+    """Show the upload form."""
+    return render_template("batch/upload.html", form=BatchForm())
+
+
+@bp.post("/batch")
+def scored():
+    """Score the uploaded rows: good rows scored, bad rows reported by row number and column."""
+    model = current_model()
+    form = BatchForm()
+    if not form.validate():
+        return render_template("batch/upload.html", form=form), 400
+    try:
+        parsed = read_csv_upload(form.file.data.read())
+    except UploadError as error:
+        form.file.errors.append(str(error))
+        return render_template("batch/upload.html", form=form), 400
+    table = score(model, parsed)
+    log_event("prediction", source="batch", rows=len(table), scored=len(parsed.valid),
+              errors=len(parsed.errors), model_version=model.version)
+    if request.form.get("action") == "download":
+        name = (form.file.data.filename or "snapshot.csv").rsplit(".", 1)[0] + "_scored.csv"
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+        return Response(table.to_csv(index_label="row"), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{safe}"'})
+    return render_template("batch/result.html", form=BatchForm(), model=model, table=table.head(TABLE_ROWS),
+                           total=len(table), scored=len(parsed.valid), errors=parsed.errors[:ERRORS_SHOWN],
+                           error_count=len(parsed.errors), extra_columns=[c for c in ("coin", "symbol", "date")
+                                                                          if c in table.columns])

@@ -1,0 +1,110 @@
+"""End to end: a real headless chromium fills in the form of the app served on a loopback port."""
+
+import os
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from conftest import make_test_config
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--no-first-run", "--window-size=1200,900")
+
+
+def browser_missing():
+    """Return why the browser cannot run here, or None."""
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not os.access(path, os.X_OK):
+            return f"{path} is not installed (apt-get install -y chromium chromium-driver)"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -r requirements-dev.txt)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def live_server(trained_dir, tmp_path_factory):
+    """The app on the fixture model, served by werkzeug on 127.0.0.1 on a free port."""
+    from liquidity import create_app
+
+    app = create_app(make_test_config(trained_dir, tmp_path_factory.mktemp("EDA_REPORT")))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    reason = browser_missing()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs the browser: {reason}")
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    options.add_argument(f"--user-data-dir={profile}")
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def wait_for(driver, by, value):
+    """Return the element once the new page shows it (a click does not always wait for the page load)."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, 15).until(expected_conditions.presence_of_element_located((by, value)))
+
+
+def fill(driver, values):
+    from selenium.webdriver.common.by import By
+
+    for name, value in values.items():
+        box = driver.find_element(By.NAME, name)
+        box.clear()
+        box.send_keys(value)
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+
+
+def test_fill_the_form_read_the_result_then_read_a_field_error(live_server, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get(live_server + "/")
+    assert "How liquid" in browser.find_element(By.TAG_NAME, "h1").text
+    fill(browser, {"volume": "20476118020", "mkt_cap": "776077432316", "h1": "0.1", "price": "40851.38"})
+    score = float(wait_for(browser, By.ID, "score").text)
+    assert 0 < score < 1
+    assert browser.find_element(By.CSS_SELECTOR, "h1 .level").text in ("High", "Low")
+    assert "More liquid than about" in browser.find_element(By.CSS_SELECTOR, ".result").text
+
+    fill(browser, {"mkt_cap": "-5"})
+    assert wait_for(browser, By.ID, "mkt_cap-error").text == "Market cap must be greater than 0."
+    assert browser.find_element(By.NAME, "mkt_cap").get_attribute("value") == "-5"
+    assert browser.find_element(By.NAME, "volume").get_attribute("value") == "20476118020"
+
+
+def test_an_example_link_fills_the_form_without_javascript(live_server, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get(live_server + "/")
+    browser.find_element(By.PARTIAL_LINK_TEXT, "Tether").click()
+    wait_for(browser, By.CSS_SELECTOR, "input[name=price][value='1']")
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    assert float(wait_for(browser, By.ID, "score").text) > 0
