@@ -76,6 +76,10 @@ def read_json_items(items):
         if not isinstance(item, dict):
             errors.append((path, None, "must be an object"))
             continue
+        duplicates = getattr(item, "duplicate_keys", ())
+        if duplicates:  # which of the values was meant is unknowable, so none is used
+            errors.extend((f"{path}.{key}", key, "appears more than once in the object") for key in duplicates)
+            continue
         if "24h_volume" in item and "volume" in item:
             errors.append((f"{path}.volume", "volume", "give either 24h_volume or volume, not both"))
             continue

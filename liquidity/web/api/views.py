@@ -24,6 +24,44 @@ def _reject_constant(name):
     raise MalformedJson(f"{name} is not allowed in JSON")
 
 
+# Python refuses to turn more than 4,300 digits into an int (ValueError); such a number is far past every
+# input limit anyway, so it is read as a float (inf) and rejected by the field's rule, naming the field.
+LONGEST_INT = 300
+
+
+def _read_int(text):
+    return int(text) if len(text) <= LONGEST_INT else float(text)
+
+
+class JsonObject(dict):
+    """A JSON object that remembers the keys it held more than once (the last value would win silently)."""
+
+    duplicate_keys = ()
+
+
+def _object_with_duplicates(pairs):
+    item = JsonObject(pairs)
+    if len(item) != len(pairs):
+        seen = set()
+        item.duplicate_keys = [key for key, _ in pairs if key in seen or seen.add(key)]
+    return item
+
+
+def parse_body(data):
+    """Return the body parsed as strict JSON, or raise MalformedJson saying why."""
+    if not data.strip():
+        raise MalformedJson("the body is empty")
+    try:
+        return json.loads(data, parse_constant=_reject_constant, parse_int=_read_int,
+                          object_pairs_hook=_object_with_duplicates)
+    except UnicodeDecodeError:
+        raise MalformedJson("the body is not UTF-8 text") from None
+    except RecursionError:
+        raise MalformedJson("arrays or objects are nested too deeply") from None
+    except ValueError as error:  # JSONDecodeError, MalformedJson
+        raise MalformedJson(str(error)) from None
+
+
 def bad_request(message, errors):
     """Return a 400 JSON answer listing each error with its field path and reason."""
     return {"error": "Bad request", "message": message,
@@ -49,8 +87,8 @@ def predict():
         raise UnsupportedMediaType("Send the body as JSON with the header Content-Type: application/json.")
     model = current_model()
     try:
-        body = json.loads(request.get_data(cache=False), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError, MalformedJson) as error:
+        body = parse_body(request.get_data(cache=False))
+    except MalformedJson as error:
         return bad_request("The body is not valid JSON.", [("$", None, str(error))])
     single = isinstance(body, dict)
     items = [body] if single else body
