@@ -49,6 +49,7 @@ ENVIRONMENTS = ("development", "production")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_MAX_UPLOAD_MB = 5.0
 API_MAX_ITEMS = 10_000
+DEFAULT_MAX_BATCH_ROWS = 100_000
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
@@ -72,7 +73,7 @@ def load_settings(environ=None):
 
     Variables: LIQUIDITY_ENV (development|production), SECRET_KEY, LIQUIDITY_THRESHOLD,
     LIQUIDITY_MODEL_PATH / _SCALER_PATH / _CARD_PATH, LIQUIDITY_MAX_UPLOAD_MB, LIQUIDITY_REPORT_DIR,
-    LIQUIDITY_LOG_LEVEL.
+    LIQUIDITY_LOG_LEVEL, LIQUIDITY_MAX_BATCH_ROWS.
     """
     environ = os.environ if environ is None else environ
     env = environ.get("LIQUIDITY_ENV", "development").strip().lower() or "development"
@@ -99,6 +100,7 @@ def load_settings(environ=None):
     threshold = _number(environ, "LIQUIDITY_THRESHOLD", None, 0.0, 1.0, low_inclusive=False)
     upload_mb = _number(environ, "LIQUIDITY_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB, 0.0, 1024.0,
                         low_inclusive=False)
+    batch_rows = _number(environ, "LIQUIDITY_MAX_BATCH_ROWS", DEFAULT_MAX_BATCH_ROWS, 1, 10_000_000)
     return {
         "LIQUIDITY_ENV": env,
         "DEBUG": False if production else None,
@@ -109,6 +111,7 @@ def load_settings(environ=None):
         "REPORT_DIR": Path(environ.get("LIQUIDITY_REPORT_DIR", PROJECT_ROOT / "EDA_REPORT")),
         "LOG_LEVEL": log_level,
         "API_MAX_ITEMS": API_MAX_ITEMS,
+        "BATCH_MAX_ROWS": int(batch_rows),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,

@@ -1,6 +1,6 @@
 """GET/POST /batch: score an uploaded snapshot CSV, as a table or as a CSV download."""
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 
 from liquidity.web import current_model
 from liquidity.web.batch.forms import BatchForm
@@ -27,10 +27,10 @@ def scored():
     if not form.validate():
         return render_template("batch/upload.html", form=form), 400
     try:
-        parsed = read_csv_upload(form.file.data.read())
+        parsed = read_csv_upload(form.file.data.read(), max_rows=current_app.config["BATCH_MAX_ROWS"])
     except UploadError as error:
         form.file.errors.append(str(error))
-        return render_template("batch/upload.html", form=form), 400
+        return render_template("batch/upload.html", form=form), error.status
     table = score(model, parsed)
     log_event("prediction", source="batch", rows=len(table), scored=len(parsed.valid),
               errors=len(parsed.errors), model_version=model.version)
