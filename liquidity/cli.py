@@ -21,6 +21,7 @@ def train_command(data, out, quick, folds):
     from liquidity.modeling.train import DEFAULT_DATA, QUICK_GRID, train
 
     try:
+        out.mkdir(parents=True, exist_ok=True)  # fail on an unusable --out before minutes of training
         train(list(data) or [DEFAULT_DATA], out, grid=QUICK_GRID if quick else None, n_folds=folds,
               progress=click.echo, verbose=0)
     except DatasetError as error:

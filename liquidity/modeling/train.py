@@ -216,20 +216,39 @@ def main(argv=None):
     parser.add_argument("--data", nargs="+", default=[str(DEFAULT_DATA)],
                         help="snapshot CSV files or folders (default: DATASET/)")
     parser.add_argument("--out", default=str(PROJECT_ROOT), help="folder for the pkls and model_card.json")
-    parser.add_argument("--folds", type=int, default=5, help="coin-grouped CV folds (default 5)")
+    parser.add_argument("--folds", type=bounded(int, 2, 20), default=5, help="coin-grouped CV folds (default 5)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    parser.add_argument("--threshold", type=bounded(float, 0.0, 1.0, low_open=True), default=DEFAULT_THRESHOLD)
     parser.add_argument("--quick", action="store_true", help="tiny grid, for a fast look")
     parser.add_argument("--jobs", type=int, default=-1, help="parallel jobs for the grid search")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
+        Path(args.out).mkdir(parents=True, exist_ok=True)  # fail on an unusable --out before minutes of training
         train(args.data, args.out, grid=QUICK_GRID if args.quick else None, n_folds=args.folds,
               seed=args.seed, threshold=args.threshold, n_jobs=args.jobs)
     except DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except (OSError, ValueError) as error:  # e.g. an --out folder that cannot be created or written
+        print(f"error: {error.__class__.__name__}: {error}", file=sys.stderr)
+        return 2
     return 0
+
+
+def bounded(kind, low, high, low_open=False):
+    """Return an argparse type: kind within [low, high] ((low, high] with low_open), else a one-line error."""
+
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not (low < value if low_open else low <= value) or not value <= high:
+            raise argparse.ArgumentTypeError(f"{text} must lie in {'(' if low_open else '['}{low:g}, {high:g}]")
+        return value
+
+    return convert
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import pandas as pd
 
 from liquidity.artifacts import ArtifactError, load_artifacts, read_card
 from liquidity.config import default_artifact_paths
+from liquidity.dataset import DatasetError
 from liquidity.features import features_from_frame
 from liquidity.modeling.train import train
 
@@ -59,10 +60,14 @@ def main(argv=None):
     except ArtifactError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    with tempfile.TemporaryDirectory() as folder:
-        retrained = train(args.data, folder, n_folds=committed["validation"]["grouped_cv"]["folds"],
-                          seed=committed["seed"], threshold=committed["threshold"],
-                          grid={f"forest__{k}": v for k, v in committed["grid"].items()}, verbose=0)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            retrained = train(args.data, folder, n_folds=committed["validation"]["grouped_cv"]["folds"],
+                              seed=committed["seed"], threshold=committed["threshold"],
+                              grid={f"forest__{k}": v for k, v in committed["grid"].items()}, verbose=0)
+    except (DatasetError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     differences += compare_cards(committed, retrained)
     if differences:
         print("retrained model differs from the committed model card:", *differences, sep="\n  ", file=sys.stderr)
