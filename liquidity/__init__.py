@@ -36,16 +36,29 @@ def register_model(app):
     """Load the verified model once per process; on failure keep the reason for /healthz and the 503 pages."""
     from liquidity.artifacts import ArtifactError
     from liquidity.modeling.predict import LiquidityModel
+    from liquidity.web import check_model
 
     # A model that fails verification is never unpickled, and the app still starts so /healthz can say why.
     app.extensions["liquidity_model"] = None
     app.extensions["liquidity_model_error"] = None
+    paths = app.config["ARTIFACT_PATHS"]
     try:
-        app.extensions["liquidity_model"] = LiquidityModel.load(app.config["ARTIFACT_PATHS"],
-                                                                app.config["LIQUIDITY_THRESHOLD"])
+        model = LiquidityModel.load(paths, app.config["LIQUIDITY_THRESHOLD"])
+        check_model(model)
     except ArtifactError as error:
         app.extensions["liquidity_model_error"] = str(error)
-        log.error("model not loaded: %s", error)
+    except Exception as error:  # a card that verifies but does not fit the code: any error, and still start
+        app.extensions["liquidity_model_error"] = (f"{paths.card}: the model card does not fit this app "
+                                                   f"({error.__class__.__name__}: {error})")
+    else:
+        app.extensions["liquidity_model"] = model
+    reason = app.extensions["liquidity_model_error"]
+    if reason:
+        log.error("model not loaded: %s", reason)
+        # /healthz is public: it names the file and the fault, not the folders the app is deployed in.
+        for folder in {str(path.parent) for path in (paths.model, paths.scaler, paths.card)}:
+            reason = reason.replace(folder.rstrip("/") + "/", "")
+        app.extensions["liquidity_model_error"] = reason
 
 
 def register_blueprints(app):

@@ -54,8 +54,8 @@ def test_pages_and_api_needing_the_model_answer_503_clearly(broken_client, path)
     assert "did not pass verification" in response.get_data(as_text=True)
 
 
-def test_home_page_still_renders_and_prediction_is_503(broken_client):
-    assert broken_client.get("/").status_code == 200
+def test_home_page_and_prediction_are_503(broken_client):
+    assert broken_client.get("/").status_code == 503
     api = broken_client.post("/api/v1/predict", data=json.dumps({"price": 1, "1h": 0, "24h_volume": 1,
                                                                   "mkt_cap": 1}), content_type="application/json")
     assert api.status_code == 503 and api.is_json

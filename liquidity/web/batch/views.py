@@ -16,6 +16,7 @@ ERRORS_SHOWN = 200
 @bp.get("/batch")
 def upload():
     """Show the upload form."""
+    current_model()  # 503 at once rather than a form whose every answer would be a 503
     return render_template("batch/upload.html", form=BatchForm())
 
 

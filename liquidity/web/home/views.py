@@ -23,6 +23,7 @@ def examples():
 @bp.get("/")
 def index():
     """Show the form, pre-filled from the query string (volume, mkt_cap, h1 in percent, price)."""
+    current_model()  # 503 at once rather than a form whose every answer would be a 503
     form = PredictForm(formdata=request.args if request.args else None)
     return render_template("home/index.html", form=form, examples=examples())
 

@@ -1,0 +1,119 @@
+"""Damaged artifacts: the app still starts, /healthz says why (503), every page and API call needing the model is a
+clear 503, and a pickle the model card does not vouch for is never unpickled."""
+
+import json
+import os
+import pickle
+import shutil
+
+import pytest
+
+from conftest import make_test_config
+from liquidity import create_app
+from liquidity.artifacts import CARD_FILE, MODEL_FILE, SCALER_FILE
+
+BITCOIN = {"price": 40851.38, "1h": 0.001, "24h_volume": 20476118020, "mkt_cap": 776077432316}
+
+
+class Marker:
+    """Unpickling this creates a file: proof that a pickle was (or was not) loaded."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def damage(folder, name, how, marker):
+    """Damage the artifact name in folder in the way how; return the text /healthz's reason must contain."""
+    path = folder / name
+    data = path.read_bytes()
+    if how == "missing":
+        path.unlink()
+        return "model card not found" if name == CARD_FILE else f"{name}: file not found"
+    if how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "corrupt":
+        path.write_bytes(os.urandom(len(data)))
+    elif how == "foreign pickle":
+        path.write_bytes(pickle.dumps(Marker(marker)))
+    elif how == "hash edited":
+        card = json.loads(data)
+        card["artifacts"]["model"]["sha256"] = "0" * 64
+        path.write_text(json.dumps(card))
+        return f"{MODEL_FILE}: SHA-256"
+    elif how == "section missing":
+        card = json.loads(data)
+        del card["inputs"]
+        path.write_text(json.dumps(card))
+        return "the model card does not fit this app"
+    elif how == "a list":
+        path.write_text("[1, 2, 3]")
+        return "no 'artifacts' section"
+    if name == CARD_FILE:
+        return "model card unreadable"
+    return f"{name}: SHA-256"
+
+
+CASES = [(name, how) for name in (MODEL_FILE, SCALER_FILE) for how in ("missing", "truncated", "corrupt",
+                                                                       "foreign pickle")]
+CASES += [(CARD_FILE, how) for how in ("missing", "truncated", "corrupt", "hash edited", "section missing", "a list")]
+
+
+@pytest.fixture(params=CASES, ids=[f"{name}-{how}" for name, how in CASES])
+def damaged(request, trained_dir, tmp_path):
+    name, how = request.param
+    folder = tmp_path / "artifacts"
+    shutil.copytree(trained_dir, folder)
+    marker = tmp_path / "unpickled.marker"
+    reason = damage(folder, name, how, marker)
+    app = create_app(make_test_config(folder, tmp_path))
+    return app, reason, marker
+
+
+def test_the_app_starts_and_healthz_is_503_with_the_reason(damaged):
+    app, reason, marker = damaged
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json["status"] == "unavailable"
+    assert reason in response.json["reason"]
+    assert str(app.config["ARTIFACT_PATHS"].model.parent) not in response.json["reason"]  # no deploy paths
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/"), ("GET", "/?price=1"), ("POST", "/predict"), ("GET", "/batch"),
+                                          ("POST", "/batch"), ("GET", "/model")])
+def test_pages_needing_the_model_are_a_503_page(damaged, method, path):
+    app, _, marker = damaged
+    app.config["WTF_CSRF_ENABLED"] = False  # the 503 must come before any form check
+    response = app.test_client().open(path, method=method, data={"price": "1"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 503
+    assert "Model unavailable" in html and "/healthz" in html
+    assert 'class="site-header"' in html and "Traceback" not in html
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("method, path", [("POST", "/api/v1/predict"), ("GET", "/api/v1/model")])
+def test_api_calls_needing_the_model_are_a_503_in_json(damaged, method, path):
+    app, _, marker = damaged
+    response = app.test_client().open(path, method=method, json=BITCOIN)
+    assert response.status_code == 503
+    assert response.json["error"] == "Model unavailable"
+    assert "/healthz" in response.json["message"]
+    assert not marker.exists()
+
+
+def test_what_needs_no_model_still_works(damaged):
+    app, _, _ = damaged
+    client = app.test_client()
+    assert client.get("/api/v1/openapi.json").status_code == 200
+    assert client.get("/static/style.css").status_code == 200
+    assert client.get("/report/").status_code == 404  # no report built: the page that says how
+
+
+def test_the_marker_pickle_really_would_run_if_unpickled(tmp_path):
+    marker = tmp_path / "proof.marker"
+    pickle.loads(pickle.dumps(Marker(marker)))  # noqa: S301 - the point of the test
+    assert marker.exists()
