@@ -12,7 +12,7 @@ from flask import Blueprint, abort, current_app, redirect, request, url_for
 from liquidity.config import SettingError, coingecko_settings
 from liquidity.ingest import CoinGeckoClient, IngestError, RateLimitedError, UnreachableError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("liquidity.web.live")  # a child of the web logger: its JSON lines and level
 
 bp = Blueprint("live", __name__, url_prefix="/live")
 

@@ -1,0 +1,239 @@
+"""Soak test: gunicorn on loopback, concurrent clients on the JSON API and the form, for a bounded time.
+
+Run: make soak   (or: .venv/bin/python benchmarks/soak.py --seconds 60 --clients 16 --workers 2)
+
+Starts `gunicorn -c gunicorn.conf.py app:app` on a free 127.0.0.1 port with LIQUIDITY_ENV=production and a random
+SECRET_KEY, waits for /healthz, warms up, then runs the clients: half POST /api/v1/predict, half GET / and POST
+/predict with the form's CSRF token and session cookie. Reports requests, errors (non-2xx or exceptions), req/s,
+p50/p99/max latency per request kind, and each worker's RSS at start and end. Worker recycling (max_requests) is
+turned off so a leak would show. Stops gunicorn itself. Exit status 1 on any error or RSS growth above
+--max-growth, 0 otherwise. Never leaves loopback.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+HOST = "127.0.0.1"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def request(port, method, path, body=None, headers=None, timeout=30):
+    """Send one request on a new connection (gunicorn's sync workers close each one); return status, headers, body."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.getheaders(), response.read()
+    finally:
+        connection.close()
+
+
+def worker_pids(master):
+    """Return the pids of gunicorn's workers: the master's children, read from /proc."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == master:
+                children.append(int(entry.name))
+    return sorted(children)
+
+
+def rss_mb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def coin():
+    """Return plausible inputs, different each call so no cache hides the work."""
+    mkt_cap = 10 ** random.uniform(7, 12)
+    return {"price": 10 ** random.uniform(-4, 4.5), "1h": random.uniform(-0.03, 0.05),
+            "24h_volume": mkt_cap * 10 ** random.uniform(-4, 0), "mkt_cap": mkt_cap}
+
+
+class Recorder:
+    """Thread-safe latencies and failures per request kind."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.latencies = defaultdict(list)
+        self.errors = defaultdict(list)
+
+    def record(self, kind, started, status=None, error=None):
+        elapsed = time.perf_counter() - started
+        with self.lock:
+            self.latencies[kind].append(elapsed)
+            if error is not None or not 200 <= status < 300:
+                self.errors[kind].append(error or f"HTTP {status}")
+
+
+def api_client(port, deadline, recorder):
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        try:
+            status, _, body = request(port, "POST", "/api/v1/predict", json.dumps(coin()),
+                                      {"Content-Type": "application/json"})
+            if status == 200 and not 0 <= json.loads(body)["prediction"]["score"] <= 1:
+                raise ValueError("score outside 0..1")
+            recorder.record("POST /api/v1/predict", started, status)
+        except Exception as error:  # a failed request is a result to count, not a reason to stop
+            recorder.record("POST /api/v1/predict", started, error=f"{error.__class__.__name__}: {error}")
+
+
+def form_client(port, deadline, recorder):
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        try:
+            status, headers, body = request(port, "GET", "/")
+            recorder.record("GET /", started, status)
+            token = CSRF_FIELD.search(body.decode()).group(1)
+            cookie = "; ".join(value.split(";", 1)[0] for name, value in headers if name.lower() == "set-cookie")
+        except Exception as error:
+            recorder.record("GET /", started, error=f"{error.__class__.__name__}: {error}")
+            continue
+        values = coin()
+        form = {"csrf_token": token, "volume": f"{values['24h_volume']:.2f}", "mkt_cap": f"{values['mkt_cap']:.2f}",
+                "h1": f"{values['1h'] * 100:.3f}", "price": f"{values['price']:.6g}"}
+        started = time.perf_counter()
+        try:
+            status, _, body = request(port, "POST", "/predict", urllib.parse.urlencode(form),
+                                      {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+            if status == 200 and b'<output id="score">' not in body:
+                raise ValueError("no score on the result page")
+            recorder.record("POST /predict", started, status)
+        except Exception as error:
+            recorder.record("POST /predict", started, error=f"{error.__class__.__name__}: {error}")
+
+
+def wait_for_health(port, process, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn exited with status {process.returncode} before answering /healthz")
+        try:
+            if request(port, "GET", "/healthz", timeout=2)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"/healthz did not answer 200 within {seconds} s")
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def run_clients(port, clients, seconds, recorder):
+    deadline = time.monotonic() + seconds
+    threads = [threading.Thread(target=api_client if i % 2 == 0 else form_client, args=(port, deadline, recorder),
+                                daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 60)
+
+
+def main(argv=None):
+    """Run the soak test and print the figures; return 1 on any error or memory growth."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of the measured run (default 60)")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients, half API, half form")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds of load before start RSS is read")
+    parser.add_argument("--max-growth", type=float, default=0.20, help="largest allowed RSS growth per worker")
+    args = parser.parse_args(argv)
+
+    port = free_port()
+    environ = {**os.environ, "LIQUIDITY_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
+               "WEB_CONCURRENCY": str(args.workers), "GUNICORN_BIND": f"{HOST}:{port}", "LIQUIDITY_LOG_LEVEL": "INFO"}
+    environ.pop("FLASK_DEBUG", None)
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    log = tempfile.NamedTemporaryFile(prefix="soak-gunicorn-", suffix=".log", delete=False)
+    command = [str(gunicorn), "-c", "gunicorn.conf.py", "--max-requests", "0", "app:app"]
+    print(f"starting: {' '.join(command)} on {HOST}:{port} (log: {log.name})")
+    process = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        wait_for_health(port, process)
+        workers = worker_pids(process.pid)
+        cold = {pid: rss_mb(pid) for pid in workers}
+        run_clients(port, args.clients, args.warmup, Recorder())
+        start = {pid: rss_mb(pid) for pid in workers}
+        recorder = Recorder()
+        began = time.perf_counter()
+        run_clients(port, args.clients, args.seconds, recorder)
+        elapsed = time.perf_counter() - began
+        end = {pid: rss_mb(pid) if Path(f"/proc/{pid}").exists() else float("nan") for pid in workers}
+        workers_after = worker_pids(process.pid)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+    total = sum(len(v) for v in recorder.latencies.values())
+    errors = sum(len(v) for v in recorder.errors.values())
+    print(f"\n{args.clients} clients ({args.clients // 2 + args.clients % 2} API, {args.clients // 2} form), "
+          f"{args.workers} workers, {elapsed:.1f} s, {os.cpu_count()} cores")
+    print(f"{'request':<24}{'count':>8}{'errors':>8}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    for kind in sorted(recorder.latencies):
+        values = recorder.latencies[kind]
+        print(f"{kind:<24}{len(values):>8}{len(recorder.errors[kind]):>8}{len(values) / elapsed:>8.1f}"
+              f"{statistics.median(values) * 1000:>9.1f}{percentile(values, 0.99) * 1000:>9.1f}"
+              f"{max(values) * 1000:>9.1f}")
+    print(f"{'all':<24}{total:>8}{errors:>8}{total / elapsed:>8.1f}")
+    for kind, messages in recorder.errors.items():
+        for message in sorted(set(messages))[:5]:
+            print(f"  error on {kind}: {message} (x{messages.count(message)})")
+    growth_ok = True
+    print(f"\n{'worker pid':<12}{'cold MB':>9}{'start MB':>10}{'end MB':>9}{'growth':>9}")
+    for pid in workers:
+        growth = end[pid] / start[pid] - 1
+        growth_ok &= growth <= args.max_growth  # NaN (worker gone) fails too
+        print(f"{pid:<12}{cold[pid]:>9.1f}{start[pid]:>10.1f}{end[pid]:>9.1f}{growth:>+9.1%}")
+    if workers_after != workers:
+        print(f"workers changed during the run: {workers} -> {workers_after}")
+        growth_ok = False
+    ok = errors == 0 and total > 0 and growth_ok
+    print("\nPASS" if ok else "\nFAIL", f"(errors: {errors}, RSS growth limit {args.max_growth:.0%})")
+    if ok:
+        Path(log.name).unlink()
+    else:
+        print(f"gunicorn's log: {log.name}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

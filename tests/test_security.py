@@ -1,0 +1,166 @@
+"""Web-security basics on every kind of response, production settings, request limits, and logs without secrets."""
+
+import io
+import json
+import logging
+
+import pytest
+
+from conftest import csrf_token, make_test_config
+from liquidity import create_app
+from liquidity.config import ConfigError
+from liquidity.web.observability import JsonFormatter
+
+BITCOIN = {"price": 40851.38, "1h": 0.001, "24h_volume": 20476118020, "mkt_cap": 776077432316}
+BITCOIN_FORM = {"volume": "20476118020", "mkt_cap": "776077432316", "h1": "0.1", "price": "40851.38"}
+
+
+def responses(client, report_dir):
+    """Yield (label, response) for pages, API answers, error pages, static files and the report."""
+    (report_dir / "report.html").write_text("<html><body><h1>EDA</h1></body></html>")
+    (report_dir / "figures").mkdir()
+    (report_dir / "figures" / "a.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'></svg>")
+    yield "page /", client.get("/")
+    yield "page /model", client.get("/model")
+    yield "page /batch", client.get("/batch")
+    yield "form 200", client.post("/predict", data={**BITCOIN_FORM, "csrf_token": csrf_token(client)})
+    yield "form 400", client.post("/predict", data={**BITCOIN_FORM, "price": "x", "csrf_token": csrf_token(client)})
+    yield "csrf 400", client.post("/predict", data=BITCOIN_FORM)
+    yield "404 page", client.get("/nowhere")
+    yield "405 page", client.delete("/")
+    yield "api 200", client.post("/api/v1/predict", json=BITCOIN)
+    yield "api 400", client.post("/api/v1/predict", data="{", content_type="application/json")
+    yield "api 415", client.post("/api/v1/predict", data="x", content_type="text/plain")
+    yield "api 404", client.get("/api/v1/nowhere")
+    yield "api model", client.get("/api/v1/model")
+    yield "openapi", client.get("/api/v1/openapi.json")
+    yield "healthz", client.get("/healthz")
+    yield "static", client.get("/static/style.css")
+    yield "report", client.get("/report/")
+    yield "report figure", client.get("/report/figures/a.svg")
+    yield "413", client.post("/api/v1/predict", data=b"[" + b" " * (6 * 1024 * 1024) + b"]",
+                             content_type="application/json")
+
+
+@pytest.fixture
+def every_response(client, report_dir):
+    return list(responses(client, report_dir))
+
+
+def policy(response):
+    return {name: value.split() for name, value in
+            (part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))}
+
+
+def test_each_security_header_is_on_every_kind_of_response(every_response):
+    statuses = {label: response.status_code for label, response in every_response}
+    assert statuses["form 400"] == statuses["csrf 400"] == statuses["api 400"] == 400
+    assert statuses["413"] == 413 and statuses["405 page"] == 405 and statuses["api 415"] == 415
+    for label, response in every_response:
+        headers = response.headers
+        assert headers["X-Content-Type-Options"] == "nosniff", label
+        assert headers["X-Frame-Options"] == "DENY", label
+        assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin", label
+        directives = policy(response)
+        assert directives["script-src"] in (["'self'"], ["'none'"]), label
+        assert directives["frame-ancestors"] == ["'none'"], label
+        assert directives["object-src"] == ["'none'"], label
+        assert directives["base-uri"] == ["'none'"], label
+        assert "unsafe-inline" not in headers["Content-Security-Policy"], label
+        assert "unsafe-eval" not in headers["Content-Security-Policy"], label
+
+
+def test_the_report_gets_the_strict_policy_too(every_response):
+    report = dict(every_response)["report"]
+    assert report.status_code == 200
+    assert policy(report)["style-src"] == ["'self'"]
+
+
+def test_session_cookie_is_httponly_samesite_and_secure_only_in_production(trained_dir, report_dir, monkeypatch):
+    development = create_app(make_test_config(trained_dir, report_dir)).test_client().get("/")
+    cookie = development.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    monkeypatch.setenv("LIQUIDITY_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "s" * 64)
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    production = create_app(make_test_config(trained_dir, report_dir)).test_client().get("/")
+    cookie = production.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+
+
+def test_production_never_runs_in_debug(trained_dir, report_dir, monkeypatch):
+    monkeypatch.setenv("LIQUIDITY_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "s" * 64)
+    monkeypatch.setenv("FLASK_DEBUG", "1")
+    with pytest.raises(ConfigError, match="FLASK_DEBUG"):
+        create_app(make_test_config(trained_dir, report_dir))
+    monkeypatch.delenv("FLASK_DEBUG")
+    app = create_app(make_test_config(trained_dir, report_dir, DEBUG=True))
+    assert app.debug is False
+    response = app.test_client().get("/api/v1/nowhere")
+    assert "Traceback" not in response.get_data(as_text=True) and "werkzeug" not in response.get_data(as_text=True)
+
+
+def test_a_form_post_over_the_size_limit_is_413(client, app):
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    response = client.post("/predict", data={**BITCOIN_FORM, "csrf_token": csrf_token(client),
+                                             "price": "1" * 100_000})
+    assert response.status_code == 413
+    assert "upload limit" in response.get_data(as_text=True)
+
+
+def test_a_form_with_thousands_of_fields_is_refused_not_parsed(client):
+    fields = {f"f{i}": "x" for i in range(5000)}
+    response = client.post("/batch", data={**fields, "csrf_token": csrf_token(client, "/batch"),
+                                           "file": (io.BytesIO(b"x"), "a.csv")}, content_type="multipart/form-data")
+    assert response.status_code == 413
+
+
+@pytest.fixture
+def log_lines():
+    """Every line the app's JSON log handler would write, formatted as it writes them."""
+    lines = []
+    handler = logging.Handler()
+    formatter = JsonFormatter()
+    handler.emit = lambda record: lines.append(formatter.format(record))
+    logger = logging.getLogger("liquidity.web")
+    logger.addHandler(handler)
+    yield lines
+    logger.removeHandler(handler)
+
+
+def test_logs_hold_requests_and_predictions_but_never_secrets(trained_dir, report_dir, monkeypatch, log_lines):
+    monkeypatch.setenv("COINGECKO_API_KEY", "cg-secret-key-9f8e7d")
+    monkeypatch.setenv("SECRET_KEY", "flask-secret-key-0123456789abcdef")
+    app = create_app(make_test_config(trained_dir, report_dir))
+    client = app.test_client()
+    token = csrf_token(client)
+    client.post("/predict", data={**BITCOIN_FORM, "csrf_token": token})
+    client.post("/api/v1/predict", json=BITCOIN)
+    client.post("/api/v1/predict", json=[BITCOIN, BITCOIN])
+    client.post("/predict", data={**BITCOIN_FORM, "csrf_token": "forged-token"})
+    client.get("/live/fill?coin=")
+    session_cookie = client.get_cookie("session").value
+    entries = [json.loads(line) for line in log_lines]
+    requests = [e for e in entries if e.get("event") == "request"]
+    predictions = [e for e in entries if e.get("event") == "prediction"]
+    assert [(e["method"], e["path"], e["status"]) for e in requests] == [
+        ("GET", "/", 200), ("POST", "/predict", 200), ("POST", "/api/v1/predict", 200),
+        ("POST", "/api/v1/predict", 200), ("POST", "/predict", 400), ("GET", "/live/fill", 400)]
+    assert all(e["duration_ms"] >= 0 for e in requests)
+    assert len(predictions) == 3
+    single = [e for e in predictions if e["source"] in ("form", "api") and "inputs" in e]
+    assert len(single) == 2 and all({"inputs", "score", "model_version"} <= set(e) for e in single)
+    text = "\n".join(log_lines)
+    for secret in ("flask-secret-key-0123456789abcdef", "cg-secret-key-9f8e7d", token, session_cookie,
+                   "forged-token"):
+        assert secret not in text
+
+
+@pytest.mark.parametrize("level, expect_request_lines", [("WARNING", False), ("INFO", True), ("DEBUG", True)])
+def test_log_level_setting_controls_the_request_lines(trained_dir, report_dir, monkeypatch, log_lines, level,
+                                                      expect_request_lines):
+    monkeypatch.setenv("LIQUIDITY_LOG_LEVEL", level)
+    client = create_app(make_test_config(trained_dir, report_dir)).test_client()
+    client.get("/healthz")
+    assert any('"event": "request"' in line for line in log_lines) == expect_request_lines
