@@ -41,3 +41,7 @@ check-model: $(VENV)/.runtime ## retrain on the shared snapshots in a temp folde
 .PHONY: ingest
 ingest: $(VENV)/.runtime ## snapshot today's top 500 coins from CoinGecko into DATA (default DATASET/)
 	$(BIN)/python -m liquidity.ingest --out $(DATA)
+
+.PHONY: soak
+soak: $(VENV)/.runtime ## load test: gunicorn on loopback, 16 clients for 60 s; p99 latency and worker RSS
+	$(BIN)/python benchmarks/soak.py --seconds 60 --clients 16 --workers 2
