@@ -304,8 +304,10 @@ def _clear_stale_figures(folder, keep):
 
 def build_report(data, model_dir, out):
     """Load the snapshots and the model's held-out results, draw every figure, write the HTML; return BuiltReport."""
-    try:
-        from liquidity import plots  # fail early, before any file is written
+    try:  # fail early, before any file is written
+        import matplotlib  # noqa: F401  (the one plotting dependency, absent from the production image)
+
+        from liquidity import plots
     except ImportError as error:
         raise ReportError(f"the report needs the development requirements ({error.name} is missing): "
                           "pip install -r requirements-dev.txt") from None

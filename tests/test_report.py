@@ -151,3 +151,33 @@ def test_committed_report_references_only_committed_figures():
     for src in referenced:
         assert (DEFAULT_OUT / src).stat().st_size > 0
     assert sum(p.stat().st_size for p in DEFAULT_OUT.rglob("*") if p.is_file()) < 2_000_000
+
+
+def test_command_registers_as_a_flask_cli_command(trained_dir, tmp_path):
+    from flask import Flask
+
+    app = Flask(__name__)
+    app.cli.add_command(report_command)
+    result = app.test_cli_runner().invoke(
+        args=["report", "--data", str(SNAPSHOTS), "--model-dir", str(trained_dir), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "report.html").is_file()
+
+
+def test_importing_the_report_module_does_not_need_the_plotting_libraries():
+    import subprocess
+    import sys
+
+    code = "import sys, liquidity.report; print('matplotlib' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"  # the app can register the command without dev requirements
+
+
+def test_command_without_plotting_libraries_says_what_to_install(trained_dir, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import now raises ImportError, as without it
+    result = run_command("--data", str(SNAPSHOTS), "--model-dir", str(trained_dir), "--out", str(tmp_path))
+    assert result.exit_code != 0
+    assert "pip install -r requirements-dev.txt" in result.output
+    assert result.output.strip().count("\n") == 0
