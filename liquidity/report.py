@@ -186,7 +186,7 @@ def _metric_rows(block):
         if name not in block["models"]:
             continue
         metrics = block["models"][name]
-        rows.append({"name": MODEL_LABELS.get(name, name), "key": name,
+        rows.append({"name": MODEL_LABELS.get(name, name),
                      **{key: number(metrics.get(key)) for key in ("r2", "rmse", "mae", "accuracy", "f1", "roc_auc")},
                      "r2_fold_std": number(metrics.get("r2_fold_std"))})
     return rows
@@ -218,11 +218,10 @@ def _data_match(snapshots, card):
 def report_context(snapshots, pairs, card, predictions, figures):
     """Return everything the template shows, every number computed and formatted here."""
     from liquidity.modeling.evaluation import score_metrics
+    from liquidity.plots import LOG_AXIS_DECADES, correlation_matrix
 
     frame = snapshots.frame
     ratio = frame["liquidity_ratio"]
-    from liquidity.plots import LOG_AXIS_DECADES, correlation_matrix
-
     correlations = correlation_matrix(pairs)["next_liquidity_score"].drop("next_liquidity_score")
     strongest = correlations.abs().idxmax()
     threshold = float(card.get("threshold", 0.5))
@@ -279,7 +278,8 @@ def report_context(snapshots, pairs, card, predictions, figures):
         "forest_r2": number(forest["r2"]),
         "forest_rmse": number(forest["rmse"]),
         "persistence_r2": number(persistence["r2"]) if persistence else "n/a",
-        "forest_minus_persistence_r2": (f"{forest['r2'] - persistence['r2']:+.3f}" if persistence else "n/a"),
+        "forest_minus_persistence_r2": (f"{round(forest['r2'] - persistence['r2'], 3) + 0.0:+.3f}"
+                                        if persistence else "n/a"),
         "grouped_rows": _metric_rows(grouped),
         "time_ordered": ({"test_date": time_ordered.get("test_date", "n/a"), "folds": time_ordered.get("folds"),
                           "pairs_tested": time_ordered.get("pairs_tested"), "rows": _metric_rows(time_ordered)}

@@ -181,3 +181,15 @@ def test_command_without_plotting_libraries_says_what_to_install(trained_dir, tm
     assert result.exit_code != 0
     assert "pip install -r requirements-dev.txt" in result.output
     assert result.output.strip().count("\n") == 0
+
+
+SHARED_SNAPSHOTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "coingecko"
+
+
+@pytest.mark.skipif(not SHARED_SNAPSHOTS.is_dir(), reason="the shared snapshots are not beside the repository")
+def test_committed_report_is_up_to_date_with_the_data_and_the_committed_model(tmp_path):
+    from liquidity.report import DEFAULT_OUT, PROJECT_ROOT
+
+    fresh = build_report([SHARED_SNAPSHOTS], PROJECT_ROOT, tmp_path).html.read_text(encoding="utf-8")
+    committed = (DEFAULT_OUT / "report.html").read_text(encoding="utf-8")
+    assert fresh == committed, "EDA_REPORT/report.html is stale: rebuild it with `make report` and commit it"
