@@ -5,7 +5,7 @@ DATA ?= DATASET
 SHARED_DATA ?= ../shared/data/coingecko
 
 .DEFAULT_GOAL := help
-.PHONY: help run test train train-shared check-model
+.PHONY: help run test train train-shared check-model ingest report
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -38,9 +38,14 @@ train-shared: $(VENV)/.runtime ## retrain the committed model on the shared Coin
 check-model: $(VENV)/.runtime ## retrain on the shared snapshots in a temp folder and compare with model_card.json
 	$(BIN)/python -m liquidity.modeling.verify --data $(SHARED_DATA)
 
-.PHONY: ingest
 ingest: $(VENV)/.runtime ## snapshot today's top 500 coins from CoinGecko into DATA (default DATASET/)
 	$(BIN)/python -m liquidity.ingest --out $(DATA)
+
+# The report reads DATA when it is given on the command line, else the shared snapshots when present, else DATASET/.
+REPORT_DATA = $(if $(filter command line environment,$(origin DATA)),$(DATA),$(if $(wildcard $(SHARED_DATA)/*.csv),$(SHARED_DATA),$(DATA)))
+
+report: $(VENV)/.dev ## build EDA_REPORT/ from DATA (default: shared snapshots, else DATASET/) and the model
+	$(BIN)/python -m liquidity.report --data "$(REPORT_DATA)" --model-dir . --out EDA_REPORT
 
 .PHONY: soak
 soak: $(VENV)/.runtime ## load test: gunicorn on loopback, 16 clients for 60 s; p99 latency and worker RSS

@@ -1,4 +1,4 @@
-"""Flask CLI commands: `flask --app app train` (others register here too)."""
+"""Flask CLI commands: `flask --app app train | ingest | report`."""
 
 from pathlib import Path
 
@@ -6,6 +6,7 @@ import click
 
 from liquidity.config import PROJECT_ROOT
 from liquidity.ingest import ingest_command
+from liquidity.report import report_command
 
 
 @click.command("train")
@@ -30,7 +31,7 @@ def train_command(data, out, quick, folds):
         raise click.ClickException(f"{error.__class__.__name__}: {error}") from None
 
 
-COMMANDS = [train_command, ingest_command]
+COMMANDS = [train_command, ingest_command, report_command]
 
 
 def register_commands(app):

@@ -274,3 +274,9 @@ def test_the_ingest_command_is_registered(runner, tmp_path):
     result = runner.invoke(args=["ingest", "--help"])
     assert result.exit_code == 0
     assert "--coins" in result.output
+
+
+def test_the_report_command_is_registered(runner):
+    result = runner.invoke(args=["report", "--help"])
+    assert result.exit_code == 0
+    assert "--model-dir" in result.output

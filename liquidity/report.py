@@ -1,0 +1,355 @@
+"""Build the EDA report: python -m liquidity.report --data PATH --model-dir DIR --out EDA_REPORT.
+
+Writes report.html, report.css and figures/*.png into the output folder. Every number in the page is
+computed here from the snapshots, the model card and the held-out predictions saved beside it.
+The page has no script and no inline style, so the app can serve it under a strict CSP.
+Plotting needs the development requirements (matplotlib); importing this module does not.
+"""
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from liquidity.artifacts import CARD_FILE, ArtifactError, read_card, sha256_file, write_atomically
+from liquidity.dataset import DatasetError, load_snapshots, make_pairs
+from liquidity.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = PROJECT_ROOT / "DATASET"
+DEFAULT_OUT = PROJECT_ROOT / "EDA_REPORT"
+ASSETS = Path(__file__).resolve().parent / "report_assets"
+REPORT_FILE = "report.html"
+STYLE_FILE = "report.css"
+FIGURES_DIR = "figures"
+PREDICTIONS_FILE = "cv_predictions.csv"
+PREDICTION_COLUMNS = ("next_liquidity_score", "predicted_random_forest", "predicted_linear_regression",
+                      "predicted_persistence")
+
+# A stablecoin behaves like one dollar: price within STABLE_PRICE_TOLERANCE of 1 USD and a 24h change
+# (the 1h change where 24h is missing) no larger than STABLE_CHANGE_LIMIT, on every snapshot of the coin.
+STABLE_PRICE_TOLERANCE = 0.02
+STABLE_CHANGE_LIMIT = 0.01
+OUTLIER_ROWS_SHOWN = 10
+RESIDUAL_QUANTILE = 0.9
+
+COLUMN_UNITS = {"price": "USD", "1h": "fraction", "24h": "fraction", "7d": "fraction", "volume": "USD",
+                "mkt_cap": "USD"}
+COLUMN_MEANINGS = {"price": "price", "1h": "price change over 1 hour", "24h": "price change over 24 hours",
+                   "7d": "price change over 7 days", "volume": "24h traded volume", "mkt_cap": "market cap"}
+MODEL_ORDER = ("random_forest", "persistence", "linear_regression")
+MODEL_LABELS = {"random_forest": "tuned random forest", "persistence": "persistence (next score = today's)",
+                "linear_regression": "linear regression"}
+
+
+class ReportError(Exception):
+    """An input the report cannot be built from, with the file named."""
+
+
+@dataclass(frozen=True)
+class BuiltReport:
+    """Where the report went and what it references."""
+
+    html: Path
+    figures: tuple
+
+
+def usd(value):
+    """Format a USD amount with thousands separators."""
+    return f"{value:,.0f}"
+
+
+def number(value, digits=3):
+    """Format a plain number to digits decimals, or n/a."""
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def significant(value):
+    """Format a value to four significant digits (prices span twelve decades)."""
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.4g}"
+
+
+def percent(fraction, digits=1):
+    """Format a fraction as a signed percentage."""
+    return "n/a" if fraction is None or not np.isfinite(fraction) else f"{fraction * 100:+.{digits}f} %"
+
+
+def format_value(column, value):
+    """Format one raw column value the way the report shows it."""
+    if column in ("volume", "mkt_cap"):
+        return usd(value)
+    if column in ("1h", "24h", "7d"):
+        return percent(value)
+    return significant(value)
+
+
+def stablecoin_coins(frame):
+    """Return the (coin, symbol) keys that behave like a dollar on every one of their snapshots."""
+    change = frame["24h"].where(frame["24h"].notna(), frame["1h"])
+    pegged = ((frame["price"] - 1).abs() <= STABLE_PRICE_TOLERANCE) & (change.abs() <= STABLE_CHANGE_LIMIT)
+    per_coin = pegged.groupby([frame["coin"], frame["symbol"]]).all()
+    return set(per_coin[per_coin].index)
+
+
+def find_outliers(frame):
+    """Return {category: rows} for volume above market cap, stablecoins and zero volume, most telling first."""
+    keys = list(zip(frame["coin"], frame["symbol"]))
+    stable = np.array([key in stablecoin_coins(frame) for key in keys], dtype=bool)
+    return {
+        "24h volume above market cap": frame[frame["volume"] > frame["mkt_cap"]].sort_values(
+            "liquidity_ratio", ascending=False),
+        "stablecoin": frame[stable].sort_values(["mkt_cap", "date"], ascending=[False, True]),
+        "zero 24h volume": frame[frame["volume"] == 0].sort_values("mkt_cap", ascending=False),
+    }
+
+
+def column_summary(frame):
+    """Return one row of counts and quantiles per raw numeric column."""
+    from liquidity.plots import decades_spanned, uses_log_axis
+
+    rows = []
+    for column in COLUMN_UNITS:
+        values = frame[column].to_numpy(dtype=float)
+        present = values[np.isfinite(values)]
+        row = {"column": column, "meaning": COLUMN_MEANINGS[column], "unit": COLUMN_UNITS[column],
+               "values": len(present), "missing": int(len(values) - len(present)),
+               "zeros": int((present == 0).sum())}
+        if len(present):
+            row.update(minimum=format_value(column, present.min()), median=format_value(column, np.median(present)),
+                       maximum=format_value(column, present.max()), decades=number(decades_spanned(present), 1),
+                       axis="log" if uses_log_axis(present) else "linear")
+        else:
+            row.update(minimum="n/a", median="n/a", maximum="n/a", decades="n/a", axis="none")
+        rows.append(row)
+    return rows
+
+
+def load_model_inputs(model_dir):
+    """Read the model card and the held-out predictions saved beside it, or raise ReportError."""
+    model_dir = Path(model_dir)
+    try:
+        card = read_card(model_dir / CARD_FILE)
+    except ArtifactError as error:
+        raise ReportError(str(error)) from None
+    try:
+        card["validation"]["grouped_cv"]["models"]["random_forest"]["r2"]
+        card["feature_importances"].items()
+        card["hyperparameters"].items()
+    except (KeyError, TypeError, AttributeError):
+        raise ReportError(f"{model_dir / CARD_FILE}: model card lacks validation metrics, feature importances "
+                          "or hyper-parameters (retrain with liquidity.modeling.train)") from None
+    path = model_dir / PREDICTIONS_FILE
+    try:
+        predictions = pd.read_csv(path)
+    except FileNotFoundError:
+        raise ReportError(f"{path}: held-out predictions not found (training writes them beside the card)") from None
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise ReportError(f"{path}: unreadable ({error.__class__.__name__})") from None
+    missing = [column for column in PREDICTION_COLUMNS if column not in predictions.columns]
+    if missing:
+        raise ReportError(f"{path}: missing column {missing[0]!r}")
+    return card, predictions
+
+
+def _figures(snapshots, pairs, card, predictions):
+    """Yield (file name, caption, figure) for every figure of the report, in page order."""
+    from liquidity import plots
+
+    frame = snapshots.frame
+    for column in COLUMN_UNITS:
+        values = frame[column].dropna()
+        if len(values):
+            yield (f"hist_{column}.png", f"{column}: {COLUMN_MEANINGS[column]}",
+                   plots.histogram_with_kde(values, column, COLUMN_UNITS[column]))
+    yield ("liquidity_ratio.png", "liquidity ratio (24h volume / market cap)",
+           plots.histogram_with_kde(frame["liquidity_ratio"], "liquidity ratio", "volume / market cap"))
+    yield "liquidity_score.png", "liquidity score", plots.score_histogram(frame["liquidity_score"])
+    yield ("feature_correlations.png", "correlations of the engineered features",
+           plots.correlation_heatmap(plots.correlation_matrix(pairs)))
+    models = card["validation"]["grouped_cv"]["models"]
+    yield ("model_comparison.png", "model comparison",
+           plots.model_comparison_chart({name: models[name] for name in MODEL_ORDER if name in models}))
+    yield "feature_importances.png", "feature importances", plots.importance_chart(card["feature_importances"])
+    yield ("predicted_vs_actual.png", "predicted vs actual (held out)",
+           plots.predicted_vs_actual(predictions["next_liquidity_score"], predictions["predicted_random_forest"]))
+    yield ("residuals.png", "residuals (held out)",
+           plots.residual_plot(predictions["next_liquidity_score"], predictions["predicted_random_forest"]))
+
+
+def _metric_rows(block):
+    rows = []
+    for name in [*MODEL_ORDER, *(n for n in block["models"] if n not in MODEL_ORDER)]:
+        if name not in block["models"]:
+            continue
+        metrics = block["models"][name]
+        rows.append({"name": MODEL_LABELS.get(name, name),
+                     **{key: number(metrics.get(key)) for key in ("r2", "rmse", "mae", "accuracy", "f1", "roc_auc")},
+                     "r2_fold_std": number(metrics.get("r2_fold_std"))})
+    return rows
+
+
+def _outlier_context(frame):
+    sections = []
+    for category, rows in find_outliers(frame).items():
+        shown = rows.head(OUTLIER_ROWS_SHOWN)
+        sections.append({
+            "category": category, "count": len(rows), "coins": rows[["coin", "symbol"]].drop_duplicates().shape[0],
+            "shown": len(shown),
+            "median_ratio": number(rows["liquidity_ratio"].median()) if len(rows) else "n/a",
+            "rows": [{"coin": r.coin, "symbol": r.symbol, "date": r.date, "price": significant(r.price),
+                      "change_24h": percent(r.change_24h),
+                      "volume": usd(r.volume), "mkt_cap": usd(r.mkt_cap), "ratio": number(r.liquidity_ratio),
+                      "score": number(r.liquidity_score)}
+                     for r in shown.rename(columns={"24h": "change_24h"}).itertuples(index=False)],
+        })
+    return sections
+
+
+def _data_match(snapshots, card):
+    trained = {(f["name"], f["sha256"]) for f in card.get("data", {}).get("files", [])}
+    here = {(Path(f).name, sha256_file(f)) for f in snapshots.files}
+    return trained == here
+
+
+def report_context(snapshots, pairs, card, predictions, figures):
+    """Return everything the template shows, every number computed and formatted here."""
+    from liquidity.modeling.evaluation import score_metrics
+    from liquidity.plots import LOG_AXIS_DECADES, correlation_matrix
+
+    frame = snapshots.frame
+    ratio = frame["liquidity_ratio"]
+    correlations = correlation_matrix(pairs)["next_liquidity_score"].drop("next_liquidity_score")
+    strongest = correlations.abs().idxmax()
+    threshold = float(card.get("threshold", 0.5))
+    recomputed = score_metrics(predictions["next_liquidity_score"], predictions["predicted_random_forest"], threshold)
+    grouped = card["validation"]["grouped_cv"]
+    time_ordered = card["validation"].get("time_ordered")
+    residuals = predictions["next_liquidity_score"] - predictions["predicted_random_forest"]
+    forest = grouped["models"]["random_forest"]
+    persistence = grouped["models"].get("persistence")
+    return {
+        "files": [{"name": Path(f).name, "sha256": sha256_file(f)[:12]} for f in snapshots.files],
+        "rows_read": snapshots.rows_read,
+        "rows_kept": len(frame),
+        "dropped": [{"reason": reason, "count": count} for reason, count in snapshots.dropped.most_common()],
+        "rows_dropped": sum(snapshots.dropped.values()),
+        "duplicates_resolved": snapshots.duplicates_resolved,
+        "dates": [{"date": date, "rows": int(count)} for date, count in frame.groupby("date").size().items()],
+        "date_count": len(snapshots.dates),
+        "coins": frame[["coin", "symbol"]].drop_duplicates().shape[0],
+        "pairs": len(pairs),
+        "columns": column_summary(frame),
+        "log_decades": number(LOG_AXIS_DECADES, 0),
+        "ratio_median": number(ratio.median()),
+        "ratio_above_one": int((ratio > 1).sum()),
+        "ratio_max": number(ratio.max()),
+        "score_note_median": number(frame["liquidity_score"].median()),
+        "stable_price_tolerance": percent(STABLE_PRICE_TOLERANCE, 0).lstrip("+"),
+        "stable_change_limit": percent(STABLE_CHANGE_LIMIT, 0).lstrip("+"),
+        "outliers": _outlier_context(frame),
+        "outlier_rows_shown": OUTLIER_ROWS_SHOWN,
+        "features": [{"name": name, "description": FEATURE_DESCRIPTIONS[name],
+                      "r": number(correlations[name])} for name in FEATURE_NAMES],
+        "strongest_feature": strongest,
+        "strongest_r": number(correlations[strongest]),
+        "card": {
+            "version": card.get("model_version", "n/a"),
+            "created_at": card.get("created_at", "n/a"),
+            "dates": ", ".join(card.get("data", {}).get("dates", [])),
+            "pairs": card.get("data", {}).get("pairs", "n/a"),
+            "coins": card.get("data", {}).get("coins", "n/a"),
+            "same_data": _data_match(snapshots, card),
+            "threshold": number(threshold, 2),
+            "target": card.get("target", ""),
+            "hyperparameters": [{"name": k, "value": "None" if v is None else v}
+                                for k, v in card["hyperparameters"].items()],
+            "selection_cv_r2": number(card.get("selection_cv_r2")),
+            "folds": grouped.get("folds", "n/a"),
+            "pairs_tested": grouped.get("pairs_tested", "n/a"),
+            "importances": [{"name": k, "value": number(v)} for k, v in
+                            sorted(card["feature_importances"].items(), key=lambda item: -item[1])],
+            "note": card["validation"].get("note", ""),
+            "versions": ", ".join(f"{k} {v}" for k, v in card.get("versions", {}).items()),
+        },
+        "forest_r2": number(forest["r2"]),
+        "forest_rmse": number(forest["rmse"]),
+        "persistence_r2": number(persistence["r2"]) if persistence else "n/a",
+        "forest_minus_persistence_r2": (f"{round(forest['r2'] - persistence['r2'], 3) + 0.0:+.3f}"
+                                        if persistence else "n/a"),
+        "grouped_rows": _metric_rows(grouped),
+        "time_ordered": ({"test_date": time_ordered.get("test_date", "n/a"), "folds": time_ordered.get("folds"),
+                          "pairs_tested": time_ordered.get("pairs_tested"), "rows": _metric_rows(time_ordered)}
+                         if time_ordered else None),
+        "predictions_rows": len(predictions),
+        "recomputed_r2": number(recomputed["r2"]),
+        "recomputed_matches": bool(np.isclose(recomputed["r2"], forest["r2"], rtol=0, atol=1e-9)),
+        "residual_mean": f"{round(residuals.mean(), 3) + 0.0:+.3f}",  # + 0.0 turns -0.000 into +0.000
+        "residual_sd": number(residuals.std(ddof=0)),
+        "residual_quantile": f"{RESIDUAL_QUANTILE:.0%}",
+        "residual_abs_quantile": number(residuals.abs().quantile(RESIDUAL_QUANTILE)),
+        "figures": figures,
+    }
+
+
+def _clear_stale_figures(folder, keep):
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if path.suffix in (".png", ".svg") and path.name not in keep:
+                path.unlink()
+
+
+def build_report(data, model_dir, out):
+    """Load the snapshots and the model's held-out results, draw every figure, write the HTML; return BuiltReport."""
+    try:  # fail early, before any file is written
+        import matplotlib  # noqa: F401  (the one plotting dependency, absent from the production image)
+
+        from liquidity import plots
+    except ImportError as error:
+        raise ReportError(f"the report needs the development requirements ({error.name} is missing): "
+                          "pip install -r requirements-dev.txt") from None
+    snapshots = load_snapshots(data)
+    pairs = make_pairs(snapshots.frame)
+    card, predictions = load_model_inputs(model_dir)
+    out = Path(out)
+    figures_dir = out / FIGURES_DIR
+    figures = {}
+    for name, caption, figure in _figures(snapshots, pairs, card, predictions):
+        plots.save_figure(figure, figures_dir / name)
+        figures[name] = {"src": f"{FIGURES_DIR}/{name}", "caption": caption}
+    _clear_stale_figures(figures_dir, set(figures))
+    environment = Environment(loader=FileSystemLoader(ASSETS), autoescape=True, undefined=StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    html = environment.get_template("report.html.j2").render(
+        **report_context(snapshots, pairs, card, predictions, figures))
+    shutil.copyfile(ASSETS / STYLE_FILE, out / STYLE_FILE)
+    write_atomically(out / REPORT_FILE, html.encode("utf-8"))
+    return BuiltReport(html=out / REPORT_FILE, figures=tuple(figures_dir / name for name in figures))
+
+
+@click.command("report", help="Build the EDA report (HTML and figures) from snapshot CSVs and the trained model.")
+@click.option("--data", "data", multiple=True, type=click.Path(path_type=Path),
+              help="snapshot CSV file or folder; repeat for more (default: DATASET/)")
+@click.option("--model-dir", type=click.Path(path_type=Path), default=PROJECT_ROOT, show_default="project root",
+              help="folder holding model_card.json and cv_predictions.csv")
+@click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default="EDA_REPORT/",
+              help="folder for report.html, report.css and figures/")
+def report_command(data, model_dir, out):
+    """Build the EDA report and say where it went."""
+    try:
+        built = build_report(list(data) or [DEFAULT_DATA], model_dir, out)
+    except (DatasetError, ReportError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"wrote {built.html} with {len(built.figures)} figures")
+
+
+def main(argv=None):
+    """Run the report command as python -m liquidity.report."""
+    return report_command.main(args=argv, prog_name="python -m liquidity.report")
+
+
+if __name__ == "__main__":
+    main()

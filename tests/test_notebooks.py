@@ -1,0 +1,123 @@
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from conftest import SNAPSHOTS
+from liquidity.artifacts import CARD_FILE, MODEL_FILE, SCALER_FILE, sha256_file
+from liquidity.config import PROJECT_ROOT
+
+NOTEBOOKS = [
+    PROJECT_ROOT / "EDA_REPORT" / "eda.ipynb",
+    PROJECT_ROOT / "NORMALIZATION_&_PREDICTION" / "featureengineering.ipynb",
+    PROJECT_ROOT / "NORMALIZATION_&_PREDICTION" / "Normalization_Prediction.ipynb",
+]
+DATA_LINE = "DATA = None  # a file or folder; None -> DATASET/ if it has CSVs, else the test fixtures"
+ARTIFACT_LINE = "ARTIFACT_DIR = None  # None -> a temporary folder; never the committed model"
+CELL_TIMEOUT = 300
+
+
+@pytest.fixture(autouse=True)
+def this_venvs_kernel(monkeypatch):
+    """Make the python3 kernelspec that ipykernel installed in this venv win over any user-wide one.
+
+    Its argv starts with "python", which jupyter_client replaces by sys.executable: the kernel runs
+    the interpreter (and the editable liquidity package) of the test run.
+    """
+    monkeypatch.setenv("JUPYTER_PATH", str(Path(sys.prefix) / "share" / "jupyter"))
+
+
+def set_parameter(notebook, line, value):
+    """Replace the parameter line in the first code cell by `NAME = value`."""
+    first = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    assert line in first.source, f"the first code cell should start with {line!r}"
+    first.source = first.source.replace(line, f"{line.split(' =')[0]} = {value!r}")
+
+
+def execute(path, **parameters):
+    notebook = nbformat.read(path, as_version=4)
+    lines = {"DATA": DATA_LINE, "ARTIFACT_DIR": ARTIFACT_LINE}
+    for name, value in parameters.items():
+        set_parameter(notebook, lines[name], value)
+    client = NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    client.execute()
+    return notebook
+
+
+def outputs_text(notebook):
+    return "\n".join(output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+                     for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_stored_without_outputs(path):
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert code
+    assert all(cell.outputs == [] and cell.execution_count is None for cell in code)
+    assert DATA_LINE in code[0].source
+    assert notebook.metadata.kernelspec.name == "python3"
+
+
+def test_eda_notebook_runs_top_to_bottom():
+    notebook = execute(NOTEBOOKS[0], DATA=str(SNAPSHOTS))
+    text = outputs_text(notebook)
+    assert "37 rows read, 37 kept" in text
+    assert "1 stablecoin(s) by behaviour" in text
+    images = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 8  # six column histograms, the ratio and the score
+
+
+def test_feature_engineering_notebook_runs_top_to_bottom():
+    notebook = execute(NOTEBOOKS[1], DATA=str(SNAPSHOTS))
+    assert "37 rows over 3 dates -> 24 pairs" in outputs_text(notebook)
+
+
+def test_training_notebook_writes_only_to_its_artifact_folder_and_predicts(tmp_path):
+    committed = {name: sha256_file(PROJECT_ROOT / name) for name in (MODEL_FILE, SCALER_FILE, CARD_FILE)}
+    notebook = execute(NOTEBOOKS[2], DATA=str(SNAPSHOTS), ARTIFACT_DIR=str(tmp_path))
+    assert {p.name for p in tmp_path.iterdir()} == {MODEL_FILE, SCALER_FILE, CARD_FILE, "cv_predictions.csv"}
+    assert {name: sha256_file(PROJECT_ROOT / name) for name in committed} == committed
+    text = outputs_text(notebook)
+    assert f"writing artifacts to {tmp_path}" in text
+    assert "coin-grouped CV: 3 folds, 24 pairs tested" in text
+    assert "level " in text and "Forecast(score=" in text
+
+
+def test_a_failing_cell_fails_the_run(tmp_path):
+    notebook = nbformat.read(NOTEBOOKS[0], as_version=4)
+    notebook.cells.insert(2, nbformat.v4.new_code_cell("raise RuntimeError('this cell fails')"))
+    broken = tmp_path / "broken.ipynb"
+    nbformat.write(notebook, broken)
+    with pytest.raises(CellExecutionError, match="this cell fails"):
+        execute(broken)
+
+
+def test_training_notebook_refuses_the_committed_model_folder():
+    from liquidity.notebook import resolve_artifact_dir
+
+    with pytest.raises(ValueError, match="committed model"):
+        resolve_artifact_dir(PROJECT_ROOT)
+    temporary = resolve_artifact_dir()
+    try:
+        assert temporary.is_dir() and not any(temporary.iterdir())
+        assert temporary.resolve() != PROJECT_ROOT
+    finally:
+        temporary.rmdir()
+
+
+def test_notebook_data_defaults_to_dataset_csvs_then_to_the_fixtures(tmp_path, monkeypatch):
+    from liquidity import notebook
+
+    monkeypatch.setattr(notebook, "DATASET_DIR", tmp_path)
+    assert notebook.resolve_data() == notebook.FIXTURE_SNAPSHOTS
+    (tmp_path / "README.md").write_text("not a snapshot")
+    assert notebook.resolve_data() == notebook.FIXTURE_SNAPSHOTS
+    (tmp_path / "mine.csv").write_text("coin\n")
+    assert notebook.resolve_data() == tmp_path
+    assert notebook.resolve_data("elsewhere.csv") == Path("elsewhere.csv")
