@@ -153,3 +153,22 @@ def test_train_module_refuses_bad_options_before_training(tmp_path, capsys, args
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("name", ["missing folder", "empty folder", "unreadable file", "invalid bytes",
+                                  "single snapshot date"])
+def test_report_command_fails_in_one_line(runner, tmp_path, name):
+    data, out, expected = make_case(name, tmp_path)
+    result = runner.invoke(args=["report", "--data", str(data), "--model-dir", str(PROJECT_ROOT), "--out", str(out)])
+    assert result.exit_code != 0
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert expected in result.output.strip().splitlines()[-1]
+    assert not (out / "report.html").exists()
+
+
+def test_report_command_without_a_model_fails_in_one_line(runner, tmp_path):
+    result = runner.invoke(args=["report", "--data", str(SNAPSHOTS), "--model-dir", str(tmp_path / "none"),
+                                 "--out", str(tmp_path / "out")])
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines()[-1].endswith("model card not found (train a model first)")
