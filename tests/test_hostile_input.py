@@ -209,3 +209,25 @@ def test_any_form_values_give_a_forecast_or_a_400_beside_each_bad_field(client, 
     if response.status_code == 200:
         score = float(re.search(r'<output id="score">([0-9.]+)</output>', html).group(1))
         assert 0.0 <= score <= 1.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(query=st.dictionaries(st.sampled_from([*FORM_FIELDS, "live_coin", "live_error", "x"]), form_text, max_size=6))
+def test_any_query_string_prefills_the_home_page_escaped(client, query):
+    response = client.get("/", query_string=query)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "<script>alert" not in html
+    assert 'class="error"' not in html  # a pre-filled form is not judged until it is sent
+
+
+@settings(max_examples=100, deadline=None)
+@given(raw=st.binary(max_size=200),
+       content_type=st.sampled_from(["application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                                     "application/x-www-form-urlencoded; charset=utf-16", "application/json"]))
+@example(raw=b"volume=%ff%fe&mkt_cap=1&h1=0&price=1", content_type="application/x-www-form-urlencoded")
+def test_any_raw_form_body_is_answered_below_500(client, form_token, raw, content_type):
+    body = b"csrf_token=" + form_token.encode() + b"&" + raw
+    response = client.post("/predict", data=body, content_type=content_type)
+    assert response.status_code in (200, 400), response.status_code
+    assert "Traceback" not in response.get_data(as_text=True)
