@@ -113,7 +113,8 @@ def test_a_short_row_reports_its_missing_cells(client):
     (b"PK\x03\x04\x14\x00\x06\x00" + os.urandom(64), 400, "Excel workbook"),
     (os.urandom(2048).replace(b"\x00", b"") + b"\x00", 400, "The file is binary"),
     (b"\xc0\xc1price,1h,volume,mkt_cap\n", 400, "not UTF-8"),
-    ("price,1h,volume,mkt_cap\n1,0,1,1\n".encode("utf-16-be"), 400, "binary"),
+    ("price,1h,volume,mkt_cap\n1,0,1,1\n".encode("utf-16-be"), 400, "looks like UTF-16"),
+    ("price,1h,volume,mkt_cap\n1,0,1,1\n".encode("utf-16-le"), 400, "looks like UTF-16"),
     (b'price,1h,volume,mkt_cap\n"1,0,1,1\n', 400, "not a readable CSV"),
 ])
 def test_unusable_files_get_a_clear_message_on_the_form(client, data, status, message):
@@ -184,3 +185,12 @@ def test_scoring_in_chunks_matches_scoring_at_once(fixture_model, monkeypatch):
     chunked = scoring.score(fixture_model, read_csv_upload(data))
     assert chunked.equals(whole)
     assert whole["liquidity_score"].notna().sum() == 4
+
+
+@pytest.mark.parametrize("name, sent", [("数据.csv", "___scored.csv"), ("my coins (2).csv", "my_coins__2__scored.csv"),
+                                        ("\u202eevil.csv", "_evil_scored.csv")])
+def test_the_download_name_is_plain_ascii_whatever_the_upload_was_called(client, name, sent):
+    response = upload(client, (HEADER + TETHER).encode(), name=name)
+    disposition = response.headers["Content-Disposition"]
+    disposition.encode("latin-1")  # what gunicorn does with every header; a non-latin-1 name would be a 500 there
+    assert disposition == f'attachment; filename="{sent}"'

@@ -56,6 +56,9 @@ def decode_upload(data):
                           "Save it as CSV (UTF-8) and upload that.")
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise UploadError("The file is not UTF-8 text (it is UTF-16). Export it as CSV (UTF-8) and upload it again.")
+    if len(head) >= 8 and max(head[0::2].count(0), head[1::2].count(0)) > len(head) // 4:
+        raise UploadError("The file is not UTF-8 text (it looks like UTF-16). Export it as CSV (UTF-8) and upload "
+                          "it again.")
     if b"\x00" in head:
         raise UploadError("The file is binary, not CSV text. Upload a CSV (UTF-8) file.")
     try:

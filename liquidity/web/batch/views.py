@@ -37,7 +37,8 @@ def scored():
               errors=len(parsed.errors), model_version=model.version)
     if request.form.get("action") == "download":
         name = (form.file.data.filename or "snapshot.csv").rsplit(".", 1)[0] + "_scored.csv"
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+        # ASCII only: gunicorn writes headers in latin-1, and a name like 数据.csv would fail there (a 500).
+        safe = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in name)
         return Response(table.to_csv(index_label="row"), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{safe}"'})
     return render_template("batch/result.html", form=BatchForm(), model=model, table=table.head(TABLE_ROWS),
