@@ -21,9 +21,6 @@ BITCOIN = {"price": 40851.38, "1h": 0.001, "24h_volume": 20476118020, "mkt_cap":
 FORM_FIELDS = {"volume": "volume", "mkt_cap": "mkt_cap", "h1": "1h", "price": "price"}
 BITCOIN_FORM = {"volume": "20476118020", "mkt_cap": "776077432316", "h1": "0.1", "price": "40851.38"}
 
-pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
-
-
 @pytest.fixture(scope="module")
 def client(trained_dir, tmp_path_factory):
     """One client for the whole module: hypothesis runs many examples per test."""
