@@ -147,6 +147,17 @@ def wait_for_health(port, process, seconds=60):
     raise SystemExit(f"/healthz did not answer 200 within {seconds} s")
 
 
+def wait_for_workers(master, count, seconds=30):
+    """Return the worker pids once all count have booted (the first can answer /healthz before the last forks)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        workers = worker_pids(master)
+        if len(workers) >= count:
+            return workers
+        time.sleep(0.1)
+    raise SystemExit(f"only {len(worker_pids(master))} of {count} workers booted within {seconds} s")
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -184,7 +195,7 @@ def main(argv=None):
                                start_new_session=True)
     try:
         wait_for_health(port, process)
-        workers = worker_pids(process.pid)
+        workers = wait_for_workers(process.pid, args.workers)
         cold = {pid: rss_mb(pid) for pid in workers}
         run_clients(port, args.clients, args.warmup, Recorder())
         start = {pid: rss_mb(pid) for pid in workers}
