@@ -2,6 +2,7 @@
 
 import argparse
 import functools
+import logging
 import sys
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -10,8 +11,11 @@ import numpy as np
 import pandas as pd
 
 from liquidity.artifacts import ArtifactError, load_artifacts
-from liquidity.features import INPUT_COLUMNS, build_features, features_from_frame
+from liquidity.features import INPUT_COLUMNS, build_features, feature_row, features_from_frame
+from liquidity.modeling import fastpath
 from liquidity.validation import check_inputs
+
+log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -44,6 +48,13 @@ class LiquidityModel:
         self.scaler = scaler
         self.card = card
         self.threshold = float(card.get("threshold", DEFAULT_THRESHOLD) if threshold is None else threshold)
+        # The fast path is rebuilt from the verified forest and scaler; backend and backend_reason say which runs.
+        self.fast, self.backend_reason = fastpath.compile_forest(forest, scaler)
+        self.backend = self.fast.backend if self.fast else fastpath.SCIKIT_LEARN
+        if self.fast:
+            log.info("scoring with %s", self.backend_reason)
+        else:
+            log.warning("fast path unavailable, scoring with scikit-learn: %s", self.backend_reason)
 
     @classmethod
     def load(cls, paths=None, threshold=None):
@@ -63,21 +74,33 @@ class LiquidityModel:
 
     def predict_scores(self, features):
         """Return forecast scores for an (n, features) matrix of unscaled features."""
+        if self.fast:
+            return self.fast.predict(features)
         return self.forest.predict(self.scaler.transform(features))
+
+    def _score_row(self, row):
+        if self.fast:
+            return self.fast.predict_row(feature_row(*row))
+        return float(self.predict_scores(build_features(*row))[0])
 
     def predict_one(self, volume, mkt_cap, h1, price):
         """Validate one row of raw inputs and return its Prediction."""
         row = check_inputs(volume, mkt_cap, h1, price)
-        score = float(self.predict_scores(build_features(*row))[0])
+        score = self._score_row(row)
         return Prediction(score, self.level(score))
 
     def tree_scores(self, features):
         """Return an (n_trees, n) matrix of each tree's forecast for unscaled features."""
+        if self.fast:
+            return self.fast.tree_scores(features)
         scaled = self.scaler.transform(features)
         return np.stack([tree.predict(scaled) for tree in self.forest.estimators_])
 
     def band(self, features, low=10, high=90):
         """Return the low and high percentiles of the trees' forecasts, one pair per row."""
+        if self.fast:
+            low_scores, high_scores = self.fast.tree_percentiles(features, [low, high])
+            return low_scores, high_scores
         low_scores, high_scores = np.percentile(self.tree_scores(features), [low, high], axis=0)
         return low_scores, high_scores
 
@@ -98,7 +121,7 @@ class LiquidityModel:
         """Validate one row and return its Forecast with band, implied volume and range warnings."""
         row = check_inputs(volume, mkt_cap, h1, price)
         features = build_features(*row)
-        score = float(self.predict_scores(features)[0])
+        score = self._score_row(row)
         low, high = self.band(features)
         ratio = float(self.ratio_for_score(score))
         return Forecast(score, self.level(score), float(low[0]), float(high[0]), ratio, ratio * row[1],

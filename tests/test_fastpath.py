@@ -1,0 +1,190 @@
+"""The ONNX Runtime fast path predicts what scikit-learn predicts, and the model falls back when it cannot be built."""
+
+import logging
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from liquidity.features import INPUT_COLUMNS, build_features, feature_row
+from liquidity.modeling import fastpath
+from liquidity.modeling.predict import LiquidityModel, predict_liquidity
+from liquidity.validation import INPUT_LIMITS
+
+TOLERANCE = 1e-6
+
+
+@pytest.fixture(scope="module")
+def committed_model():
+    return LiquidityModel.load()
+
+
+@pytest.fixture(params=["committed", "fixture"])
+def model(request, committed_model, fixture_model):
+    return committed_model if request.param == "committed" else fixture_model
+
+
+def sklearn_scores(model, frame):
+    """The reference: the pickled scaler and forest, exactly as scikit-learn runs them."""
+    return model.forest.predict(model.scaler.transform(build_features(*(frame[c] for c in INPUT_COLUMNS))))
+
+
+def raw_rows(card, count=4000, seed=7):
+    """Rows within the training ranges, beyond them up to the input limits, and at the exact range edges."""
+    rng = np.random.default_rng(seed)
+    ranges = card["inputs"]
+    columns = {}
+    for name in INPUT_COLUMNS:
+        low, high = ranges[name]["min"], ranges[name]["max"]
+        limit_low, limit_high, _ = INPUT_LIMITS[name]
+        if name == "1h":
+            inside = rng.uniform(low, high, count // 2)
+            beyond = rng.uniform(limit_low + 1e-3, 1.0, count // 2)
+        else:
+            floor = max(low, 1e-12)
+            inside = np.exp(rng.uniform(np.log(floor), np.log(high), count // 2))
+            beyond = np.exp(rng.uniform(np.log(1e-9), np.log(limit_high), count // 2))
+        columns[name] = np.concatenate([inside, beyond])
+    frame = pd.DataFrame(columns)
+    # Every corner of the training box: each input at its exact minimum or maximum.
+    corners = np.array(np.meshgrid(*[[ranges[n]["min"], ranges[n]["max"]] for n in INPUT_COLUMNS])).reshape(4, -1).T
+    corners = pd.DataFrame(corners, columns=list(INPUT_COLUMNS))
+    corners["volume"] = corners["volume"].clip(lower=0.0)
+    return pd.concat([frame, corners, pd.DataFrame(card["probe"]["inputs"])], ignore_index=True)
+
+
+def threshold_rows(model, seed=3):
+    """Scaled rows sitting exactly on split thresholds (as float32) and one float32 step either side."""
+    rng = np.random.default_rng(seed)
+    forest = model.forest
+    per_feature = [np.concatenate([e.tree_.threshold[e.tree_.feature == j] for e in forest.estimators_])
+                   for j in range(forest.n_features_in_)]
+    rows = rng.normal(size=(1500, forest.n_features_in_)).astype(np.float32)
+    for j, thresholds in enumerate(per_feature):
+        if len(thresholds):
+            rows[:, j] = np.float32(rng.choice(thresholds, size=len(rows)))
+    below, above = np.nextafter(rows, np.float32(-np.inf)), np.nextafter(rows, np.float32(np.inf))
+    return np.concatenate([rows, below, above])
+
+
+def test_the_fast_path_is_active_where_onnxruntime_is_installed(model):
+    assert model.backend == "onnxruntime"
+    assert model.fast is not None
+    assert "onnxruntime" in model.backend_reason
+
+
+def test_batch_scores_equal_scikit_learn_on_thousands_of_rows_in_and_beyond_the_training_range(model):
+    frame = raw_rows(model.card)
+    assert len(frame) > 4000
+    expected = sklearn_scores(model, frame)
+    got = model.predict_frame(frame)["liquidity_score"].to_numpy()
+    assert np.max(np.abs(got - expected)) <= TOLERANCE
+
+
+def test_one_row_scores_equal_scikit_learn_including_the_range_edges(model):
+    frame = raw_rows(model.card, count=600)
+    expected = sklearn_scores(model, frame)
+    got = [predict_liquidity(r.volume, r.mkt_cap, r._3, r.price, model=model).score
+           for r in frame[list(INPUT_COLUMNS)].itertuples()]
+    assert np.max(np.abs(np.array(got) - expected)) <= TOLERANCE
+
+
+def test_rows_exactly_at_split_thresholds_take_scikit_learns_branch(model):
+    rows = threshold_rows(model)
+    expected = model.forest.predict(rows)
+    assert np.max(np.abs(model.fast.predict_scaled(rows.astype(np.float64)) - expected)) <= TOLERANCE
+
+
+def test_threaded_and_single_threaded_batches_agree(committed_model):
+    frame = raw_rows(committed_model.card, count=3000)
+    features = build_features(*(frame[c] for c in INPUT_COLUMNS))
+    one_thread = fastpath.FastForest(committed_model.forest, committed_model.scaler, workers=1)
+    two_threads = fastpath.FastForest(committed_model.forest, committed_model.scaler, workers=2)
+    np.testing.assert_allclose(one_thread.predict(features), two_threads.predict(features), rtol=0, atol=1e-12)
+
+
+def test_tree_scores_and_band_equal_scikit_learns_trees(model):
+    frame = raw_rows(model.card, count=1000)
+    features = build_features(*(frame[c] for c in INPUT_COLUMNS))
+    scaled = model.scaler.transform(features)
+    expected = np.stack([tree.predict(scaled) for tree in model.forest.estimators_])
+    got = model.tree_scores(features)
+    assert got.shape == expected.shape
+    assert np.max(np.abs(got - expected)) <= TOLERANCE
+    low, high = model.band(features)
+    expected_low, expected_high = np.percentile(expected, [10, 90], axis=0)
+    assert np.max(np.abs(low - expected_low)) <= TOLERANCE
+    assert np.max(np.abs(high - expected_high)) <= TOLERANCE
+
+
+def test_forecast_score_and_band_match_scikit_learn_for_one_row(committed_model):
+    inputs = dict(volume=35e9, mkt_cap=770e9, h1=0.022, price=40859.46)
+    forecast = committed_model.forecast(**inputs)
+    features = build_features(*inputs.values())
+    scaled = committed_model.scaler.transform(features)
+    trees = np.array([tree.predict(scaled)[0] for tree in committed_model.forest.estimators_])
+    assert forecast.score == pytest.approx(committed_model.forest.predict(scaled)[0], abs=TOLERANCE)
+    assert forecast.band_low == pytest.approx(np.percentile(trees, 10), abs=TOLERANCE)
+    assert forecast.band_high == pytest.approx(np.percentile(trees, 90), abs=TOLERANCE)
+
+
+def test_feature_row_equals_build_features_bit_for_bit():
+    rng = np.random.default_rng(11)
+    count = 20000
+    volume = np.concatenate([[0.0, 1.0, 1e13], np.exp(rng.uniform(-5, 30, count))])
+    mkt_cap = np.concatenate([[1e-3, 65770433.0, 1e14], np.exp(rng.uniform(-5, 32, count))])
+    h1 = np.concatenate([[-0.999, 0.0, 10.0], rng.uniform(-1, 10, count)])
+    price = np.concatenate([[1.544e-09, 1.0, 1e9], np.exp(rng.uniform(-25, 20, count))])
+    matrix = build_features(volume, mkt_cap, h1, price)
+    rows = np.array([feature_row(*values) for values in zip(volume.tolist(), mkt_cap.tolist(),
+                                                              h1.tolist(), price.tolist())])
+    assert np.array_equal(rows, matrix)
+
+
+def fallback_model(model):
+    return LiquidityModel(model.forest, model.scaler, model.card)
+
+
+def test_missing_onnxruntime_falls_back_to_scikit_learn_and_says_so(committed_model, monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # makes `import onnxruntime` raise ImportError
+    with caplog.at_level(logging.WARNING, logger="liquidity.modeling.predict"):
+        slow = fallback_model(committed_model)
+    assert slow.backend == "scikit-learn"
+    assert slow.fast is None
+    assert "ONNX Runtime unavailable" in slow.backend_reason
+    assert any("scikit-learn" in record.getMessage() and record.levelno == logging.WARNING
+               for record in caplog.records)
+    frame = raw_rows(committed_model.card, count=400)
+    np.testing.assert_array_equal(slow.predict_frame(frame)["liquidity_score"], sklearn_scores(slow, frame))
+    assert slow.predict_one(35e9, 770e9, 0.022, 40859.46).score == pytest.approx(
+        committed_model.predict_one(35e9, 770e9, 0.022, 40859.46).score, abs=TOLERANCE)
+    assert slow.tree_scores(build_features(35e9, 770e9, 0.022, 40859.46)).shape == (committed_model.fast.n_trees, 1)
+
+
+def test_a_fast_path_that_disagrees_with_scikit_learn_is_not_used(committed_model, monkeypatch):
+    real = fastpath.FastForest.predict_scaled
+    monkeypatch.setattr(fastpath.FastForest, "predict_scaled", lambda self, rows: real(self, rows) + 1e-3)
+    slow = fallback_model(committed_model)
+    assert slow.backend == "scikit-learn"
+    assert "disagrees" in slow.backend_reason
+
+
+def test_a_conversion_failure_falls_back(committed_model, monkeypatch):
+    def broken(forest, per_tree=False):
+        raise ValueError("unexpected tree layout")
+
+    monkeypatch.setattr(fastpath, "ensemble_proto", broken)
+    slow = fallback_model(committed_model)
+    assert slow.backend == "scikit-learn"
+    assert "unexpected tree layout" in slow.backend_reason
+    assert slow.predict_one(35e9, 770e9, 0.022, 40859.46).score == pytest.approx(
+        committed_model.predict_one(35e9, 770e9, 0.022, 40859.46).score, abs=TOLERANCE)
+
+
+def test_an_unknown_scaler_is_not_compiled(committed_model):
+    from sklearn.preprocessing import MinMaxScaler
+
+    fast, reason = fastpath.compile_forest(committed_model.forest, MinMaxScaler())
+    assert fast is None
+    assert "not a StandardScaler" in reason
