@@ -5,7 +5,7 @@ DATA ?= DATASET
 SHARED_DATA ?= ../shared/data/coingecko
 
 .DEFAULT_GOAL := help
-.PHONY: help run test train train-shared check-model
+.PHONY: help run test train train-shared check-model bench
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -37,3 +37,6 @@ train-shared: $(VENV)/.runtime ## retrain the committed model on the shared Coin
 
 check-model: $(VENV)/.runtime ## retrain on the shared snapshots in a temp folder and compare with model_card.json
 	$(BIN)/python -m liquidity.modeling.verify --data $(SHARED_DATA)
+
+bench: $(VENV)/.runtime ## time one-row, batch, start-up and HTTP figures against their baselines (~1 min, loopback only)
+	$(BIN)/python benchmarks/bench.py
