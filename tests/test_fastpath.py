@@ -188,3 +188,12 @@ def test_an_unknown_scaler_is_not_compiled(committed_model):
     fast, reason = fastpath.compile_forest(committed_model.forest, MinMaxScaler())
     assert fast is None
     assert "not a StandardScaler" in reason
+
+
+@pytest.mark.parametrize("trees", [1, 2, 7, 300])
+def test_partial_sort_percentiles_equal_numpys(trees):
+    matrix = np.random.default_rng(trees).normal(size=(200, trees))
+    matrix[:5] = 0.25  # ties
+    for percentiles in ([10, 90], [0, 50, 100], [33.3, 66.7]):
+        expected = np.percentile(matrix, percentiles, axis=1)
+        assert np.array_equal(fastpath.row_percentiles(matrix, percentiles), expected)

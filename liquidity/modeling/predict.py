@@ -106,9 +106,13 @@ class LiquidityModel:
 
     def ratio_for_score(self, score):
         """Map a score back to the liquidity ratio holding that percentile in the reference snapshot."""
-        ratios = np.asarray(self.card["reference_snapshot"]["liquidity_ratios"])
-        percentiles = (np.arange(len(ratios)) + 0.5) / len(ratios)
+        percentiles, ratios = self._reference_curve
         return np.interp(score, percentiles, ratios)
+
+    @functools.cached_property
+    def _reference_curve(self):
+        ratios = np.asarray(self.card["reference_snapshot"]["liquidity_ratios"])
+        return (np.arange(len(ratios)) + 0.5) / len(ratios), ratios
 
     def out_of_range(self, volume, mkt_cap, h1, price):
         """Return the names of inputs outside the [min, max] seen in training."""
@@ -120,11 +124,13 @@ class LiquidityModel:
     def forecast(self, volume, mkt_cap, h1, price):
         """Validate one row and return its Forecast with band, implied volume and range warnings."""
         row = check_inputs(volume, mkt_cap, h1, price)
-        features = build_features(*row)
         score = self._score_row(row)
-        low, high = self.band(features)
+        if self.fast:
+            low, high = self.fast.row_percentiles(feature_row(*row), (10, 90))
+        else:
+            low, high = (float(value[0]) for value in self.band(build_features(*row)))
         ratio = float(self.ratio_for_score(score))
-        return Forecast(score, self.level(score), float(low[0]), float(high[0]), ratio, ratio * row[1],
+        return Forecast(score, self.level(score), low, high, ratio, ratio * row[1],
                         self.out_of_range(*row))
 
     def predict_frame(self, frame):
