@@ -1,6 +1,7 @@
 """The ONNX Runtime fast path predicts what scikit-learn predicts, and the model falls back when it cannot be built."""
 
 import logging
+import subprocess
 import sys
 
 import numpy as np
@@ -70,8 +71,9 @@ def threshold_rows(model, seed=3):
 
 def test_the_fast_path_is_active_where_onnxruntime_is_installed(model):
     assert model.backend == "onnxruntime"
-    assert model.fast is not None
-    assert "onnxruntime" in model.backend_reason
+    assert model.warm_up() == "onnxruntime"
+    assert model.fast.started
+    assert "check rows" in model.backend_reason
 
 
 def test_batch_scores_equal_scikit_learn_on_thousands_of_rows_in_and_beyond_the_training_range(model):
@@ -91,6 +93,7 @@ def test_one_row_scores_equal_scikit_learn_including_the_range_edges(model):
 
 
 def test_rows_exactly_at_split_thresholds_take_scikit_learns_branch(model):
+    model.warm_up()
     rows = threshold_rows(model)
     expected = model.forest.predict(rows)
     assert np.max(np.abs(model.fast.predict_scaled(rows.astype(np.float64)) - expected)) <= TOLERANCE
@@ -101,6 +104,8 @@ def test_threaded_and_single_threaded_batches_agree(committed_model):
     features = build_features(*(frame[c] for c in INPUT_COLUMNS))
     one_thread = fastpath.FastForest(committed_model.forest, committed_model.scaler, workers=1)
     two_threads = fastpath.FastForest(committed_model.forest, committed_model.scaler, workers=2)
+    one_thread.start()
+    two_threads.start()
     np.testing.assert_allclose(one_thread.predict(features), two_threads.predict(features), rtol=0, atol=1e-12)
 
 
@@ -162,12 +167,15 @@ def test_missing_onnxruntime_falls_back_to_scikit_learn_and_says_so(committed_mo
     assert slow.tree_scores(build_features(35e9, 770e9, 0.022, 40859.46)).shape == (committed_model.fast.n_trees, 1)
 
 
-def test_a_fast_path_that_disagrees_with_scikit_learn_is_not_used(committed_model, monkeypatch):
-    real = fastpath.FastForest.predict_scaled
-    monkeypatch.setattr(fastpath.FastForest, "predict_scaled", lambda self, rows: real(self, rows) + 1e-3)
+def test_a_fast_path_that_disagrees_with_scikit_learn_is_not_used(committed_model, monkeypatch, caplog):
     slow = fallback_model(committed_model)
+    monkeypatch.setattr(fastpath, "TOLERANCE", -1.0)  # no difference is small enough
+    with caplog.at_level(logging.WARNING, logger="liquidity.modeling.predict"):
+        score = slow.predict_one(35e9, 770e9, 0.022, 40859.46).score
     assert slow.backend == "scikit-learn"
     assert "disagrees" in slow.backend_reason
+    assert any("disagrees" in record.getMessage() for record in caplog.records)
+    assert score == pytest.approx(committed_model.predict_one(35e9, 770e9, 0.022, 40859.46).score, abs=TOLERANCE)
 
 
 def test_a_conversion_failure_falls_back(committed_model, monkeypatch):
@@ -197,3 +205,27 @@ def test_partial_sort_percentiles_equal_numpys(trees):
     for percentiles in ([10, 90], [0, 50, 100], [33.3, 66.7]):
         expected = np.percentile(matrix, percentiles, axis=1)
         assert np.array_equal(fastpath.row_percentiles(matrix, percentiles), expected)
+
+
+FORK_SCRIPT = """
+import os, sys
+from liquidity.modeling.predict import LiquidityModel
+model = LiquidityModel.load()  # as gunicorn's preload_app does in the master
+assert "onnxruntime" not in sys.modules, "onnxruntime imported before the fork"
+assert model.backend == "onnxruntime" and not model.fast.started
+children = []
+for _ in range(2):
+    pid = os.fork()
+    if pid == 0:  # a worker: scores, then exits as a recycled gunicorn worker does
+        model.predict_one(35e9, 770e9, 0.022, 40859.46)
+        model.predict_scores([[1.0, 2.0, 3.0, 0.0, 1.0]] * 1000)
+        sys.exit(0 if model.fast.started else 3)
+    children.append(pid)
+print(sorted(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children))
+"""
+
+
+def test_forked_workers_score_with_onnxruntime_and_exit_cleanly():
+    result = subprocess.run([sys.executable, "-c", FORK_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[0, 0]", result.stderr

@@ -11,10 +11,17 @@ round to float32, widen back to float64, compare with the float64 thresholds. Le
 float64 too, so scores equal scikit-learn's up to the order of summing the trees (~1e-16).
 An ONNX model in float32 would round the thresholds and flip splits for inputs at a threshold.
 
-When ONNX Runtime is missing or the rebuilt forest disagrees with scikit-learn on the check rows,
-``compile_forest`` returns no fast path and a reason; the model then scores with scikit-learn.
+Fork safety: merely importing onnxruntime starts a native thread, and a forked child that inherited
+it aborts or hangs when it exits (seen with gunicorn's preload_app: every recycled worker hung until
+gunicorn killed it 30 s later). So the ONNX model is built at load time with the ``onnx`` package
+only (no threads), and onnxruntime is imported, its sessions created and checked against
+scikit-learn's predictions on the check rows, on first use in each process (``FastForest.start``).
+
+When ONNX Runtime is missing, the forest cannot be converted, or the rebuilt forest disagrees with
+scikit-learn on the check rows, the model scores with scikit-learn and says why.
 """
 
+import importlib.util
 import logging
 import os
 import time
@@ -26,7 +33,7 @@ log = logging.getLogger(__name__)
 
 ONNXRUNTIME = "onnxruntime"
 SCIKIT_LEARN = "scikit-learn"
-# Largest |fast - scikit-learn| accepted on the load-time check rows; the tests hold the same bound.
+# Largest |fast - scikit-learn| accepted on the check rows; the tests hold the same bound.
 TOLERANCE = 1e-6
 # Rows per ONNX Runtime call for per-tree scores: bounds memory at n_trees * CHUNK doubles.
 TREE_CHUNK = 8192
@@ -133,18 +140,55 @@ class FastForest:
     backend = ONNXRUNTIME
 
     def __init__(self, forest, scaler, workers=None):
-        import onnxruntime
-
+        started = time.perf_counter()
         self.n_features = forest.n_features_in_
         self.n_trees = len(forest.estimators_)
         self.mean, self.scale = scaler_arrays(scaler, self.n_features)
-        # Rows sorted by the most important feature take similar paths one after another: the CPU's
-        # branch predictor and caches then score 1.5-3x the rows per second, with the same results.
-        self.sort_feature = int(np.argmax(forest.feature_importances_))
+        # Rows sorted by the feature the trees compare most often take similar paths one after another:
+        # the CPU's branch predictor and caches then score 1.5-3x the rows per second, same results.
+        self.sort_feature = most_compared_feature(forest)
         self.workers = max(1, min(os.cpu_count() or 1, MAX_WORKERS) if workers is None else workers)
-        self._score_session = _session(ensemble_proto(forest).SerializeToString())
-        self._tree_session = _session(ensemble_proto(forest, per_tree=True).SerializeToString())
-        self.version = onnxruntime.__version__
+        self._score_bytes = ensemble_proto(forest).SerializeToString()
+        self._tree_bytes = ensemble_proto(forest, per_tree=True).SerializeToString()
+        self._check_rows = check_rows(forest, self.n_features)
+        self._check_scores = forest.predict(self._check_rows.astype(np.float32))
+        self.build_ms = (time.perf_counter() - started) * 1000
+        self._pid = None  # the process whose sessions these are
+        self.version = self.difference = None
+
+    @property
+    def started(self):
+        """True when this process has its sessions, checked against scikit-learn."""
+        return self._pid == os.getpid()
+
+    def start(self):
+        """Import onnxruntime, create this process's sessions and check them; raise FastPathError if unusable."""
+        started = time.perf_counter()
+        try:
+            import onnxruntime
+        except ImportError as error:
+            raise FastPathError(f"ONNX Runtime unavailable ({error})") from None
+        try:
+            score_session, tree_session = _session(self._score_bytes), _session(self._tree_bytes)
+            got = score_session.run(None, {"X": self._check_rows})[0][:, 0]
+        except Exception as error:  # a runtime that cannot load or run the model: fall back, do not crash
+            raise FastPathError(f"ONNX Runtime cannot run the forest ({error.__class__.__name__}: {error})") from None
+        difference = float(np.max(np.abs(got - self._check_scores)))
+        if not difference <= TOLERANCE:
+            raise FastPathError(f"ONNX Runtime disagrees with scikit-learn by {difference:.3g} on the check rows")
+        self._score_session, self._tree_session = score_session, tree_session
+        self.version, self.difference = onnxruntime.__version__, difference
+        self.start_ms = (time.perf_counter() - started) * 1000
+        self._pid = os.getpid()
+
+    def describe(self):
+        """Say what runs, as shown by /healthz."""
+        if not self.started:
+            return (f"ONNX model of {self.n_trees} trees in float64 built in {self.build_ms:.0f} ms;"
+                    " onnxruntime starts and is checked on first use in each process")
+        return (f"onnxruntime {self.version}, {self.n_trees} trees in float64, built in {self.build_ms:.0f} ms,"
+                f" started in {self.start_ms:.0f} ms, max |diff| {self.difference:.1e} vs scikit-learn"
+                f" on {len(self._check_rows)} check rows")
 
     def scaled(self, features):
         """Return features scaled like StandardScaler, rounded to float32 like a scikit-learn tree, as float64."""
@@ -236,6 +280,17 @@ def row_percentiles(matrix, percentiles):
     return np.where(weight >= 0.5, high - step * (1 - weight), low + step * weight)
 
 
+def most_compared_feature(forest):
+    """Return the feature compared most often when the training rows run down the trees."""
+    visits = np.zeros(forest.n_features_in_)
+    for estimator in forest.estimators_:
+        tree = estimator.tree_
+        interior = tree.children_left != -1
+        visits += np.bincount(tree.feature[interior], weights=tree.n_node_samples[interior],
+                              minlength=forest.n_features_in_)
+    return int(np.argmax(visits))
+
+
 def check_rows(forest, n_features, count=512, seed=0):
     """Return scaled float32 rows that probe the forest's splits: at, just below and above thresholds, and beyond."""
     thresholds = np.concatenate([estimator.tree_.threshold[estimator.tree_.children_left != -1]
@@ -250,20 +305,15 @@ def check_rows(forest, n_features, count=512, seed=0):
 
 
 def compile_forest(forest, scaler):
-    """Return (FastForest, description) or (None, why not): the fast path, checked against scikit-learn."""
-    started = time.perf_counter()
+    """Return (FastForest, description) or (None, why not). Does not import onnxruntime (see the module doc)."""
+    if importlib.util.find_spec("onnxruntime") is None:
+        return None, "ONNX Runtime unavailable (onnxruntime is not installed)"
     try:
         fast = FastForest(forest, scaler)
     except ImportError as error:
-        return None, f"ONNX Runtime unavailable ({error})"
+        return None, f"ONNX model builder unavailable ({error})"
     except FastPathError as error:
         return None, str(error)
-    except Exception as error:  # a conversion or session failure must not stop the app: fall back
+    except Exception as error:  # a conversion failure must not stop the app: fall back
         return None, f"building the ONNX model failed ({error.__class__.__name__}: {error})"
-    rows = check_rows(forest, fast.n_features)
-    difference = float(np.max(np.abs(fast.predict_scaled(rows) - forest.predict(rows.astype(np.float32)))))
-    if not difference <= TOLERANCE:
-        return None, f"ONNX Runtime disagrees with scikit-learn by {difference:.3g} on the check rows"
-    milliseconds = (time.perf_counter() - started) * 1000
-    return fast, (f"onnxruntime {fast.version}, {fast.n_trees} trees in float64, built in {milliseconds:.0f} ms,"
-                  f" max |diff| {difference:.1e} vs scikit-learn on {len(rows)} check rows")
+    return fast, fast.describe()

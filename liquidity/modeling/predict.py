@@ -52,7 +52,7 @@ class LiquidityModel:
         self.fast, self.backend_reason = fastpath.compile_forest(forest, scaler)
         self.backend = self.fast.backend if self.fast else fastpath.SCIKIT_LEARN
         if self.fast:
-            log.info("scoring with %s", self.backend_reason)
+            log.info("fast path: %s", self.backend_reason)
         else:
             log.warning("fast path unavailable, scoring with scikit-learn: %s", self.backend_reason)
 
@@ -72,15 +72,37 @@ class LiquidityModel:
         """Return "High" when score >= threshold, else "Low"."""
         return "High" if score >= self.threshold else "Low"
 
+    def _fast_path(self):
+        """Return the fast path, started in this process, or None when scikit-learn scores."""
+        fast = self.fast
+        if fast is None or fast.started:
+            return fast
+        try:
+            fast.start()  # here, not at load: onnxruntime must not be imported before a fork
+        except fastpath.FastPathError as error:
+            self.fast, self.backend, self.backend_reason = None, fastpath.SCIKIT_LEARN, str(error)
+            log.warning("fast path unavailable, scoring with scikit-learn: %s", error)
+            return None
+        self.backend_reason = fast.describe()
+        log.info("fast path: %s", self.backend_reason)
+        return fast
+
+    def warm_up(self):
+        """Start the fast path in this process now (e.g. in a gunicorn worker after fork) instead of on first use."""
+        self._fast_path()
+        return self.backend
+
     def predict_scores(self, features):
         """Return forecast scores for an (n, features) matrix of unscaled features."""
-        if self.fast:
-            return self.fast.predict(features)
+        fast = self._fast_path()
+        if fast:
+            return fast.predict(features)
         return self.forest.predict(self.scaler.transform(features))
 
     def _score_row(self, row):
-        if self.fast:
-            return self.fast.predict_row(feature_row(*row))
+        fast = self._fast_path()
+        if fast:
+            return fast.predict_row(feature_row(*row))
         return float(self.predict_scores(build_features(*row))[0])
 
     def predict_one(self, volume, mkt_cap, h1, price):
@@ -91,15 +113,17 @@ class LiquidityModel:
 
     def tree_scores(self, features):
         """Return an (n_trees, n) matrix of each tree's forecast for unscaled features."""
-        if self.fast:
-            return self.fast.tree_scores(features)
+        fast = self._fast_path()
+        if fast:
+            return fast.tree_scores(features)
         scaled = self.scaler.transform(features)
         return np.stack([tree.predict(scaled) for tree in self.forest.estimators_])
 
     def band(self, features, low=10, high=90):
         """Return the low and high percentiles of the trees' forecasts, one pair per row."""
-        if self.fast:
-            low_scores, high_scores = self.fast.tree_percentiles(features, [low, high])
+        fast = self._fast_path()
+        if fast:
+            low_scores, high_scores = fast.tree_percentiles(features, [low, high])
             return low_scores, high_scores
         low_scores, high_scores = np.percentile(self.tree_scores(features), [low, high], axis=0)
         return low_scores, high_scores
@@ -125,8 +149,9 @@ class LiquidityModel:
         """Validate one row and return its Forecast with band, implied volume and range warnings."""
         row = check_inputs(volume, mkt_cap, h1, price)
         score = self._score_row(row)
-        if self.fast:
-            low, high = self.fast.row_percentiles(feature_row(*row), (10, 90))
+        fast = self._fast_path()
+        if fast:
+            low, high = fast.row_percentiles(feature_row(*row), (10, 90))
         else:
             low, high = (float(value[0]) for value in self.band(build_features(*row)))
         ratio = float(self.ratio_for_score(score))
