@@ -179,9 +179,13 @@ def run_child(code, timeout=60):
 
 
 def bench_startup():
-    print("\n== start-up, fresh interpreter ==")
-    fast, fast_wall = run_child(STARTUP.format(block_fast=False))
-    slow, slow_wall = run_child(STARTUP.format(block_fast=True))
+    print("\n== start-up, fresh interpreter (median of 3 alternating runs) ==")
+    runs = {True: [], False: []}
+    for _ in range(3):
+        for block_fast in (False, True):
+            runs[block_fast].append(run_child(STARTUP.format(block_fast=block_fast)))
+    (fast, fast_wall), (slow, slow_wall) = (sorted(runs[key], key=lambda run: run[0]["seconds"])[1]
+                                            for key in (False, True))
     print(f"import + LiquidityModel.load + first prediction, fast path: {fast['seconds']:.2f} s in process"
           f" (load {fast['loaded']:.2f} s), {fast_wall:.2f} s from spawn ({fast['backend']}: {fast['reason']})")
     print(f"baseline, scikit-learn only:                               {slow['seconds']:.2f} s in process"
