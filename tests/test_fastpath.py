@@ -18,12 +18,16 @@ TOLERANCE = 1e-6
 
 @pytest.fixture(scope="module")
 def committed_model():
-    return LiquidityModel.load()
+    model = LiquidityModel.load()
+    model.warm_up()  # started before any test makes onnxruntime fail on purpose
+    return model
 
 
 @pytest.fixture(params=["committed", "fixture"])
 def model(request, committed_model, fixture_model):
-    return committed_model if request.param == "committed" else fixture_model
+    chosen = committed_model if request.param == "committed" else fixture_model
+    chosen.warm_up()
+    return chosen
 
 
 def sklearn_scores(model, frame):
@@ -229,3 +233,26 @@ def test_forked_workers_score_with_onnxruntime_and_exit_cleanly():
     result = subprocess.run([sys.executable, "-c", FORK_SCRIPT], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[0, 0]", result.stderr
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, 1e300])
+def test_infinite_features_are_refused_as_scikit_learn_refuses_them(committed_model, bad):
+    features = build_features([1e6, 2e6], [1e8, 1e9], [0.0, 0.01], [1.0, 2.0])
+    features[1, 3] = bad
+    with pytest.raises(ValueError):
+        committed_model.forest.predict(committed_model.scaler.transform(features))
+    with pytest.raises(ValueError, match="infinity"):
+        committed_model.predict_scores(features)
+
+
+def test_missing_values_take_the_branch_scikit_learn_sends_them_to(model):
+    model.warm_up()
+    rows = threshold_rows(model)[:2000].astype(np.float64)
+    rng = np.random.default_rng(5)
+    rows[rng.random(rows.shape) < 0.3] = np.nan
+    expected = model.forest.predict(rows.astype(np.float32))
+    assert np.max(np.abs(model.fast.predict_scaled(rows) - expected)) <= TOLERANCE
+    features = build_features([1e6, 2e6], [1e8, 1e9], [0.0, np.nan], [1.0, 2.0])
+    np.testing.assert_allclose(model.predict_scores(features),
+                               model.forest.predict(model.scaler.transform(features)), rtol=0, atol=TOLERANCE)

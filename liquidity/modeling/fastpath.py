@@ -70,6 +70,7 @@ def ensemble_proto(forest, per_tree=False):
         raise FastPathError(f"model is a {type(forest).__name__} with {getattr(forest, 'n_outputs_', '?')}"
                             " outputs, not a single-output RandomForestRegressor")
     roots, features, splits, true_ids, true_leafs, false_ids, false_leafs = [], [], [], [], [], [], []
+    missing_left = []  # where a NaN goes at each split, as scikit-learn decided when it grew the tree
     leaf_targets, leaf_weights = [], []
     for number, estimator in enumerate(forest.estimators_):
         tree = estimator.tree_
@@ -85,6 +86,7 @@ def ensemble_proto(forest, per_tree=False):
             roots.append(len(features))
             features.append(0)
             splits.append(0.0)
+            missing_left.append(1)
             for ids, is_leaf in ((true_ids, true_leafs), (false_ids, false_leafs)):
                 ids.append(len(leaf_weights))
                 is_leaf.append(1)
@@ -92,9 +94,11 @@ def ensemble_proto(forest, per_tree=False):
             leaf_weights.append(float(values[0]))
             continue
         roots.append(node_ids[0])
+        go_left = getattr(tree, "missing_go_to_left", np.ones(tree.node_count, dtype=np.uint8))
         for node in interior.tolist():
             features.append(int(tree.feature[node]))
             splits.append(float(tree.threshold[node]))
+            missing_left.append(int(go_left[node]))
             for child, ids, is_leaf in ((left[node], true_ids, true_leafs), (right[node], false_ids, false_leafs)):
                 child_is_leaf = left[child] == -1
                 ids.append(leaf_ids[child] if child_is_leaf else node_ids[child])
@@ -110,7 +114,7 @@ def ensemble_proto(forest, per_tree=False):
         nodes_splits=numpy_helper.from_array(np.asarray(splits, dtype=np.float64)),
         nodes_modes=numpy_helper.from_array(np.full(len(features), BRANCH_LEQ, dtype=np.uint8)),
         nodes_truenodeids=true_ids, nodes_trueleafs=true_leafs,
-        nodes_falsenodeids=false_ids, nodes_falseleafs=false_leafs,
+        nodes_falsenodeids=false_ids, nodes_falseleafs=false_leafs, nodes_missing_value_tracks_true=missing_left,
         leaf_targetids=leaf_targets, leaf_weights=numpy_helper.from_array(np.asarray(leaf_weights, dtype=np.float64)),
     )
     graph = helper.make_graph(
@@ -193,7 +197,11 @@ class FastForest:
     def scaled(self, features):
         """Return features scaled like StandardScaler, rounded to float32 like a scikit-learn tree, as float64."""
         features = np.asarray(features, dtype=np.float64).reshape(-1, self.n_features)
-        return ((features - self.mean) / self.scale).astype(np.float32).astype(np.float64)
+        with np.errstate(over="ignore"):  # too large for float32 becomes inf, refused just below
+            scaled = ((features - self.mean) / self.scale).astype(np.float32)
+        if np.isinf(scaled).any():  # scikit-learn refuses these (NaN it routes); a tree ensemble would score them
+            raise ValueError("Input contains infinity or a value too large for float32.")
+        return scaled.astype(np.float64)
 
     def _map_rows(self, scaled, score_chunk, chunk_rows):
         """Apply score_chunk to the rows sorted by sort_feature, chunk by chunk on threads; return input order."""
