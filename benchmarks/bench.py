@@ -8,9 +8,10 @@ Figures (goals from issue 5 in brackets):
 - forecast (score + tree band), one row, vs the same model scoring with scikit-learn;
 - predict_frame rows/s on --rows rows vs scikit-learn's vectorised predict [>= 200,000 rows/s];
 - cold start: import + LiquidityModel.load, with and without the fast path; create_app + first /healthz [< 2 s];
-- HTTP under gunicorn -w 2 on loopback: req/s and p50/p99 of POST /api/v1/predict vs GET /healthz, same
-  server, same client, same run [>= 70 %]; a --rows CSV through /batch and the same rows through the JSON API
-  in chunks of 10,000, end to end [< 5 s]. Skipped (exit 0) when the app is not there yet.
+- HTTP under gunicorn -w 2 on loopback (gunicorn.conf.py applies too): req/s and p50/p99 of
+  POST /api/v1/predict vs GET /healthz, same server, same client, same run [>= 70 %]; a --rows CSV
+  through /batch and the same rows through the JSON API in chunks of 10,000, end to end [< 5 s].
+  Skipped (exit 0) when the app is not there yet.
 
 Timings are wall clock on a shared machine: run it on a quiet one and read the ratios, not single figures.
 Everything is bounded in time; the load generator talks to 127.0.0.1 only; gunicorn is stopped at the end.
@@ -349,8 +350,8 @@ def csv_upload(port, csv_bytes, timeout=120):
 
 
 def bench_http(model, rows, clients, seconds):
-    print(f"\n== HTTP: gunicorn -w 2 on 127.0.0.1, {clients} keep-alive clients, {seconds:g} s per endpoint"
-          " in 2 alternating rounds ==")
+    print(f"\n== HTTP: gunicorn -w 2 on 127.0.0.1, {clients} concurrent http.client clients (reconnecting when"
+          f" the server closes), {seconds:g} s per endpoint in 2 alternating rounds ==")
     server = Gunicorn()
     try:
         if server.ready_seconds is None:
