@@ -271,7 +271,6 @@ class FastForest:
         return self._map_rows(scaled, chunk_percentiles, chunk_rows=TREE_CHUNK).T
 
 
-
 def row_percentiles(matrix, percentiles):
     """Return np.percentile(matrix, percentiles, axis=1) ("linear" method) from a partial sort, 4x faster.
 
