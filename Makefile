@@ -5,7 +5,7 @@ DATA ?= DATASET
 SHARED_DATA ?= ../shared/data/coingecko
 
 .DEFAULT_GOAL := help
-.PHONY: help run test train train-shared check-model ingest report
+.PHONY: help run test train train-shared check-model ingest report bench
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ REPORT_DATA = $(if $(filter command line environment,$(origin DATA)),$(DATA),$(i
 
 report: $(VENV)/.dev ## build EDA_REPORT/ from DATA (default: shared snapshots, else DATASET/) and the model
 	$(BIN)/python -m liquidity.report --data "$(REPORT_DATA)" --model-dir . --out EDA_REPORT
+
+bench: $(VENV)/.runtime ## time one-row, batch, start-up and HTTP figures against their baselines (~1 min, loopback only)
+	$(BIN)/python benchmarks/bench.py
 
 .PHONY: soak
 soak: $(VENV)/.runtime ## load test: gunicorn on loopback, 16 clients for 60 s; p99 latency and worker RSS

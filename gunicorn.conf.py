@@ -28,3 +28,10 @@ errorlog = "-"
 loglevel = os.environ.get("LIQUIDITY_LOG_LEVEL", "info").lower()
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker):
+    """Start the model's fast path (onnxruntime) in each worker after the fork, before it takes requests."""
+    model = worker.wsgi.extensions.get("liquidity_model") if hasattr(worker.wsgi, "extensions") else None
+    if model is not None:
+        model.warm_up()

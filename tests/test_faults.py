@@ -47,7 +47,13 @@ def damage(folder, name, how, marker):
         card = json.loads(data)
         del card["inputs"]
         path.write_text(json.dumps(card))
-        return "the model card does not fit this app"
+        return "the model card does not fit this app (ValueError: the model card lacks or has malformed section(s)"
+    elif how == "ranges malformed":
+        card = json.loads(data)
+        card["inputs"]["price"]["max"] = "a lot"
+        card["reference_snapshot"]["liquidity_ratios"] = []
+        path.write_text(json.dumps(card))
+        return "inputs.price, reference_snapshot.liquidity_ratios"
     elif how == "a list":
         path.write_text("[1, 2, 3]")
         return "no 'artifacts' section"
@@ -58,7 +64,8 @@ def damage(folder, name, how, marker):
 
 CASES = [(name, how) for name in (MODEL_FILE, SCALER_FILE) for how in ("missing", "truncated", "corrupt",
                                                                        "foreign pickle")]
-CASES += [(CARD_FILE, how) for how in ("missing", "truncated", "corrupt", "hash edited", "section missing", "a list")]
+CASES += [(CARD_FILE, how) for how in ("missing", "truncated", "corrupt", "hash edited", "section missing",
+                                            "ranges malformed", "a list")]
 
 
 @pytest.fixture(params=CASES, ids=[f"{name}-{how}" for name, how in CASES])
@@ -117,3 +124,17 @@ def test_the_marker_pickle_really_would_run_if_unpickled(tmp_path):
     marker = tmp_path / "proof.marker"
     pickle.loads(pickle.dumps(Marker(marker)))  # noqa: S301 - the point of the test
     assert marker.exists()
+
+
+def test_the_start_up_card_check_starts_no_fast_path_before_gunicorn_forks():
+    import subprocess
+    import sys
+
+    from liquidity.config import PROJECT_ROOT
+
+    script = ("import sys; from app import app; model = app.extensions['liquidity_model']; "
+              "assert model is not None, app.extensions['liquidity_model_error']; "
+              "assert 'onnxruntime' not in sys.modules and not (model.fast and model.fast.started); print('ok')")
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.strip() == "ok", result.stderr[-2000:]

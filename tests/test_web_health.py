@@ -22,10 +22,24 @@ def broken_client(tampered_dir, report_dir):
     return create_app(make_test_config(tampered_dir, report_dir)).test_client()
 
 
-def test_healthz_reports_the_loaded_model_version(client, app):
+def test_healthz_reports_the_loaded_model_version_and_scoring_backend(client, app):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "model_version": app.extensions["liquidity_model"].version}
+    model = app.extensions["liquidity_model"]
+    assert response.json["status"] == "ok"
+    assert response.json["model_version"] == model.version
+    assert response.json["backend"] == "onnxruntime"
+    assert response.json["backend_reason"] == model.backend_reason
+
+
+def test_healthz_says_when_scoring_fell_back_to_scikit_learn(trained_dir, report_dir, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now raises ImportError
+    response = create_app(make_test_config(trained_dir, report_dir)).test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json["backend"] == "scikit-learn"
+    assert "ONNX Runtime unavailable" in response.json["backend_reason"]
 
 
 def test_app_starts_without_unpickling_artifacts_that_fail_verification(tampered_dir, report_dir):

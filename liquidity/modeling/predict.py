@@ -2,6 +2,7 @@
 
 import argparse
 import functools
+import logging
 import sys
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -10,8 +11,11 @@ import numpy as np
 import pandas as pd
 
 from liquidity.artifacts import ArtifactError, load_artifacts
-from liquidity.features import INPUT_COLUMNS, build_features, features_from_frame
+from liquidity.features import INPUT_COLUMNS, build_features, feature_row, features_from_frame
+from liquidity.modeling import fastpath
 from liquidity.validation import check_inputs
+
+log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -44,6 +48,13 @@ class LiquidityModel:
         self.scaler = scaler
         self.card = card
         self.threshold = float(card.get("threshold", DEFAULT_THRESHOLD) if threshold is None else threshold)
+        # The fast path is rebuilt from the verified forest and scaler; backend and backend_reason say which runs.
+        self.fast, self.backend_reason = fastpath.compile_forest(forest, scaler)
+        self.backend = self.fast.backend if self.fast else fastpath.SCIKIT_LEARN
+        if self.fast:
+            log.info("fast path: %s", self.backend_reason)
+        else:
+            log.warning("fast path unavailable, scoring with scikit-learn: %s", self.backend_reason)
 
     @classmethod
     def load(cls, paths=None, threshold=None):
@@ -61,31 +72,71 @@ class LiquidityModel:
         """Return "High" when score >= threshold, else "Low"."""
         return "High" if score >= self.threshold else "Low"
 
+    def _fast_path(self):
+        """Return the fast path, started in this process, or None when scikit-learn scores."""
+        fast = self.fast
+        if fast is None or fast.started:
+            return fast
+        try:
+            fast.start()  # here, not at load: onnxruntime must not be imported before a fork
+        except fastpath.FastPathError as error:
+            self.fast, self.backend, self.backend_reason = None, fastpath.SCIKIT_LEARN, str(error)
+            log.warning("fast path unavailable, scoring with scikit-learn: %s", error)
+            return None
+        self.backend_reason = fast.describe()
+        log.info("fast path: %s", self.backend_reason)
+        return fast
+
+    def warm_up(self):
+        """Start the fast path in this process now (e.g. in a gunicorn worker after fork) instead of on first use."""
+        self._fast_path()
+        return self.backend
+
     def predict_scores(self, features):
         """Return forecast scores for an (n, features) matrix of unscaled features."""
+        fast = self._fast_path()
+        if fast:
+            return fast.predict(features)
         return self.forest.predict(self.scaler.transform(features))
+
+    def _score_row(self, row):
+        fast = self._fast_path()
+        if fast:
+            return fast.predict_row(feature_row(*row))
+        return float(self.predict_scores(build_features(*row))[0])
 
     def predict_one(self, volume, mkt_cap, h1, price):
         """Validate one row of raw inputs and return its Prediction."""
         row = check_inputs(volume, mkt_cap, h1, price)
-        score = float(self.predict_scores(build_features(*row))[0])
+        score = self._score_row(row)
         return Prediction(score, self.level(score))
 
     def tree_scores(self, features):
         """Return an (n_trees, n) matrix of each tree's forecast for unscaled features."""
+        fast = self._fast_path()
+        if fast:
+            return fast.tree_scores(features)
         scaled = self.scaler.transform(features)
         return np.stack([tree.predict(scaled) for tree in self.forest.estimators_])
 
     def band(self, features, low=10, high=90):
         """Return the low and high percentiles of the trees' forecasts, one pair per row."""
+        fast = self._fast_path()
+        if fast:
+            low_scores, high_scores = fast.tree_percentiles(features, [low, high])
+            return low_scores, high_scores
         low_scores, high_scores = np.percentile(self.tree_scores(features), [low, high], axis=0)
         return low_scores, high_scores
 
     def ratio_for_score(self, score):
         """Map a score back to the liquidity ratio holding that percentile in the reference snapshot."""
-        ratios = np.asarray(self.card["reference_snapshot"]["liquidity_ratios"])
-        percentiles = (np.arange(len(ratios)) + 0.5) / len(ratios)
+        percentiles, ratios = self._reference_curve
         return np.interp(score, percentiles, ratios)
+
+    @functools.cached_property
+    def _reference_curve(self):
+        ratios = np.asarray(self.card["reference_snapshot"]["liquidity_ratios"])
+        return (np.arange(len(ratios)) + 0.5) / len(ratios), ratios
 
     def out_of_range(self, volume, mkt_cap, h1, price):
         """Return the names of inputs outside the [min, max] seen in training."""
@@ -97,11 +148,14 @@ class LiquidityModel:
     def forecast(self, volume, mkt_cap, h1, price):
         """Validate one row and return its Forecast with band, implied volume and range warnings."""
         row = check_inputs(volume, mkt_cap, h1, price)
-        features = build_features(*row)
-        score = float(self.predict_scores(features)[0])
-        low, high = self.band(features)
+        score = self._score_row(row)
+        fast = self._fast_path()
+        if fast:
+            low, high = fast.row_percentiles(feature_row(*row), (10, 90))
+        else:
+            low, high = (float(value[0]) for value in self.band(build_features(*row)))
         ratio = float(self.ratio_for_score(score))
-        return Forecast(score, self.level(score), float(low[0]), float(high[0]), ratio, ratio * row[1],
+        return Forecast(score, self.level(score), low, high, ratio, ratio * row[1],
                         self.out_of_range(*row))
 
     def predict_frame(self, frame):

@@ -24,14 +24,21 @@ CARD_SECTIONS = {"model_version": str, "threshold": (int, float), "inputs": dict
 
 
 def check_model(model):
-    """Raise ValueError if the verified card lacks what the pages use, or the example coins fail to score."""
-    from liquidity.examples import EXAMPLE_COINS
+    """Raise ValueError naming what the verified card lacks that the pages and the forecast read.
+
+    Structure only, no scoring: create_app runs in gunicorn's master before it forks, and the fast path
+    must not start there (see LiquidityModel._fast_path).
+    """
+    from liquidity.features import INPUT_COLUMNS
 
     card = model.card
     wrong = [name for name, kind in CARD_SECTIONS.items() if not isinstance(card.get(name), kind)]
+    wrong += [f"inputs.{name}" for name in INPUT_COLUMNS
+              if not isinstance(card.get("inputs", {}).get(name), dict)
+              or not all(isinstance(card["inputs"][name].get(k), (int, float)) for k in ("min", "max"))]
+    ratios = card.get("reference_snapshot", {}).get("liquidity_ratios") if isinstance(
+        card.get("reference_snapshot"), dict) else None
+    if not (isinstance(ratios, list) and ratios and all(isinstance(r, (int, float)) for r in ratios)):
+        wrong.append("reference_snapshot.liquidity_ratios")
     if wrong:
         raise ValueError(f"the model card lacks or has malformed section(s): {', '.join(wrong)}")
-    for coin in EXAMPLE_COINS:
-        forecast = model.forecast(coin.volume, coin.mkt_cap, coin.h1_percent / 100, coin.price)
-        if not 0.0 <= forecast.score <= 1.0:
-            raise ValueError(f"the model scores {coin.name} {forecast.score}, outside 0..1")

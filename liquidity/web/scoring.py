@@ -147,6 +147,13 @@ def read_csv_upload(data, max_rows=DEFAULT_MAX_ROWS):
 
 def read_json_items(items):
     """Check JSON objects with the API's keys; errors carry a path such as $[3].price."""
+    values, errors = check_json_items(items)
+    valid = pd.DataFrame.from_dict(values, orient="index", columns=list(INPUT_COLUMNS)).astype("float64")
+    return Parsed(rows=valid, valid=valid, errors=errors)
+
+
+def check_json_items(items):
+    """Return ({position: {column: float}} for valid objects, errors with a path such as $[3].price)."""
     values, errors = {}, []
     for position, item in enumerate(items):
         path = f"$[{position}]"
@@ -179,8 +186,7 @@ def read_json_items(items):
             row[column] = float(value)
         if ok:
             values[position] = row
-    valid = pd.DataFrame.from_dict(values, orient="index", columns=list(INPUT_COLUMNS)).astype("float64")
-    return Parsed(rows=valid, valid=valid, errors=errors)
+    return values, errors
 
 
 def score(model, parsed):

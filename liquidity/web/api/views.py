@@ -9,7 +9,7 @@ from liquidity.features import INPUT_COLUMNS
 from liquidity.web import current_model
 from liquidity.web.api.openapi import openapi_document
 from liquidity.web.observability import log_event
-from liquidity.web.scoring import API_KEYS, read_json_items
+from liquidity.web.scoring import API_KEYS, check_json_items, read_json_items
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -69,14 +69,14 @@ def bad_request(message, errors):
             "errors_total": len(errors)}, 400
 
 
-def item_answer(row):
-    """Return the API's answer for one scored row."""
+def item_answer(score, level, band_low, band_high, implied_ratio, implied_volume, out_of_range):
+    """Return the API's answer for one scored item."""
     return {
-        "score": float(row.liquidity_score),
-        "level": row.liquidity_level,
-        "band": {"low": float(row.band_low), "high": float(row.band_high), "percentiles": [10, 90]},
-        "implied_next_day": {"liquidity_ratio": float(row.implied_ratio), "volume_usd": float(row.implied_volume)},
-        "out_of_range": [API_KEYS[name] for name in row.out_of_range],
+        "score": float(score),
+        "level": level,
+        "band": {"low": float(band_low), "high": float(band_high), "percentiles": [10, 90]},
+        "implied_next_day": {"liquidity_ratio": float(implied_ratio), "volume_usd": float(implied_volume)},
+        "out_of_range": [API_KEYS[name] for name in out_of_range],
     }
 
 
@@ -99,15 +99,23 @@ def predict():
     limit = current_app.config["API_MAX_ITEMS"]
     if len(items) > limit:
         raise RequestEntityTooLarge(f"At most {limit:,} objects per request; this one has {len(items):,}.")
+    if single:  # one object: the model's one-row path, no DataFrame (~0.1 ms instead of ~2 ms)
+        values, errors = check_json_items(items)
+        if errors:
+            return bad_request(f"{len(errors)} invalid value(s); nothing was scored.", errors)
+        row = values[0]
+        result = model.forecast(row["volume"], row["mkt_cap"], row["1h"], row["price"])
+        answer = item_answer(result.score, result.level, result.band_low, result.band_high, result.implied_ratio,
+                             result.implied_volume, result.out_of_range)
+        log_event("prediction", source="api", inputs=row, score=round(result.score, 6),
+                  liquidity_level=result.level, model_version=model.version)
+        return {"model_version": model.version, "threshold": model.threshold, "prediction": answer}
     parsed = read_json_items(items)
     if parsed.errors:
         return bad_request(f"{len(parsed.errors)} invalid value(s); nothing was scored.", parsed.errors)
     forecast = model.forecast_frame(parsed.valid)
-    answers = [item_answer(row) for row in forecast.itertuples()]
-    if single:
-        log_event("prediction", source="api", inputs=parsed.valid.iloc[0].to_dict(),
-                  score=round(answers[0]["score"], 6), liquidity_level=answers[0]["level"], model_version=model.version)
-        return {"model_version": model.version, "threshold": model.threshold, "prediction": answers[0]}
+    answers = [item_answer(row.liquidity_score, row.liquidity_level, row.band_low, row.band_high, row.implied_ratio,
+                           row.implied_volume, row.out_of_range) for row in forecast.itertuples()]
     log_event("prediction", source="api", items=len(answers), model_version=model.version,
               mean_score=round(float(forecast["liquidity_score"].mean()), 6))
     return {"model_version": model.version, "threshold": model.threshold, "count": len(answers),

@@ -12,4 +12,5 @@ def healthz():
     if model is None:
         reason = current_app.extensions.get("liquidity_model_error") or "the model is not loaded"
         return {"status": "unavailable", "reason": reason}, 503
-    return {"status": "ok", "model_version": model.version}
+    return {"status": "ok", "model_version": model.version, "backend": model.backend,
+            "backend_reason": model.backend_reason}

@@ -1,0 +1,438 @@
+"""Measure the fast path, batch scoring, start-up and the HTTP API, each next to its baseline in the same run.
+
+    python benchmarks/bench.py [--seconds 5] [--clients 4] [--rows 100000] [--no-http]
+
+Figures (goals from issue 5 in brackets):
+- predict_liquidity, one row, validation and features included, vs model.predict(scaler.transform(row))
+  on the same pickles [median <= 0.1 ms and >= 100x faster];
+- forecast (score + tree band), one row, vs the same model scoring with scikit-learn;
+- predict_frame rows/s on --rows rows vs scikit-learn's vectorised predict [>= 200,000 rows/s];
+- cold start: import + LiquidityModel.load, with and without the fast path; create_app + first /healthz [< 2 s];
+- HTTP under gunicorn -w 2 on loopback (gunicorn.conf.py applies too): req/s and p50/p99 of
+  POST /api/v1/predict vs GET /healthz, same server, same client, same run [>= 70 %]; a --rows CSV
+  through /batch and the same rows through the JSON API in chunks of 10,000, end to end [< 5 s].
+  Skipped (exit 0) when the app is not there yet.
+
+Timings are wall clock on a shared machine: run it on a quiet one and read the ratios, not single figures.
+Everything is bounded in time; the load generator talks to 127.0.0.1 only; gunicorn is stopped at the end.
+"""
+
+import argparse
+import http.client
+import json
+import logging
+import os
+import platform
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from liquidity.features import INPUT_COLUMNS, build_features, features_from_frame  # noqa: E402
+from liquidity.modeling import fastpath  # noqa: E402
+from liquidity.modeling.predict import LiquidityModel, predict_liquidity  # noqa: E402
+
+BITCOIN = dict(volume=35_390_763_321.0, mkt_cap=770_991_461_396.0, h1=0.022, price=40_859.46)
+API_BODY = {"price": 40859.46, "1h": 0.022, "24h_volume": 35000000000, "mkt_cap": 770000000000}
+API_CHUNK = 10_000  # the API's limit of objects per request
+
+
+def percentile_ms(times, q):
+    return float(np.percentile(times, q)) * 1000
+
+
+def time_calls(call, max_calls, max_seconds, warmup=20):
+    """Return per-call wall times (s) of call, stopping at max_calls or max_seconds."""
+    for _ in range(warmup):
+        call()
+    times = []
+    deadline = time.perf_counter() + max_seconds
+    while len(times) < max_calls and time.perf_counter() < deadline:
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return np.array(times)
+
+
+def best_of(call, repeats=3):
+    """Return the shortest wall time (s) of repeats calls."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def verdict(ok):
+    return "goal met" if ok else "GOAL MISSED"
+
+
+def synthetic_frame(card, rows, seed=0):
+    """Return rows of raw inputs spread log-uniformly over the training ranges of the model card."""
+    rng = np.random.default_rng(seed)
+    ranges = card["inputs"]
+    columns = {}
+    for name in INPUT_COLUMNS:
+        low, high = ranges[name]["min"], ranges[name]["max"]
+        if name == "1h":
+            columns[name] = rng.uniform(low, high, rows)
+        else:
+            low = max(low, 1.0) if name == "volume" else low
+            columns[name] = np.exp(rng.uniform(np.log(low), np.log(high), rows))
+    return pd.DataFrame(columns)
+
+
+def sklearn_only(model):
+    """Return the same model forced onto scikit-learn, as if the fast path could not be built."""
+    real = fastpath.compile_forest
+    fastpath.compile_forest = lambda forest, scaler: (None, "benchmark baseline")
+    quiet = logging.getLogger("liquidity.modeling.predict")
+    level, quiet.level = quiet.level, logging.ERROR  # the fallback warning is expected here
+    try:
+        return LiquidityModel(model.forest, model.scaler, model.card, model.threshold)
+    finally:
+        fastpath.compile_forest = real
+        quiet.setLevel(level)
+
+
+def bench_one_row(model, seconds):
+    print("\n== one row, in process ==")
+    row = build_features(*BITCOIN.values())
+    forest, scaler = model.forest, model.scaler
+    baseline = time_calls(lambda: forest.predict(scaler.transform(row)), 300, seconds, warmup=3)
+    fast = time_calls(lambda: predict_liquidity(**BITCOIN, model=model), 50_000, seconds)
+    ratio = np.median(baseline) / np.median(fast)
+    print(f"predict_liquidity (validation + features + score): median {percentile_ms(fast, 50):.4f} ms,"
+          f" p99 {percentile_ms(fast, 99):.4f} ms  [{len(fast)} calls, backend {model.backend}]")
+    print(f"baseline model.predict(scaler.transform(row)):     median {percentile_ms(baseline, 50):.3f} ms,"
+          f" p99 {percentile_ms(baseline, 99):.3f} ms  [{len(baseline)} calls]")
+    print(f"-> {ratio:,.0f}x faster; {verdict(percentile_ms(fast, 50) <= 0.1 and ratio >= 100)}"
+          " (median <= 0.1 ms and >= 100x)")
+
+    slow = sklearn_only(model)
+    baseline = time_calls(lambda: slow.forecast(**BITCOIN), 100, seconds, warmup=2)
+    fast = time_calls(lambda: model.forecast(**BITCOIN), 20_000, seconds)
+    print(f"forecast (score + 10-90 % tree band): median {percentile_ms(fast, 50):.3f} ms,"
+          f" p99 {percentile_ms(fast, 99):.3f} ms; with scikit-learn median {percentile_ms(baseline, 50):.2f} ms"
+          f" -> {np.median(baseline) / np.median(fast):,.0f}x faster")
+
+
+def bench_batch(model, rows):
+    print(f"\n== batch, in process, {rows:,} rows ==")
+    frame = synthetic_frame(model.card, rows)
+    features = features_from_frame(frame)
+    fast = best_of(lambda: model.predict_frame(frame))
+    baseline = best_of(lambda: model.forest.predict(model.scaler.transform(features)))
+    print(f"predict_frame (features + scores + levels): {rows / fast:,.0f} rows/s ({fast:.3f} s),"
+          f" {model.fast.workers if model.fast else 1} thread(s)")
+    print(f"baseline forest.predict(scaler.transform(features)), n_jobs={model.forest.n_jobs}:"
+          f" {rows / baseline:,.0f} rows/s ({baseline:.3f} s)")
+    print(f"-> {baseline / fast:.1f}x; {verdict(rows / fast >= 200_000)} (>= 200,000 rows/s)")
+    band = best_of(lambda: model.band(features), repeats=1)
+    print(f"band (10-90 % of the trees) for all rows: {rows / band:,.0f} rows/s ({band:.3f} s)")
+
+
+STARTUP = """
+import json, sys, time
+started = time.perf_counter()
+if {block_fast}:
+    sys.modules["onnxruntime"] = None
+from liquidity.modeling.predict import LiquidityModel
+model = LiquidityModel.load()
+loaded = time.perf_counter() - started
+model.predict_one(35e9, 770e9, 0.022, 40859.46)  # the first prediction starts onnxruntime in this process
+print(json.dumps({{"loaded": loaded, "seconds": time.perf_counter() - started, "backend": model.backend,
+                  "reason": model.backend_reason}}))
+"""
+
+APP_STARTUP = """
+import json, time
+started = time.perf_counter()
+from liquidity import create_app
+app = create_app()
+status = app.test_client().get("/healthz").status_code
+print(json.dumps({"seconds": time.perf_counter() - started, "status": status}))
+"""
+
+
+def run_child(code, timeout=60):
+    """Run code in a fresh interpreter; return its JSON line and the wall time from spawn to exit."""
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                            timeout=timeout)
+    wall = time.perf_counter() - started
+    if result.returncode:
+        raise RuntimeError(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed")
+    return json.loads(result.stdout.strip().splitlines()[-1]), wall
+
+
+def bench_startup():
+    print("\n== start-up, fresh interpreter (median of 3 alternating runs) ==")
+    runs = {True: [], False: []}
+    for _ in range(3):
+        for block_fast in (False, True):
+            runs[block_fast].append(run_child(STARTUP.format(block_fast=block_fast)))
+    (fast, fast_wall), (slow, slow_wall) = (sorted(runs[key], key=lambda run: run[0]["seconds"])[1]
+                                            for key in (False, True))
+    print(f"import + LiquidityModel.load + first prediction, fast path: {fast['seconds']:.2f} s in process"
+          f" (load {fast['loaded']:.2f} s), {fast_wall:.2f} s from spawn ({fast['backend']}: {fast['reason']})")
+    print(f"baseline, scikit-learn only:                               {slow['seconds']:.2f} s in process"
+          f" (load {slow['loaded']:.2f} s), {slow_wall:.2f} s from spawn"
+          f" -> the fast path adds {fast['seconds'] - slow['seconds']:+.2f} s")
+    try:
+        app, app_wall = run_child(APP_STARTUP)
+    except (RuntimeError, subprocess.TimeoutExpired) as error:
+        print(f"create_app + first /healthz: skipped ({error})")
+        return
+    print(f"create_app + first /healthz ({app['status']}): {app['seconds']:.2f} s in process,"
+          f" {app_wall:.2f} s from spawn; {verdict(app_wall < 2)} (< 2 s)")
+
+
+# ---------------------------------------------------------------- HTTP
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def request(port, method, path, body=None, headers=None, timeout=60):
+    """Send one request on a new connection; return (status, headers, body bytes)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+class Gunicorn:
+    """gunicorn -w 2 on a free loopback port, started and stopped by the benchmark."""
+
+    def __init__(self, workers=2, start_timeout=30):
+        self.port = free_port()
+        self.log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)
+        environment = dict(os.environ, LIQUIDITY_MAX_UPLOAD_MB=os.environ.get("LIQUIDITY_MAX_UPLOAD_MB", "64"))
+        command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{self.port}", "app:app"]
+        started = time.perf_counter()
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+                                        env=environment, start_new_session=True)
+        self.ready_seconds = None
+        deadline = started + start_timeout
+        while time.perf_counter() < deadline and self.process.poll() is None:
+            try:
+                status, _, _ = request(self.port, "GET", "/healthz", timeout=2)
+                if status == 200:
+                    self.ready_seconds = time.perf_counter() - started
+                    break
+            except OSError:
+                pass
+            time.sleep(0.02)
+
+    def log_tail(self, lines=15):
+        return "\n".join(Path(self.log.name).read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)  # our own process group: gunicorn master and its workers
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
+
+
+def load(port, method, path, body, headers, clients, seconds):
+    """Keep clients connections busy for seconds; return (requests/s, latencies in s, failures, first errors)."""
+    latencies, failures, errors = [], [], []
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def client():
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # reconnects when closed
+        mine, bad = [], 0
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            try:
+                connection.request(method, path, body=body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                if response.status != 200:
+                    bad += 1
+                    with lock:
+                        errors.append(f"status {response.status}")
+            except (OSError, http.client.HTTPException) as error:
+                bad += 1
+                with lock:
+                    errors.append(f"{error.__class__.__name__} after {time.perf_counter() - started:.3f} s")
+                connection.close()
+                continue
+            mine.append(time.perf_counter() - started)
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+            failures.append(bad)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 60)
+    elapsed = time.perf_counter() - started
+    return len(latencies) / elapsed, np.array(latencies), sum(failures), errors[:3]
+
+
+def compare_endpoints(port, clients, seconds, rounds=2):
+    """Alternate GET /healthz and POST /api/v1/predict rounds so both see the same machine; pool each one's figures."""
+    body = json.dumps(API_BODY).encode()
+    endpoints = {"GET /healthz": ("GET", "/healthz", None, {}),
+                 "POST /api/v1/predict": ("POST", "/api/v1/predict", body, {"Content-Type": "application/json"})}
+    pooled = {name: {"requests": 0, "seconds": 0.0, "times": [], "bad": 0, "errors": []} for name in endpoints}
+    for spec in endpoints.values():
+        load(port, *spec, clients, min(0.5, seconds))  # warm-up: imports, caches, connections
+    for _ in range(rounds):
+        for name, spec in endpoints.items():
+            rate, times, bad, errors = load(port, *spec, clients, seconds / rounds)
+            entry = pooled[name]
+            entry["requests"] += len(times)
+            entry["seconds"] += len(times) / rate if rate else seconds / rounds
+            entry["times"].extend(times)
+            entry["bad"] += bad
+            entry["errors"] += errors
+    return {name: (entry["requests"] / entry["seconds"], np.array(entry["times"]), entry["bad"], entry["errors"][:3])
+            for name, entry in pooled.items()}
+
+
+def csv_upload(port, csv_bytes, timeout=120):
+    """Fetch the /batch form for its CSRF token and cookie, upload csv_bytes for a CSV download."""
+    status, headers, page = request(port, "GET", "/batch")
+    if status != 200:
+        return None, f"GET /batch answered {status}"
+    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
+        rb'value="([^"]+)"[^>]*name="csrf_token"', page)
+    if not token:
+        return None, "no CSRF token on the /batch page"
+    cookie = "; ".join(value.split(";", 1)[0] for key, value in headers.items() if key.lower() == "set-cookie")
+    boundary = uuid.uuid4().hex
+    parts = []
+    for name, value in (("csrf_token", token.group(1)), ("action", b"download")):
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value
+                     + b"\r\n")
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="bench.csv"\r\n'
+                 f"Content-Type: text/csv\r\n\r\n".encode() + csv_bytes + b"\r\n")
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    started = time.perf_counter()
+    status, _, answer = request(port, "POST", "/batch", body=body, timeout=timeout, headers={
+        "Content-Type": f"multipart/form-data; boundary={boundary}", "Cookie": cookie})
+    seconds = time.perf_counter() - started
+    if status != 200:
+        return None, f"POST /batch answered {status}: {answer[:200]!r}"
+    lines = answer.count(b"\n") - 1  # minus the header
+    return seconds, f"{lines:,} rows back, {len(answer) / 1e6:.1f} MB"
+
+
+def bench_http(model, rows, clients, seconds):
+    print(f"\n== HTTP: gunicorn -w 2 on 127.0.0.1, {clients} concurrent http.client clients (reconnecting when"
+          f" the server closes), {seconds:g} s per endpoint in 2 alternating rounds ==")
+    server = Gunicorn()
+    try:
+        if server.ready_seconds is None:
+            print("skipped: app not merged yet (gunicorn did not answer /healthz)")
+            print(server.log_tail())
+            return
+        status, _, _ = request(server.port, "POST", "/api/v1/predict", body=json.dumps(API_BODY),
+                               headers={"Content-Type": "application/json"})
+        if status == 404:
+            print("skipped: app not merged yet (POST /api/v1/predict answered 404)")
+            return
+        print(f"gunicorn spawn -> first /healthz 200: {server.ready_seconds:.2f} s;"
+              f" {verdict(server.ready_seconds < 2)} (< 2 s)")
+        figures = compare_endpoints(server.port, clients, seconds)
+        for name, (rate, times, bad, errors) in figures.items():
+            detail = f" ({'; '.join(errors)})" if bad else ""
+            print(f"{name:22s} {rate:8,.0f} req/s  p50 {percentile_ms(times, 50):6.2f} ms"
+                  f"  p99 {percentile_ms(times, 99):6.2f} ms  failed: {bad}{detail}")
+        health_rate, api_rate = figures["GET /healthz"][0], figures["POST /api/v1/predict"][0]
+        print(f"-> predict reaches {api_rate / health_rate:.0%} of /healthz;"
+              f" {verdict(api_rate >= 0.7 * health_rate)} (>= 70 %)")
+
+        frame = synthetic_frame(model.card, rows, seed=1)
+        text = frame.to_csv(index=False, float_format="%.6g").encode()
+        upload_seconds, detail = csv_upload(server.port, text)
+        if upload_seconds is None:
+            print(f"{rows:,}-row CSV through /batch: not measured ({detail})")
+        else:
+            print(f"{rows:,}-row CSV ({len(text) / 1e6:.1f} MB) through POST /batch, CSV download:"
+                  f" {upload_seconds:.2f} s end to end ({detail}); {verdict(upload_seconds < 5)} (< 5 s)")
+        items = [{"price": p, "1h": h, "24h_volume": v, "mkt_cap": m} for v, m, h, p in
+                 frame[list(INPUT_COLUMNS)].itertuples(index=False)]
+        started = time.perf_counter()
+        answered = 0
+        for start in range(0, len(items), API_CHUNK):
+            status, _, answer = request(server.port, "POST", "/api/v1/predict",
+                                        body=json.dumps(items[start:start + API_CHUNK]).encode(),
+                                        headers={"Content-Type": "application/json"}, timeout=120)
+            if status != 200:
+                print(f"JSON API chunk at {start}: status {status} {answer[:200]!r}")
+                break
+            answered += json.loads(answer)["count"]
+        api_seconds = time.perf_counter() - started
+        print(f"{rows:,} rows through POST /api/v1/predict in {-(-rows // API_CHUNK)} requests of"
+              f" {API_CHUNK:,}, one after another: {api_seconds:.2f} s ({answered:,} scored);"
+              f" {verdict(answered == rows and api_seconds < 5)} (< 5 s)")
+    finally:
+        server.stop()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="time per measured loop (default 5)")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients (default 4)")
+    parser.add_argument("--rows", type=int, default=100_000, help="rows for the batch figures (default 100000)")
+    parser.add_argument("--no-http", action="store_true", help="skip the gunicorn section")
+    args = parser.parse_args(argv)
+
+    import sklearn
+
+    try:
+        import onnxruntime
+
+        runtime = f"onnxruntime {onnxruntime.__version__}"
+    except ImportError:
+        runtime = "onnxruntime not installed"
+
+    model = LiquidityModel.load()
+    print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()},"
+          f" scikit-learn {sklearn.__version__}, {runtime}")
+    print(f"model {model.version}: {len(model.forest.estimators_)} trees; backend {model.backend}"
+          f" ({model.backend_reason})")
+    load_avg = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average before the run: {load_avg:.2f} (figures are only comparable on a quiet machine)")
+    bench_one_row(model, args.seconds)
+    bench_batch(model, args.rows)
+    bench_startup()
+    if not args.no_http:
+        bench_http(model, args.rows, args.clients, args.seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
