@@ -343,6 +343,8 @@ def report_command(data, model_dir, out):
         built = build_report(list(data) or [DEFAULT_DATA], model_dir, out)
     except (DatasetError, ReportError) as error:
         raise click.ClickException(str(error)) from None
+    except OSError as error:  # e.g. an --out that cannot be created
+        raise click.ClickException(f"{error.filename or out}: {error.strerror or error}") from None
     click.echo(f"wrote {built.html} with {len(built.figures)} figures")
 
 

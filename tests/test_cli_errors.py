@@ -172,3 +172,14 @@ def test_report_command_without_a_model_fails_in_one_line(runner, tmp_path):
                                  "--out", str(tmp_path / "out")])
     assert result.exit_code != 0
     assert result.output.strip().splitlines()[-1].endswith("model card not found (train a model first)")
+
+
+def test_report_command_with_an_out_folder_it_cannot_create_fails_in_one_line(runner, tmp_path, trained_dir):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = runner.invoke(args=["report", "--data", str(SNAPSHOTS), "--model-dir", str(trained_dir),
+                                 "--out", str(blocker / "report")])
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1].startswith("Error: ")
+    assert "a-file" in result.output.strip().splitlines()[-1]
