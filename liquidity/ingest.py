@@ -4,9 +4,7 @@ python -m liquidity.ingest --coins 500 --out DATASET [--base-url URL] [--date YY
 """
 
 import email.utils
-import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ import requests
 
 from liquidity.config import PROJECT_ROOT, SettingError, coingecko_settings
 from liquidity.dataset import clean_snapshot_rows
+from liquidity.files import write_atomically
 
 DEFAULT_COINS = 500
 PER_PAGE = 250  # the endpoint's maximum page size
@@ -234,29 +233,11 @@ def snapshot_path(out_dir, snapshot_date):
 
 
 def write_new_file(path, data, overwrite=False):
-    """Write data beside path in a temporary file, then move it into place; refuse to replace unless overwrite."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write data to path atomically; refuse to replace an existing snapshot unless overwrite."""
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp makes it owner-only; snapshots are shared data
-        if overwrite:
-            os.replace(temporary, path)
-            return
-        try:
-            os.link(temporary, path)  # fails if path exists, so a snapshot appearing meanwhile is kept
-        except FileExistsError:
-            raise IngestError(f"{path} already exists; pass --overwrite to replace it") from None
-        except OSError:
-            if path.exists():  # a filesystem without hard links: check, then rename
-                raise IngestError(f"{path} already exists; pass --overwrite to replace it") from None
-            os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+        write_atomically(path, data, overwrite=overwrite)
+    except FileExistsError:
+        raise IngestError(f"{path} already exists; pass --overwrite to replace it") from None
 
 
 @dataclass

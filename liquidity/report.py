@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from liquidity.artifacts import CARD_FILE, ArtifactError, read_card, sha256_file, write_atomically
+from liquidity.artifacts import CARD_FILE, ArtifactError, read_card, sha256_file
 from liquidity.dataset import DatasetError, load_snapshots, make_pairs
 from liquidity.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES
+from liquidity.files import write_atomically
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = PROJECT_ROOT / "DATASET"

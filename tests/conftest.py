@@ -65,3 +65,20 @@ def csrf_token(client, path="/"):
     match = CSRF_FIELD.search(client.get(path).get_data(as_text=True))
     assert match, f"no CSRF token on {path}"
     return match.group(1)
+
+
+@pytest.fixture
+def no_coingecko_settings_from_the_machine(monkeypatch):
+    """Keep a developer's CoinGecko key, base URL and proxies out of the tests."""
+    for name in ("COINGECKO_API_KEY", "COINGECKO_API_PLAN", "COINGECKO_BASE_URL", "HTTP_PROXY", "HTTPS_PROXY",
+                 "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def coingecko():
+    """A fake CoinGecko API on a loopback port."""
+    from fake_coingecko import FakeCoinGecko
+
+    with FakeCoinGecko() as server:
+        yield server

@@ -7,7 +7,7 @@ from email.utils import format_datetime
 
 import pytest
 from click.testing import CliRunner
-from fake_coingecko import FakeCoinGecko, closed_port_url, market
+from fake_coingecko import closed_port_url, market
 
 from liquidity.config import COINGECKO_PRO_URL, COINGECKO_PUBLIC_URL, SettingError, coingecko_settings
 from liquidity.dataset import load_snapshots
@@ -26,17 +26,7 @@ from liquidity.modeling.train import QUICK_GRID, train
 DATE = "2024-03-16"
 
 
-@pytest.fixture(autouse=True)
-def no_settings_from_the_machine(monkeypatch):
-    for name in ("COINGECKO_API_KEY", "COINGECKO_API_PLAN", "COINGECKO_BASE_URL", "HTTP_PROXY", "HTTPS_PROXY",
-                 "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def coingecko():
-    with FakeCoinGecko() as server:
-        yield server
+pytestmark = pytest.mark.usefixtures("no_coingecko_settings_from_the_machine")
 
 
 @pytest.fixture
@@ -362,7 +352,7 @@ def test_a_failed_write_leaves_no_temporary_file(client, coingecko, tmp_path, mo
     def full_disk(_fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("liquidity.ingest.os.fsync", full_disk)
+    monkeypatch.setattr("liquidity.files.os.fsync", full_disk)
 
     with pytest.raises(OSError, match="No space left"):
         ingest(tmp_path, 10, client=client, snapshot_date=DATE)

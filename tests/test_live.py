@@ -2,7 +2,7 @@ from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from fake_coingecko import FakeCoinGecko, closed_port_url, market
+from fake_coingecko import closed_port_url, market
 from flask import Flask, render_template_string
 
 from liquidity.config import PROJECT_ROOT
@@ -25,17 +25,7 @@ def make_app(base_url, register=True, **config):
     return app
 
 
-@pytest.fixture(autouse=True)
-def no_key_from_the_machine(monkeypatch):
-    for name in ("COINGECKO_API_KEY", "COINGECKO_API_PLAN", "COINGECKO_BASE_URL", "HTTP_PROXY", "HTTPS_PROXY",
-                 "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def coingecko():
-    with FakeCoinGecko() as server:
-        yield server
+pytestmark = pytest.mark.usefixtures("no_coingecko_settings_from_the_machine")
 
 
 @pytest.fixture

@@ -17,9 +17,10 @@ from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from liquidity.artifacts import ArtifactPaths, save_artifacts, sha256_file, write_atomically
+from liquidity.artifacts import ArtifactPaths, save_artifacts, sha256_file
 from liquidity.dataset import DatasetError, load_snapshots, make_pairs
 from liquidity.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES, INPUT_COLUMNS, features_from_frame
+from liquidity.files import write_atomically
 from liquidity.modeling import evaluation
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,34 @@
+"""Write files so that a reader never sees half of one."""
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomically(path, data, overwrite=True):
+    """Write data to a temporary file beside path, flush it to disk, then move it into place.
+
+    With overwrite=False an existing path is kept and FileExistsError is raised.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp makes it owner-only; these files are meant to be shared
+        if overwrite:
+            os.replace(temporary, path)
+            return
+        try:
+            os.link(temporary, path)  # fails if path exists, so a file appearing meanwhile is kept
+        except FileExistsError:
+            raise
+        except OSError:
+            if path.exists():  # a filesystem without hard links: check, then rename
+                raise FileExistsError(path) from None
+            os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
