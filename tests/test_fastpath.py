@@ -256,3 +256,13 @@ def test_missing_values_take_the_branch_scikit_learn_sends_them_to(model):
     features = build_features([1e6, 2e6], [1e8, 1e9], [0.0, np.nan], [1.0, 2.0])
     np.testing.assert_allclose(model.predict_scores(features),
                                model.forest.predict(model.scaler.transform(features)), rtol=0, atol=TOLERANCE)
+
+
+def test_forecast_scores_from_the_per_tree_run_equal_predict_one_and_scikit_learn(model):
+    frame = raw_rows(model.card, count=2000, seed=19)
+    rows = frame[list(INPUT_COLUMNS)].itertuples(index=False)
+    forecasts = [model.forecast(*row) for row in rows]
+    one_row = [model.predict_one(*row).score for row in frame[list(INPUT_COLUMNS)].itertuples(index=False)]
+    assert [f.score for f in forecasts] == one_row  # the same float, not just close
+    assert np.max(np.abs(np.array(one_row) - sklearn_scores(model, frame))) <= TOLERANCE
+    assert all(f.band_low <= f.band_high for f in forecasts)

@@ -245,6 +245,16 @@ class FastForest:
         """Return the score of one row of unscaled features given as a sequence of floats."""
         return float(self._score_session.run(None, {"X": self._scaled_row(row)})[0][0, 0])
 
+    def score_and_percentiles_row(self, row, percentiles):
+        """Return (score, percentiles of the trees' scores) for one row from a single per-tree run.
+
+        The trees are summed in order, as scikit-learn's forest accumulates them, so the score is the
+        one predict_row gives (a test checks they are equal).
+        """
+        trees = self._tree_matrix(self._scaled_row(row))
+        score = float(np.cumsum(trees[0])[-1] / trees.shape[1])
+        return score, [float(value[0]) for value in row_percentiles(trees, percentiles)]
+
     def row_percentiles(self, row, percentiles):
         """Return the given percentiles of the trees' scores for one row of unscaled features, as floats."""
         return [float(value[0]) for value in row_percentiles(self._tree_matrix(self._scaled_row(row)), percentiles)]

@@ -148,11 +148,11 @@ class LiquidityModel:
     def forecast(self, volume, mkt_cap, h1, price):
         """Validate one row and return its Forecast with band, implied volume and range warnings."""
         row = check_inputs(volume, mkt_cap, h1, price)
-        score = self._score_row(row)
         fast = self._fast_path()
-        if fast:
-            low, high = fast.row_percentiles(feature_row(*row), (10, 90))
+        if fast:  # one run of the per-tree model gives both the score and the band
+            score, (low, high) = fast.score_and_percentiles_row(feature_row(*row), (10, 90))
         else:
+            score = self._score_row(row)
             low, high = (float(value[0]) for value in self.band(build_features(*row)))
         ratio = float(self.ratio_for_score(score))
         return Forecast(score, self.level(score), low, high, ratio, ratio * row[1],
