@@ -111,14 +111,12 @@ class CoinGeckoClient:
             try:
                 # No redirects: requests would carry the API key header to wherever it points.
                 response = self.session.get(url, params=params, timeout=self.timeout, allow_redirects=False)
-            except requests.exceptions.Timeout:
+            except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as error:
                 if last:
-                    raise UnreachableError(f"CoinGecko at {self.base_url} did not answer in time "
-                                           f"({attempts} attempts); try again later") from None
-                self._wait(attempt)
-                continue
-            except requests.exceptions.ConnectionError:
-                if last:
+                    # ConnectTimeout is both: a server that never answered is reported as a time-out.
+                    if isinstance(error, requests.exceptions.Timeout):
+                        raise UnreachableError(f"CoinGecko at {self.base_url} did not answer in time "
+                                               f"({attempts} attempts); try again later") from None
                     raise UnreachableError(f"cannot reach CoinGecko at {self.base_url} "
                                            f"(offline or wrong base URL; {attempts} attempts)") from None
                 self._wait(attempt)
