@@ -255,10 +255,6 @@ class FastForest:
         score = float(np.cumsum(trees[0])[-1] / trees.shape[1])
         return score, [float(value[0]) for value in row_percentiles(trees, percentiles)]
 
-    def row_percentiles(self, row, percentiles):
-        """Return the given percentiles of the trees' scores for one row of unscaled features, as floats."""
-        return [float(value[0]) for value in row_percentiles(self._tree_matrix(self._scaled_row(row)), percentiles)]
-
     def tree_scores_scaled(self, scaled):
         """Return an (n_trees, n) matrix of each tree's score for already scaled rows."""
         if not len(scaled):
