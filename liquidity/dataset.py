@@ -18,10 +18,13 @@ COLUMN_ALIASES = {
     "market_cap": "mkt_cap",
     "name": "coin",
 }
-REQUIRED_COLUMNS = ("coin", "symbol", "price", "1h", "volume", "mkt_cap", "date")
-OPTIONAL_COLUMNS = ("24h", "7d")
+REQUIRED_COLUMNS = ("coin", "symbol", "price", "volume", "mkt_cap", "date")
+# Sources without a column (the daily history has no 1h/24h/7d) leave it missing, never zero.
+OPTIONAL_COLUMNS = ("coin_id", "1h", "24h", "7d")
 NUMERIC_COLUMNS = ("price", "1h", "24h", "7d", "volume", "mkt_cap")
-KEY_COLUMNS = ("coin", "symbol")
+CHANGE_COLUMNS = ("1h", "24h", "7d")
+# A coin is keyed by CoinGecko's coin_id where the file has one, else by coin + symbol (see coin_key).
+KEY_COLUMNS = ("coin_id",)
 
 
 class DatasetError(ValueError):
@@ -69,18 +72,27 @@ def read_snapshot_file(path):
     for column in OPTIONAL_COLUMNS:
         if column not in frame.columns:
             frame[column] = ""
-    frame = frame[list(REQUIRED_COLUMNS[:2]) + list(NUMERIC_COLUMNS) + ["date"]].copy()
+    frame = frame[["coin_id", "coin", "symbol", *NUMERIC_COLUMNS, "date"]].copy()
     frame["source_file"] = path.name
     return frame
+
+
+def coin_key(coin, symbol):
+    """Return the key of a coin in a source without coin_id: its name and symbol, as the rows spell them."""
+    return coin + ":" + symbol
 
 
 def clean_snapshot_rows(frame):
     """Drop unusable rows; return (clean frame, Counter of drop reasons)."""
     frame = frame.copy()
-    for column in ("coin", "symbol", "date"):
+    for column in ("coin_id", "coin", "symbol", "date"):
         frame[column] = frame[column].astype(str).str.strip()
+    frame["coin_id"] = frame["coin_id"].where(frame["coin_id"].ne(""), coin_key(frame["coin"], frame["symbol"]))
+    blank = {}
     for column in NUMERIC_COLUMNS:
-        frame[column] = pd.to_numeric(frame[column].astype(str).str.strip().replace("", None), errors="coerce")
+        text = frame[column].astype(str).str.strip()
+        blank[column] = text.eq("")
+        frame[column] = pd.to_numeric(text.replace("", None), errors="coerce")
     frame["date"] = pd.to_datetime(frame["date"], format="%Y-%m-%d", errors="coerce").dt.strftime("%Y-%m-%d")
 
     reason = pd.Series(pd.NA, index=frame.index, dtype="object")
@@ -90,8 +102,12 @@ def clean_snapshot_rows(frame):
 
     mark(frame["coin"].eq("") | frame["symbol"].eq(""), "missing coin or symbol")
     mark(frame["date"].isna(), "missing or invalid date")
-    for column in ("volume", "mkt_cap", "price", "1h"):
+    for column in ("volume", "mkt_cap", "price"):
         mark(frame[column].isna(), f"missing or non-numeric {column}")
+        mark(~np.isfinite(frame[column].fillna(0.0)), f"non-finite {column}")
+    for column in CHANGE_COLUMNS:
+        # An empty change is a missing feature the model can route; text where a number belongs is an error.
+        mark(frame[column].isna() & ~blank[column], f"non-numeric {column}")
         mark(~np.isfinite(frame[column].fillna(0.0)), f"non-finite {column}")
     mark(frame["mkt_cap"] <= 0, "market cap not positive")
     mark(frame["price"] <= 0, "price not positive")
@@ -106,8 +122,8 @@ def resolve_duplicates(frame):
     """Keep one row per coin and date (the largest market cap, then file order); return (frame, count)."""
     ordered = frame.reset_index(drop=True)
     ordered["_order"] = np.arange(len(ordered))
-    ordered = ordered.sort_values(["date", "coin", "symbol", "mkt_cap", "_order"],
-                                  ascending=[True, True, True, False, True], kind="stable")
+    ordered = ordered.sort_values(["date", *KEY_COLUMNS, "mkt_cap", "_order"],
+                                  ascending=[True, True, False, True], kind="stable")
     duplicated = ordered.duplicated(["date", *KEY_COLUMNS], keep="first")
     kept = ordered[~duplicated].drop(columns="_order").reset_index(drop=True)
     return kept, int(duplicated.sum())
@@ -178,7 +194,7 @@ def make_pairs(frame):
     pairs = current.merge(following, on=[*KEY_COLUMNS, "next_date"], how="inner", validate="one_to_one")
     pairs["gap_days"] = (pd.to_datetime(pairs["next_date"]) - pd.to_datetime(pairs["date"])).dt.days
     if pairs.empty:
-        raise DatasetError("no coin appears on two consecutive snapshot dates (pairs join on coin + symbol)")
+        raise DatasetError("no coin appears on two consecutive snapshot dates (pairs join on coin_id, else coin + symbol)")
     return pairs.sort_values(["date", *KEY_COLUMNS], kind="stable").reset_index(drop=True)
 
 

@@ -23,10 +23,10 @@ from liquidity.files import write_atomically
 DEFAULT_COINS = 500
 PER_PAGE = 250  # the endpoint's maximum page size
 DEFAULT_OUT = PROJECT_ROOT / "DATASET"
-SNAPSHOT_COLUMNS = ("coin", "symbol", "price", "1h", "24h", "7d", "volume", "mkt_cap", "date")
+SNAPSHOT_COLUMNS = ("coin_id", "coin", "symbol", "price", "1h", "24h", "7d", "volume", "mkt_cap", "date")
 API_KEY_HEADERS = {"demo": "x-cg-demo-api-key", "pro": "x-cg-pro-api-key"}
 # CoinGecko field -> snapshot column; the *_in_currency fields are percents, the snapshot keeps fractions.
-PLAIN_FIELDS = {"name": "coin", "symbol": "symbol", "current_price": "price", "total_volume": "volume",
+PLAIN_FIELDS = {"id": "coin_id", "name": "coin", "symbol": "symbol", "current_price": "price", "total_volume": "volume",
                 "market_cap": "mkt_cap"}
 PERCENT_FIELDS = {"price_change_percentage_1h_in_currency": "1h",
                   "price_change_percentage_24h_in_currency": "24h",
@@ -218,9 +218,9 @@ def build_snapshot(items, snapshot_date):
     clean, reasons = clean_snapshot_rows(raw)
     dropped.update(reasons)
     kept = raw.loc[clean.index]  # write the cells as CoinGecko sent them, not re-formatted floats
-    duplicated = clean.duplicated(["coin", "symbol"], keep="first")  # ranked by market cap: first is largest
+    duplicated = clean.duplicated("coin_id", keep="first")  # ranked by market cap: first is largest
     if duplicated.any():
-        dropped["same coin name and symbol as a larger coin"] += int(duplicated.sum())
+        dropped["same coin as a larger row"] += int(duplicated.sum())
         kept = kept.loc[~duplicated.to_numpy()]
     return Snapshot(frame=kept.reset_index(drop=True), rows_fetched=len(items), dropped=dropped)
 

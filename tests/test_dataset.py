@@ -2,6 +2,8 @@ import pandas as pd
 import pytest
 
 from conftest import BROKEN, SNAPSHOTS
+
+HISTORY = SNAPSHOTS.parent / "history"
 from liquidity.dataset import DatasetError, add_liquidity_score, load_snapshots, make_pairs
 
 
@@ -23,12 +25,28 @@ def test_messy_file_drops_rows_with_a_count_per_reason_and_resolves_duplicates()
         "non-finite volume": 1,
         "missing or non-numeric price": 1,
         "missing or invalid date": 1,
-        "missing or non-numeric 1h": 1,
+        "non-numeric 1h": 1,
     }
     assert snapshots.duplicates_resolved == 1
     kept = snapshots.frame.set_index("symbol")
-    assert sorted(kept.index) == ["BTC", "ETH"]
+    assert sorted(kept.index) == ["BTC", "ETH", "QT"]
     assert kept.loc["BTC", "mkt_cap"] == 760000000000  # the larger of the two Bitcoin rows
+    # Blank changes are missing, not zero and not a reason to drop the coin.
+    assert kept.loc["QT", ["1h", "24h", "7d"]].isna().all()
+    assert kept.loc["BTC", "coin_id"] == "Bitcoin:BTC"  # no coin_id column: keyed by coin + symbol
+
+
+def test_a_source_without_changes_keys_coins_by_coin_id():
+    snapshots = load_snapshots(HISTORY)
+    frame = snapshots.frame
+    assert not snapshots.dropped
+    assert frame[["1h", "24h", "7d"]].isna().all().all()
+    # Two coins share the symbol ALP on each date; coin_id keeps them apart.
+    assert sorted(frame.loc[frame["date"] == "2024-03-01", "coin_id"]) == ["alpha-one", "alpha-two", "bitcoin"]
+    pairs = make_pairs(frame).set_index("coin_id")
+    assert len(pairs) == 3
+    day2 = frame[frame["date"] == "2024-03-02"].set_index("coin_id")
+    assert pairs.loc["alpha-two", "next_liquidity_score"] == day2.loc["alpha-two", "liquidity_score"]
 
 
 @pytest.mark.parametrize(
