@@ -1,6 +1,5 @@
 """Load, validate and pair market snapshot CSVs."""
 
-import argparse
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -180,24 +179,3 @@ def make_pairs(frame):
     if pairs.empty:
         raise DatasetError("no coin appears on two consecutive snapshot dates (pairs join on coin + symbol)")
     return pairs.sort_values(["date", *KEY_COLUMNS], kind="stable").reset_index(drop=True)
-
-
-def main(argv=None):
-    """Summarise the snapshots at a path: rows, dates, drops and pairs."""
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("data", nargs="+", help="snapshot CSV files or folders")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    try:
-        snapshots = load_snapshots(args.data)
-        pairs = make_pairs(snapshots.frame)
-    except DatasetError as error:
-        parser.exit(2, f"error: {error}\n")
-    print(f"files: {len(snapshots.files)}  rows read: {snapshots.rows_read}  kept: {len(snapshots.frame)}")
-    print(f"dates: {', '.join(snapshots.dates)}  next-snapshot pairs: {len(pairs)}")
-    for text, count in snapshots.dropped.most_common():
-        print(f"dropped {count:>5}  {text}")
-
-
-if __name__ == "__main__":
-    main()

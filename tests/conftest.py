@@ -45,7 +45,7 @@ def report_dir(tmp_path):
 @pytest.fixture
 def app(trained_dir, report_dir):
     """The app on the fixture model, CSRF on as in production."""
-    from liquidity import create_app
+    from liquidity.web import create_app
 
     return create_app(make_test_config(trained_dir, report_dir))
 

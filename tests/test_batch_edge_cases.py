@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from conftest import csrf_token
 from liquidity.web.scoring import TooManyRows, UploadError, number_text, read_csv_upload
+from liquidity.web.extensions import models
 
 HEADER = "coin,symbol,price,1h,24h_volume,mkt_cap\n"
 BITCOIN = "Bitcoin,BTC,40851.38,0.001,20476118020,776077432316\n"
@@ -27,7 +28,7 @@ def scored_rows(response):
 
 
 def expected_score(app, volume, mkt_cap, h1, price):
-    return app.extensions["liquidity_model"].predict_one(volume, mkt_cap, h1, price).score
+    return models.get(app).predict_one(volume, mkt_cap, h1, price).score
 
 
 def test_a_utf8_bom_before_the_header_is_ignored(client, app):
@@ -147,7 +148,7 @@ def test_a_million_short_rows_are_over_the_default_upload_limit(client, app):
 
 
 def test_the_row_cap_setting_is_read_from_the_environment():
-    from liquidity.config import ConfigError, load_settings
+    from liquidity.web.settings import ConfigError, load_settings
 
     assert load_settings({})["BATCH_MAX_ROWS"] == 100_000
     assert load_settings({"LIQUIDITY_MAX_BATCH_ROWS": "250"})["BATCH_MAX_ROWS"] == 250

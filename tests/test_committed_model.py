@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from liquidity.artifacts import load_artifacts
-from liquidity.config import default_artifact_paths
+from liquidity.artifacts import default_artifact_paths
 from liquidity.features import features_from_frame
 
 

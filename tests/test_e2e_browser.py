@@ -31,7 +31,7 @@ def browser_missing():
 @pytest.fixture(scope="module")
 def live_server(trained_dir, tmp_path_factory):
     """The app on the fixture model, served by werkzeug on 127.0.0.1 on a free port."""
-    from liquidity import create_app
+    from liquidity.web import create_app
 
     app = create_app(make_test_config(trained_dir, tmp_path_factory.mktemp("EDA_REPORT")))
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from conftest import make_test_config
-from liquidity import create_app
+from liquidity.web import create_app
 from liquidity.artifacts import CARD_FILE, MODEL_FILE, SCALER_FILE
 
 BITCOIN = {"price": 40851.38, "1h": 0.001, "24h_volume": 20476118020, "mkt_cap": 776077432316}
@@ -130,10 +130,10 @@ def test_the_start_up_card_check_starts_no_fast_path_before_gunicorn_forks():
     import subprocess
     import sys
 
-    from liquidity.config import PROJECT_ROOT
+    from liquidity.paths import PROJECT_ROOT
 
-    script = ("import sys; from app import app; model = app.extensions['liquidity_model']; "
-              "assert model is not None, app.extensions['liquidity_model_error']; "
+    script = ("import sys; from app import app; from liquidity.web.extensions import models; "
+              "model = models.get(app); assert model is not None, models.state(app).error; "
               "assert 'onnxruntime' not in sys.modules and not (model.fast and model.fast.started); print('ok')")
     result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
                             timeout=120)

@@ -12,7 +12,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from conftest import CSRF_FIELD, make_test_config
-from liquidity import create_app
+from liquidity.web import create_app
 from liquidity.validation import field_error, percent_change_error
 from liquidity.web.home.forms import parse_number
 

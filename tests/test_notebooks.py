@@ -8,7 +8,7 @@ from nbclient.exceptions import CellExecutionError
 
 from conftest import SNAPSHOTS
 from liquidity.artifacts import CARD_FILE, MODEL_FILE, SCALER_FILE, sha256_file
-from liquidity.config import PROJECT_ROOT
+from liquidity.paths import PROJECT_ROOT
 
 NOTEBOOKS = [
     PROJECT_ROOT / "EDA_REPORT" / "eda.ipynb",

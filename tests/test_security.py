@@ -7,8 +7,8 @@ import logging
 import pytest
 
 from conftest import csrf_token, make_test_config
-from liquidity import create_app
-from liquidity.config import ConfigError
+from liquidity.web import create_app
+from liquidity.web.settings import ConfigError
 from liquidity.web.observability import JsonFormatter
 
 BITCOIN = {"price": 40851.38, "1h": 0.001, "24h_volume": 20476118020, "mkt_cap": 776077432316}

@@ -2,6 +2,7 @@ import csv
 import io
 
 import pytest
+from liquidity.web.extensions import models
 
 from conftest import SNAPSHOTS, csrf_token
 
@@ -29,7 +30,7 @@ def test_upload_page_shows_the_form(client):
 
 
 def test_good_rows_come_back_scored_in_a_table(client, app):
-    model = app.extensions["liquidity_model"]
+    model = models.get(app)
     response = upload(client, GOOD)
     html = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -50,7 +51,7 @@ def test_bad_rows_are_reported_by_row_and_column_and_good_rows_still_scored(clie
 
 
 def test_download_returns_every_row_with_scores_and_errors(client, app):
-    model = app.extensions["liquidity_model"]
+    model = models.get(app)
     response = upload(client, MIXED, name="my coins.csv", action="download")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"

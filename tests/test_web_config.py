@@ -6,8 +6,10 @@ import sys
 import pytest
 
 from conftest import make_test_config
-from liquidity import create_app
-from liquidity.config import PROJECT_ROOT, ConfigError, load_settings
+from liquidity.web import create_app
+from liquidity.paths import PROJECT_ROOT
+from liquidity.web.settings import ConfigError, load_settings
+from liquidity.web.extensions import models
 
 
 def test_embedded_defaults_need_no_configuration():
@@ -71,7 +73,7 @@ def test_environment_values_are_read():
 def test_threshold_setting_reaches_the_model(trained_dir, report_dir, monkeypatch):
     monkeypatch.setenv("LIQUIDITY_THRESHOLD", "0.8")
     app = create_app(make_test_config(trained_dir, report_dir))
-    assert app.extensions["liquidity_model"].threshold == 0.8
+    assert models.get(app).threshold == 0.8
 
 
 def test_create_app_fails_at_start_up_on_a_bad_setting(monkeypatch):
@@ -114,3 +116,18 @@ def test_starting_the_app_module_in_production_without_a_key_fails_in_one_line()
     assert result.returncode != 0
     assert result.stderr.strip().startswith("configuration error: SECRET_KEY is not set")
     assert "Traceback" not in result.stderr
+
+
+def test_debug_is_a_boolean_that_follows_flask_debug_in_development(trained_dir, report_dir, monkeypatch):
+    assert load_settings({})["DEBUG"] is False
+    assert load_settings({"FLASK_DEBUG": "1"})["DEBUG"] is True
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    assert create_app(make_test_config(trained_dir, report_dir)).debug is False
+
+
+def test_coingecko_settings_are_read_and_checked_at_start_up():
+    settings = load_settings({"COINGECKO_API_KEY": "k", "COINGECKO_API_PLAN": "pro"})
+    assert (settings["COINGECKO_BASE_URL"], settings["COINGECKO_API_KEY"], settings["COINGECKO_API_PLAN"]) == (
+        "https://pro-api.coingecko.com/api/v3", "k", "pro")
+    with pytest.raises(ConfigError, match="COINGECKO_API_PLAN"):
+        load_settings({"COINGECKO_API_PLAN": "enterprise"})

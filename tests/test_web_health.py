@@ -4,7 +4,8 @@ import shutil
 import pytest
 
 from conftest import make_test_config
-from liquidity import create_app
+from liquidity.web import create_app
+from liquidity.web.extensions import models
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def broken_client(tampered_dir, report_dir):
 def test_healthz_reports_the_loaded_model_version_and_scoring_backend(client, app):
     response = client.get("/healthz")
     assert response.status_code == 200
-    model = app.extensions["liquidity_model"]
+    model = models.get(app)
     assert response.json["status"] == "ok"
     assert response.json["model_version"] == model.version
     assert response.json["backend"] == "onnxruntime"
@@ -44,8 +45,8 @@ def test_healthz_says_when_scoring_fell_back_to_scikit_learn(trained_dir, report
 
 def test_app_starts_without_unpickling_artifacts_that_fail_verification(tampered_dir, report_dir):
     app = create_app(make_test_config(tampered_dir, report_dir))
-    assert app.extensions["liquidity_model"] is None
-    assert "does not match the model card" in app.extensions["liquidity_model_error"]
+    assert models.get(app) is None
+    assert "does not match the model card" in models.state(app).error
 
 
 def test_healthz_is_503_with_the_reason_when_the_model_failed_to_load(broken_client):

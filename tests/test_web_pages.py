@@ -6,6 +6,7 @@ import pytest
 
 from conftest import csrf_token
 from liquidity.examples import EXAMPLE_COINS
+from liquidity.web.extensions import models
 
 BITCOIN_FORM = {"volume": "20476118020", "mkt_cap": "776077432316", "h1": "0.1", "price": "40851.38"}
 
@@ -53,7 +54,7 @@ def test_valid_form_shows_score_level_band_and_implied_volume(client, app):
     response = post_form(client)
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    model = app.extensions["liquidity_model"]
+    model = models.get(app)
     forecast = model.forecast(20476118020, 776077432316, 0.001, 40851.38)
     assert f'<output id="score">{forecast.score:.3f}</output>' in html
     assert f"level-{forecast.level.lower()}" in html
@@ -64,7 +65,7 @@ def test_valid_form_shows_score_level_band_and_implied_volume(client, app):
 
 
 def test_hourly_change_in_percent_is_sent_to_the_model_as_a_fraction(client, app):
-    model = app.extensions["liquidity_model"]
+    model = models.get(app)
     html = post_form(client, h1="3").get_data(as_text=True)
     as_fraction = model.forecast(20476118020, 776077432316, 0.03, 40851.38).score
     assert f'<output id="score">{as_fraction:.3f}</output>' in html
@@ -126,7 +127,7 @@ def test_form_with_a_forged_csrf_token_is_refused(client):
 
 
 def test_model_page_shows_metrics_next_to_baselines_chart_and_hashes(client, app):
-    card = app.extensions["liquidity_model"].card
+    card = models.get(app).card
     html = client.get("/model").get_data(as_text=True)
     for name in ("Tuned random forest", "Persistence", "Linear regression"):
         assert name in html
@@ -160,7 +161,7 @@ def test_405_names_the_allowed_methods(client):
 
 def test_unexpected_exception_is_a_500_page_without_a_stack_trace(trained_dir, report_dir):
     from conftest import make_test_config
-    from liquidity import create_app
+    from liquidity.web import create_app
 
     app = create_app(make_test_config(trained_dir, report_dir))
 
@@ -219,7 +220,7 @@ def test_session_cookie_is_httponly_and_samesite_lax(client):
 
 def test_session_cookie_is_secure_in_production(trained_dir, report_dir, monkeypatch):
     from conftest import make_test_config
-    from liquidity import create_app
+    from liquidity.web import create_app
 
     monkeypatch.setenv("LIQUIDITY_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "x" * 64)
@@ -257,7 +258,7 @@ def test_prediction_is_logged_with_inputs_score_and_version_but_no_secret(client
     predictions = [r.fields for r in log_records if getattr(r, "fields", {}).get("event") == "prediction"]
     assert len(predictions) == 1
     assert predictions[0]["inputs"]["1h"] == pytest.approx(0.001)
-    assert predictions[0]["model_version"] == app.extensions["liquidity_model"].version
+    assert predictions[0]["model_version"] == models.get(app).version
     assert 0 < predictions[0]["score"] < 1
     assert app.config["SECRET_KEY"] not in json.dumps(predictions[0])
 
