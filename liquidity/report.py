@@ -20,6 +20,7 @@ from liquidity.dataset import DatasetError, load_snapshots, make_pairs
 from liquidity.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES
 from liquidity.files import write_atomically
 from liquidity.paths import DATASET_DIR, PROJECT_ROOT
+from liquidity.schema import BY_COLUMN
 from liquidity.paths import REPORT_DIR as DEFAULT_OUT
 ASSETS = Path(__file__).resolve().parent / "report_assets"
 REPORT_FILE = "report.html"
@@ -36,10 +37,13 @@ STABLE_CHANGE_LIMIT = 0.01
 OUTLIER_ROWS_SHOWN = 10
 RESIDUAL_QUANTILE = 0.9
 
-COLUMN_UNITS = {"price": "USD", "1h": "fraction", "24h": "fraction", "7d": "fraction", "volume": "USD",
-                "mkt_cap": "USD"}
-COLUMN_MEANINGS = {"price": "price", "1h": "price change over 1 hour", "24h": "price change over 24 hours",
-                   "7d": "price change over 7 days", "volume": "24h traded volume", "mkt_cap": "market cap"}
+# The model's four inputs are described by liquidity.schema; 24h and 7d are snapshot columns the model does not read.
+EXTRA_COLUMNS = {"24h": ("price change over 24 hours", "fraction"), "7d": ("price change over 7 days", "fraction")}
+COLUMN_ORDER = ("price", "1h", "24h", "7d", "volume", "mkt_cap")
+COLUMN_MEANINGS = {column: BY_COLUMN[column].description if column in BY_COLUMN else EXTRA_COLUMNS[column][0]
+                   for column in COLUMN_ORDER}
+COLUMN_UNITS = {column: BY_COLUMN[column].unit if column in BY_COLUMN else EXTRA_COLUMNS[column][1]
+                for column in COLUMN_ORDER}
 MODEL_ORDER = ("random_forest", "persistence", "linear_regression")
 MODEL_LABELS = {"random_forest": "tuned random forest", "persistence": "persistence (next score = today's)",
                 "linear_regression": "linear regression"}

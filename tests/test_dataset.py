@@ -78,3 +78,14 @@ def test_pairs_join_each_date_with_the_next_available_one():
 def test_a_single_date_has_no_pairs_to_learn_from():
     with pytest.raises(DatasetError, match="at least two snapshot dates"):
         make_pairs(load_snapshots(SNAPSHOTS / "day1.csv").frame)
+
+
+def test_a_semicolon_decimal_comma_file_loads_as_its_comma_twin(tmp_path):
+    comma = (SNAPSHOTS / "day1.csv").read_text(encoding="utf-8")
+    european = "\ufeff" + "\n".join(";".join(cell.replace(".", ",") for cell in line.split(","))
+                                     for line in comma.splitlines()) + "\n"
+    (tmp_path / "day1.csv").write_text(european, encoding="utf-8")
+    twin = load_snapshots(SNAPSHOTS / "day1.csv").frame.drop(columns="source_file")
+    loaded = load_snapshots(tmp_path / "day1.csv").frame.drop(columns="source_file")
+    assert ";" in european and "," in european.splitlines()[1]
+    pd.testing.assert_frame_equal(loaded, twin)

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, current_app, redirect, request, url_for
 
 from liquidity.coingecko import CoinGeckoClient, CoinGeckoError, RateLimitedError, UnreachableError
+from liquidity.schema import INPUTS
 
 log = logging.getLogger("liquidity.web.live")  # a child of the web logger: its JSON lines and level
 
@@ -21,7 +22,7 @@ COIN_RULE = "type a CoinGecko id such as bitcoin or a symbol such as BTC (letter
 # Home form field -> CoinGecko field; h1 stays in percent because the form takes percent.
 FORM_FIELDS = {"volume": "total_volume", "mkt_cap": "market_cap", "h1": "price_change_percentage_1h_in_currency",
                "price": "current_price"}
-FIELD_LABELS = {"volume": "24h volume", "mkt_cap": "market cap", "h1": "1h change", "price": "price"}
+FIELD_LABELS = {spec.form_field: spec.label for spec in INPUTS}
 MESSAGES = {
     "offline": "CoinGecko cannot be reached right now; type the values yourself.",
     "busy": "CoinGecko is limiting requests right now; try again in a minute or type the values yourself.",
