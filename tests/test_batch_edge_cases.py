@@ -8,7 +8,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import csrf_token
 from liquidity.tabular import TableError, TooManyRows, number_text
 from liquidity.web.scoring import read_csv_upload
 from liquidity.web.extensions import models
@@ -19,7 +18,7 @@ TETHER = "Tether,USDT,1,0,44131404071,80205879149\n"
 
 
 def upload(client, data, name="snapshot.csv", action="download"):
-    form = {"csrf_token": csrf_token(client, "/batch"), "action": action, "file": (io.BytesIO(data), name)}
+    form = {"csrf_token": client.csrf_token("/batch"), "action": action, "file": (io.BytesIO(data), name)}
     return client.post("/batch", data=form, content_type="multipart/form-data")
 
 

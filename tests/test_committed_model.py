@@ -7,6 +7,8 @@ from liquidity.artifacts import load_artifacts
 from liquidity.artifacts import default_artifact_paths
 from liquidity.features import features_from_frame
 
+pytestmark = pytest.mark.slow  # loads the committed 300-tree model
+
 
 @pytest.fixture(scope="module")
 def committed():

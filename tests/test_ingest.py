@@ -289,6 +289,7 @@ def test_command_refuses_a_bad_date(tmp_path):
     assert result.exit_code == 2 and "16/03/2024" in result.stderr
 
 
+@pytest.mark.slow
 def test_module_runs_as_a_script(coingecko, tmp_path):
     completed = subprocess.run(
         [sys.executable, "-m", "liquidity", "ingest", "--base-url", coingecko.base_url, "--coins", "3",

@@ -15,7 +15,8 @@ HOME = '<main>{% include "live/_fill.html" ignore missing %}</main>'
 def make_app(base_url, register=True, **config):
     """A bare app with the live blueprint and a stand-in home page, as the real factory will have."""
     app = Flask(__name__, template_folder=str(TEMPLATES_DIR))
-    app.config.update(load_settings({}), TESTING=True, COINGECKO_BASE_URL=base_url, COINGECKO_LIVE_MAX_WAIT=0.01, **config)
+    app.config.update(load_settings({}), TESTING=True, COINGECKO_BASE_URL=base_url, COINGECKO_LIVE_MAX_WAIT=0.01,
+                      **config)
     if register:
         app.register_blueprint(bp)
 
