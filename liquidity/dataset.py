@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from liquidity.schema import header_aliases
-from liquidity.tabular import TableError, numbers, read_table
+from liquidity.tabular import TableError, read_table
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def read_snapshot_file(path):
         if column not in frame.columns:
             frame[column] = ""
     for column in NUMERIC_COLUMNS:
-        frame[column] = numbers(frame[column], table.delimiter)
+        frame[column] = table.number_cells(frame[column])
     frame = frame[list(REQUIRED_COLUMNS[:2]) + list(NUMERIC_COLUMNS) + ["date"]].copy()
     frame["source_file"] = path.name
     return frame

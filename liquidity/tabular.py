@@ -19,6 +19,9 @@ COMMA_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
 DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d*),\d+")
 # "20.476.118.020": two or more dot groups cannot be a decimal point (one dot, "1.234", stays a decimal point).
 DOT_GROUPED = re.compile(r"[+-]?\d{1,3}(\.\d{3}){2,}")
+# A cell of whitespace only, maybe quoted, searched in "\n" + text (a tab delimiter matches too, which only
+# costs a closer look). Starting on a delimiter or newline, not on ^, keeps the search fast on big files.
+BLANK_CELL = re.compile(r'[,;\t\n]"?[^\S\r\n]+"?(?=[,;\t\r\n]|$)')
 
 
 class TableError(ValueError):
@@ -35,10 +38,17 @@ class Table:
 
     rows: pd.DataFrame
     delimiter: str
+    quoted: bool = True  # False: the text has no quote, so no cell holds its delimiter
+
+    def number_cells(self, cells):
+        """Return cells of this table as number text (see numbers)."""
+        if self.delimiter == "," and not self.quoted:
+            return cells  # an unquoted comma file has no comma inside a cell, and only those change there
+        return numbers(cells, self.delimiter)
 
     def numbers(self, column):
-        """Return the column's cells as number text (see numbers)."""
-        return numbers(self.rows[column], self.delimiter)
+        """Return the column's cells stripped, as number text."""
+        return self.number_cells(self.rows[column]).str.strip()
 
 
 def decode(data):
@@ -82,8 +92,18 @@ def number_text(raw, delimiter):
 
 
 def numbers(cells, delimiter):
-    """Return text cells stripped, with separators normalised to Python's float syntax (see number_text)."""
-    return cells.str.strip().map(lambda raw: number_text(raw, delimiter))
+    """Return text cells with separators normalised to Python's float syntax (see number_text).
+
+    Only a cell with a comma, or two dots outside comma files, can change, so only those are looked at:
+    history files hold millions of plain numbers. Other cells keep their spaces; float() ignores them.
+    """
+    if delimiter == ",":
+        candidates = cells.str.contains(",", regex=False)
+    else:
+        candidates = cells.str.contains(r",|\..*\.", regex=True)
+    if not candidates.any():
+        return cells
+    return cells.where(~candidates, cells[candidates].str.strip().map(lambda raw: number_text(raw, delimiter)))
 
 
 def normalise_header(name, aliases):
@@ -110,7 +130,6 @@ def read_table(data, aliases, max_rows=None):
         raise TableError("The file is empty.") from None
     except (pd.errors.ParserError, ValueError) as error:
         raise TableError(f"The file is not a readable CSV: {error}") from None
-    del text
     rows.columns = [normalise_header(column, aliases) for column in rows.columns]
     if rows.columns.duplicated().any():
         raise TableError(f"Column {rows.columns[rows.columns.duplicated()][0]!r} appears more than once.")
@@ -120,6 +139,9 @@ def read_table(data, aliases, max_rows=None):
     rows = rows.fillna("")  # a short row's missing cells are empty
     rows = rows.reset_index(drop=True)
     rows.index = rows.index + 1
-    if len(rows.columns):
-        rows = rows[rows.apply(lambda column: column.str.strip() != "").any(axis=1)]
-    return Table(rows=rows, delimiter=delimiter)
+    filled = rows.ne("")
+    # A cell of spaces is empty too. Such cells are rare, so the cells are only tested when the text may hold one.
+    if BLANK_CELL.search("\n" + text):
+        filled &= ~rows.apply(lambda column: column.str.isspace())
+    rows = rows[filled.any(axis=1)]
+    return Table(rows=rows, delimiter=delimiter, quoted='"' in text)
