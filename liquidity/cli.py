@@ -1,17 +1,27 @@
 """The project's commands, one click group for `python -m liquidity <cmd>` and `flask --app app <cmd>`.
 
-Add a command by appending it to COMMANDS; create_app adds every command of `cli` to the app's CLI.
+Add a command with one line in COMMANDS (its name and "module:object"); create_app adds every command of
+`cli` to the app's CLI. A command's module is imported only when that command runs (or the app starts), so
+`python -m liquidity ingest` loads neither scikit-learn nor the report's templates.
 """
 
+import importlib
 import logging
 from pathlib import Path
 
 import click
 
 from liquidity.dataset import DatasetError
-from liquidity.ingest import ingest_command
 from liquidity.paths import DATASET_DIR, PROJECT_ROOT
-from liquidity.report import report_command
+
+COMMANDS = {
+    "train": "liquidity.cli:train_command",
+    "verify": "liquidity.cli:verify_command",
+    "report": "liquidity.report:report_command",
+    "ingest": "liquidity.ingest:ingest_command",
+    "dataset": "liquidity.cli:dataset_command",
+    "predict": "liquidity.cli:predict_command",
+}
 
 
 def log_to_stderr():
@@ -110,11 +120,23 @@ def predict_command(volume, mkt_cap, h1, price):
     click.echo(f"liquidity score {prediction.score:.3f}  level {prediction.level}")
 
 
-@click.group("liquidity")
+class LazyGroup(click.Group):
+    """A click group whose commands (COMMANDS) are imported when they are asked for."""
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx, name):
+        if name in COMMANDS and name not in self.commands:
+            module, _, attribute = COMMANDS[name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+    def all_commands(self):
+        """Return {name: command} for every command, importing each."""
+        return {name: self.get_command(None, name) for name in self.list_commands(None)}
+
+
+@click.group("liquidity", cls=LazyGroup)
 def cli():
     """Crypto liquidity predictor: train, verify, report, ingest and summarise data."""
-
-
-COMMANDS = (train_command, verify_command, report_command, ingest_command, dataset_command, predict_command)
-for command in COMMANDS:
-    cli.add_command(command)

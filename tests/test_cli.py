@@ -33,11 +33,12 @@ def test_flask_and_python_m_liquidity_offer_the_same_commands_with_the_same_opti
     def options(command):
         return sorted((param.name, tuple(param.opts)) for param in command.params)
 
-    assert {"train", "verify", "report", "ingest", "dataset"} <= set(cli.commands)
-    for name, command in cli.commands.items():
+    commands = cli.all_commands()
+    assert {"train", "verify", "report", "ingest", "dataset"} <= set(commands)
+    for name, command in commands.items():
         assert options(app.cli.get_command(None, name)) == options(command), name
     assert {"--seed", "--threshold", "--jobs", "--folds", "--quick"} <= {
-        opt for param in cli.commands["train"].params for opt in param.opts}
+        opt for param in commands["train"].params for opt in param.opts}
 
 
 def test_python_m_liquidity_summarises_a_dataset(snapshots_dir):

@@ -52,3 +52,13 @@ def test_the_package_root_and_the_data_layer_load_no_scikit_learn():
 @pytest.mark.slow
 def test_the_web_app_does_load_flask():  # the probe can see Flask when it is there
     assert "flask" in loaded_by("liquidity.web")["flask"]
+
+
+@pytest.mark.slow
+def test_a_command_imports_only_its_own_module():
+    probe = ("import sys; from liquidity.cli import cli; cli.get_command(None, 'ingest'); "
+             "print(sorted(m for m in ('sklearn', 'flask', 'liquidity.report') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"

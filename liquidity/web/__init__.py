@@ -25,7 +25,7 @@ def create_app(test_config=None):
     register_blueprints(app)
     errors.init_app(app)
     formatting.init_app(app)
-    for command in cli.commands.values():
+    for command in cli.all_commands().values():
         app.cli.add_command(command)
     return app
 
