@@ -5,7 +5,7 @@ DATA ?= DATASET
 SHARED_DATA ?= ../shared/data/coingecko
 
 .DEFAULT_GOAL := help
-.PHONY: help run test train train-shared check-model ingest report bench
+.PHONY: help run test test-quick train train-shared check-model ingest report bench
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -26,26 +26,29 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt pyproject.toml | $(BIN)/pyth
 run: $(VENV)/.runtime ## start the app at http://127.0.0.1:5000 on its embedded defaults
 	$(BIN)/flask --app app run
 
-test: $(VENV)/.dev ## install what the tests need and run them
+test: $(VENV)/.dev ## install what the tests need and run them all
 	$(BIN)/python -m pytest
 
+test-quick: $(VENV)/.dev ## the tests not marked slow (no notebooks, browser, subprocesses or committed model)
+	$(BIN)/python -m pytest -m "not slow"
+
 train: $(VENV)/.runtime ## retrain on DATA (default DATASET/) and overwrite the committed artifacts
-	$(BIN)/python -m liquidity.modeling.train --data $(DATA)
+	$(BIN)/python -m liquidity train --data $(DATA)
 
 train-shared: $(VENV)/.runtime ## retrain the committed model on the shared CoinGecko snapshots
-	$(BIN)/python -m liquidity.modeling.train --data $(SHARED_DATA)
+	$(BIN)/python -m liquidity train --data $(SHARED_DATA)
 
 check-model: $(VENV)/.runtime ## retrain on the shared snapshots in a temp folder and compare with model_card.json
-	$(BIN)/python -m liquidity.modeling.verify --data $(SHARED_DATA)
+	$(BIN)/python -m liquidity verify --data $(SHARED_DATA)
 
 ingest: $(VENV)/.runtime ## snapshot today's top 500 coins from CoinGecko into DATA (default DATASET/)
-	$(BIN)/python -m liquidity.ingest --out $(DATA)
+	$(BIN)/python -m liquidity ingest --out $(DATA)
 
 # The report reads DATA when it is given on the command line, else the shared snapshots when present, else DATASET/.
 REPORT_DATA = $(if $(filter command line environment,$(origin DATA)),$(DATA),$(if $(wildcard $(SHARED_DATA)/*.csv),$(SHARED_DATA),$(DATA)))
 
 report: $(VENV)/.dev ## build EDA_REPORT/ from DATA (default: shared snapshots, else DATASET/) and the model
-	$(BIN)/python -m liquidity.report --data "$(REPORT_DATA)" --model-dir . --out EDA_REPORT
+	$(BIN)/python -m liquidity report --data "$(REPORT_DATA)" --model-dir . --out EDA_REPORT
 
 bench: $(VENV)/.runtime ## time one-row, batch, start-up and HTTP figures against their baselines (~1 min, loopback only)
 	$(BIN)/python benchmarks/bench.py

@@ -1,7 +1,6 @@
 """Entry point for `flask --app app run` and `gunicorn app:app`."""
 
-from liquidity import create_app
-from liquidity.config import ConfigError
+from liquidity.web import ConfigError, create_app
 
 try:
     app = create_app()

@@ -32,6 +32,8 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 def post_worker_init(worker):
     """Start the model's fast path (onnxruntime) in each worker after the fork, before it takes requests."""
-    model = worker.wsgi.extensions.get("liquidity_model") if hasattr(worker.wsgi, "extensions") else None
+    from liquidity.web.extensions import models
+
+    model = models.get(worker.wsgi) if hasattr(worker.wsgi, "extensions") else None
     if model is not None:
         model.warm_up()

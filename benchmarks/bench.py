@@ -161,7 +161,7 @@ print(json.dumps({{"loaded": loaded, "seconds": time.perf_counter() - started, "
 APP_STARTUP = """
 import json, time
 started = time.perf_counter()
-from liquidity import create_app
+from liquidity.web import create_app
 app = create_app()
 status = app.test_client().get("/healthz").status_code
 print(json.dumps({"seconds": time.perf_counter() - started, "status": status}))

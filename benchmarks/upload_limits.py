@@ -29,7 +29,7 @@ def peak_rss_mb():
 
 def run_case(name):
     """Run one case in this process and print a JSON line: status, seconds, peak RSS before and after."""
-    from liquidity import create_app
+    from liquidity.web import create_app
 
     app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False})
     client = app.test_client()

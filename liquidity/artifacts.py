@@ -10,6 +10,7 @@ from pathlib import Path
 import sklearn
 
 from liquidity.files import write_atomically
+from liquidity.paths import PROJECT_ROOT
 
 MODEL_FILE = "tuned_liquidity_model.pkl"
 SCALER_FILE = "liquidity_scaler.pkl"
@@ -32,6 +33,16 @@ class ArtifactPaths:
     def in_folder(cls, folder):
         folder = Path(folder)
         return cls(folder / MODEL_FILE, folder / SCALER_FILE, folder / CARD_FILE)
+
+
+def default_artifact_paths(environ=None):
+    """Return the artifact paths from LIQUIDITY_MODEL_PATH / _SCALER_PATH / _CARD_PATH, else the project root."""
+    environ = os.environ if environ is None else environ
+    return ArtifactPaths(
+        model=Path(environ.get("LIQUIDITY_MODEL_PATH", PROJECT_ROOT / MODEL_FILE)),
+        scaler=Path(environ.get("LIQUIDITY_SCALER_PATH", PROJECT_ROOT / SCALER_FILE)),
+        card=Path(environ.get("LIQUIDITY_CARD_PATH", PROJECT_ROOT / CARD_FILE)),
+    )
 
 
 @dataclass(frozen=True)

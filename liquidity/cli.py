@@ -1,40 +1,142 @@
-"""Flask CLI commands: `flask --app app train | ingest | report`."""
+"""The project's commands, one click group for `python -m liquidity <cmd>` and `flask --app app <cmd>`.
 
+Add a command with one line in COMMANDS (its name and "module:object"); create_app adds every command of
+`cli` to the app's CLI. A command's module is imported only when that command runs (or the app starts), so
+`python -m liquidity ingest` loads neither scikit-learn nor the report's templates.
+"""
+
+import importlib
+import logging
 from pathlib import Path
 
 import click
 
-from liquidity.config import PROJECT_ROOT
-from liquidity.ingest import ingest_command
-from liquidity.report import report_command
+from liquidity.dataset import DatasetError
+from liquidity.paths import DATASET_DIR, PROJECT_ROOT
+
+COMMANDS = {
+    "train": "liquidity.cli:train_command",
+    "verify": "liquidity.cli:verify_command",
+    "report": "liquidity.report:report_command",
+    "ingest": "liquidity.ingest:ingest_command",
+    "dataset": "liquidity.cli:dataset_command",
+    "predict": "liquidity.cli:predict_command",
+}
+
+
+def log_to_stderr():
+    """Show the commands' progress logs (INFO and above) on stderr."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+
+
+def fail(error):
+    """Raise a one-line ClickException for error, naming its type unless it is a DatasetError."""
+    if isinstance(error, DatasetError):
+        raise click.ClickException(str(error)) from None
+    raise click.ClickException(f"{error.__class__.__name__}: {error}") from None
+
+
+data_option = click.option("--data", "data", multiple=True, type=click.Path(path_type=Path),
+                           help="snapshot CSV file or folder (repeatable; default DATASET/)")
 
 
 @click.command("train")
-@click.option("--data", "data", multiple=True, type=click.Path(path_type=Path),
-              help="snapshot CSV file or folder (repeatable; default DATASET/)")
-@click.option("--out", type=click.Path(path_type=Path), default=PROJECT_ROOT, show_default=True,
+@data_option
+@click.option("--out", type=click.Path(path_type=Path), default=PROJECT_ROOT, show_default="project root",
               help="folder for the pkls and model_card.json")
 @click.option("--quick", is_flag=True, help="tiny grid, for a fast look")
 @click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True, help="coin-grouped CV folds")
-def train_command(data, out, quick, folds):
+@click.option("--seed", type=int, default=None, help="random seed of the forest  [default: train()'s, 42]")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="score at or above which the level is High  [default: train()'s, 0.5]")
+@click.option("--jobs", type=int, default=-1, show_default=True, help="parallel jobs for the grid search")
+def train_command(data, out, quick, folds, seed, threshold, jobs):
     """Train the model on snapshot CSVs and write the artifacts."""
-    from liquidity.dataset import DatasetError
-    from liquidity.modeling.train import DEFAULT_DATA, QUICK_GRID, train
+    from liquidity.modeling.train import QUICK_GRID, train
 
+    log_to_stderr()
+    # Unset options keep train()'s own defaults, so they are defined once, there.
+    chosen = {name: value for name, value in (("seed", seed), ("threshold", threshold)) if value is not None}
     try:
         out.mkdir(parents=True, exist_ok=True)  # fail on an unusable --out before minutes of training
-        train(list(data) or [DEFAULT_DATA], out, grid=QUICK_GRID if quick else None, n_folds=folds,
-              progress=click.echo, verbose=0)
-    except DatasetError as error:
+        train(list(data) or [DATASET_DIR], out, grid=QUICK_GRID if quick else None, n_folds=folds, n_jobs=jobs,
+              progress=click.echo, verbose=0, **chosen)
+    except (DatasetError, OSError, ValueError) as error:
+        fail(error)
+
+
+@click.command("verify")
+@click.option("--data", "data", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="the snapshot files or folders the committed model was trained on (repeatable)")
+@click.option("--card", type=click.Path(path_type=Path), default=None, show_default="the committed model card",
+              help="model card to check")
+def verify_command(data, card):
+    """Retrain on --data in a temporary folder and compare with the model card; exit 1 on any difference."""
+    from liquidity.artifacts import ArtifactError
+    from liquidity.modeling.verify import verify
+
+    try:
+        differences = verify(list(data), card)
+    except (ArtifactError, DatasetError, OSError) as error:
         raise click.ClickException(str(error)) from None
-    except (OSError, ValueError) as error:
-        raise click.ClickException(f"{error.__class__.__name__}: {error}") from None
+    if differences:
+        raise click.ClickException("\n  ".join(["retrained model differs from the committed model card:",
+                                                *differences]))
+    click.echo("retrained metrics match the committed model card")
 
 
-COMMANDS = [train_command, ingest_command, report_command]
+@click.command("dataset")
+@click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
+def dataset_command(data):
+    """Summarise the snapshots at DATA (files or folders): rows, dates, drops and pairs."""
+    from liquidity.dataset import load_snapshots, make_pairs
+
+    log_to_stderr()
+    try:
+        snapshots = load_snapshots(list(data))
+        pairs = make_pairs(snapshots.frame)
+    except DatasetError as error:
+        fail(error)
+    click.echo(f"files: {len(snapshots.files)}  rows read: {snapshots.rows_read}  kept: {len(snapshots.frame)}")
+    click.echo(f"dates: {', '.join(snapshots.dates)}  next-snapshot pairs: {len(pairs)}")
+    for text, count in snapshots.dropped.most_common():
+        click.echo(f"dropped {count:>5}  {text}")
 
 
-def register_commands(app):
-    """Add every command in COMMANDS to app's CLI."""
-    for command in COMMANDS:
-        app.cli.add_command(command)
+@click.command("predict")
+@click.argument("volume")
+@click.argument("mkt_cap")
+@click.argument("h1")
+@click.argument("price")
+def predict_command(volume, mkt_cap, h1, price):
+    """Print the forecast for one coin: 24h VOLUME (USD), MKT_CAP (USD), H1 (a fraction), PRICE (USD)."""
+    from liquidity.artifacts import ArtifactError
+    from liquidity.modeling.predict import predict_liquidity
+
+    try:
+        prediction = predict_liquidity(volume, mkt_cap, h1, price)
+    except (ValueError, ArtifactError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"liquidity score {prediction.score:.3f}  level {prediction.level}")
+
+
+class LazyGroup(click.Group):
+    """A click group whose commands (COMMANDS) are imported when they are asked for."""
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx, name):
+        if name in COMMANDS and name not in self.commands:
+            module, _, attribute = COMMANDS[name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+    def all_commands(self):
+        """Return {name: command} for every command, importing each."""
+        return {name: self.get_command(None, name) for name in self.list_commands(None)}
+
+
+@click.group("liquidity", cls=LazyGroup)
+def cli():
+    """Crypto liquidity predictor: train, verify, report, ingest and summarise data."""

@@ -1,6 +1,5 @@
 """Load, validate and pair market snapshot CSVs."""
 
-import argparse
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -9,15 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from liquidity.schema import header_aliases
+from liquidity.tabular import TableError, read_table
+
 log = logging.getLogger(__name__)
 
 # Spellings met in the seed material and in CoinGecko exports, mapped to one name each.
-COLUMN_ALIASES = {
-    "24h_volume": "volume",
-    "total_volume": "volume",
-    "market_cap": "mkt_cap",
-    "name": "coin",
-}
+COLUMN_ALIASES = {**header_aliases(), "name": "coin"}
 REQUIRED_COLUMNS = ("coin", "symbol", "price", "volume", "mkt_cap", "date")
 # Sources without a column (the daily history has no 1h/24h/7d) leave it missing, never zero.
 OPTIONAL_COLUMNS = ("coin_id", "1h", "24h", "7d")
@@ -46,32 +43,27 @@ class Snapshots:
         return sorted(self.frame["date"].unique().tolist())
 
 
-def _normalise_header(name):
-    name = str(name).replace("\ufeff", "").strip().lower()
-    return COLUMN_ALIASES.get(name, name)
-
-
 def read_snapshot_file(path):
-    """Read one CSV into a frame with canonical column names, or raise DatasetError."""
+    """Read one CSV into a frame with canonical column names, or raise DatasetError.
+
+    Any file /batch reads is read here too (liquidity.tabular): comma, semicolon or tab, BOM, decimal comma.
+    """
     path = Path(path)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=True)
-    except (OSError, UnicodeDecodeError) as error:
+        table = read_table(path.read_bytes(), COLUMN_ALIASES)
+    except OSError as error:
         raise DatasetError(f"{path}: cannot read file ({error.__class__.__name__}: {error})") from None
-    except pd.errors.EmptyDataError:
-        raise DatasetError(f"{path}: file is empty") from None
-    except pd.errors.ParserError as error:
-        raise DatasetError(f"{path}: not a readable CSV ({error})") from None
-    frame.columns = [_normalise_header(column) for column in frame.columns]
-    if frame.columns.duplicated().any():
-        duplicated = sorted(set(frame.columns[frame.columns.duplicated()]))
-        raise DatasetError(f"{path}: column {duplicated[0]!r} appears more than once")
+    except TableError as error:
+        raise DatasetError(f"{path}: cannot read file ({error})") from None
+    frame = table.rows.copy()
     for column in REQUIRED_COLUMNS:
         if column not in frame.columns:
             raise DatasetError(f"{path}: missing required column {column!r}")
     for column in OPTIONAL_COLUMNS:
         if column not in frame.columns:
             frame[column] = ""
+    for column in NUMERIC_COLUMNS:
+        frame[column] = table.number_cells(frame[column])
     frame = frame[["coin_id", "coin", "symbol", *NUMERIC_COLUMNS, "date"]].copy()
     frame["source_file"] = path.name
     return frame
@@ -196,24 +188,3 @@ def make_pairs(frame):
     if pairs.empty:
         raise DatasetError("no coin appears on two consecutive snapshot dates (pairs join on coin_id, else coin + symbol)")
     return pairs.sort_values(["date", *KEY_COLUMNS], kind="stable").reset_index(drop=True)
-
-
-def main(argv=None):
-    """Summarise the snapshots at a path: rows, dates, drops and pairs."""
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("data", nargs="+", help="snapshot CSV files or folders")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    try:
-        snapshots = load_snapshots(args.data)
-        pairs = make_pairs(snapshots.frame)
-    except DatasetError as error:
-        parser.exit(2, f"error: {error}\n")
-    print(f"files: {len(snapshots.files)}  rows read: {snapshots.rows_read}  kept: {len(snapshots.frame)}")
-    print(f"dates: {', '.join(snapshots.dates)}  next-snapshot pairs: {len(pairs)}")
-    for text, count in snapshots.dropped.most_common():
-        print(f"dropped {count:>5}  {text}")
-
-
-if __name__ == "__main__":
-    main()

@@ -2,8 +2,7 @@
 
 import numpy as np
 
-# The four raw inputs, named as in the snapshot CSVs after loading.
-INPUT_COLUMNS = ("volume", "mkt_cap", "1h", "price")
+from liquidity.schema import COLUMNS as INPUT_COLUMNS  # the four raw inputs, named as the loaded snapshot columns
 
 FEATURE_NAMES = ("log_volume", "log_mkt_cap", "log_turnover", "h1", "log_price")
 

@@ -3,8 +3,8 @@
 import tempfile
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DATASET_DIR = PROJECT_ROOT / "DATASET"
+from liquidity.paths import DATASET_DIR, PROJECT_ROOT
+
 FIXTURE_SNAPSHOTS = PROJECT_ROOT / "tests" / "fixtures" / "snapshots"
 
 
@@ -33,7 +33,7 @@ def resolve_artifact_dir(folder=None):
     """
     if folder is None:
         return Path(tempfile.mkdtemp(prefix="liquidity-model-"))
-    from liquidity.config import default_artifact_paths
+    from liquidity.artifacts import default_artifact_paths
 
     folder = Path(folder).resolve()
     if folder in (PROJECT_ROOT, default_artifact_paths().model.resolve().parent):

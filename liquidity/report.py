@@ -1,4 +1,4 @@
-"""Build the EDA report: python -m liquidity.report --data PATH --model-dir DIR --out EDA_REPORT.
+"""Build the EDA report: python -m liquidity report --data PATH --model-dir DIR --out EDA_REPORT.
 
 Writes report.html, report.css and figures/*.png into the output folder. Every number in the page is
 computed here from the snapshots, the model card and the held-out predictions saved beside it.
@@ -19,10 +19,9 @@ from liquidity.artifacts import CARD_FILE, ArtifactError, read_card, sha256_file
 from liquidity.dataset import DatasetError, load_snapshots, make_pairs
 from liquidity.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES
 from liquidity.files import write_atomically
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = PROJECT_ROOT / "DATASET"
-DEFAULT_OUT = PROJECT_ROOT / "EDA_REPORT"
+from liquidity.paths import DATASET_DIR, PROJECT_ROOT
+from liquidity.schema import BY_COLUMN
+from liquidity.paths import REPORT_DIR as DEFAULT_OUT
 ASSETS = Path(__file__).resolve().parent / "report_assets"
 REPORT_FILE = "report.html"
 STYLE_FILE = "report.css"
@@ -38,10 +37,13 @@ STABLE_CHANGE_LIMIT = 0.01
 OUTLIER_ROWS_SHOWN = 10
 RESIDUAL_QUANTILE = 0.9
 
-COLUMN_UNITS = {"price": "USD", "1h": "fraction", "24h": "fraction", "7d": "fraction", "volume": "USD",
-                "mkt_cap": "USD"}
-COLUMN_MEANINGS = {"price": "price", "1h": "price change over 1 hour", "24h": "price change over 24 hours",
-                   "7d": "price change over 7 days", "volume": "24h traded volume", "mkt_cap": "market cap"}
+# The model's four inputs are described by liquidity.schema; 24h and 7d are snapshot columns the model does not read.
+EXTRA_COLUMNS = {"24h": ("price change over 24 hours", "fraction"), "7d": ("price change over 7 days", "fraction")}
+COLUMN_ORDER = ("price", "1h", "24h", "7d", "volume", "mkt_cap")
+COLUMN_MEANINGS = {column: BY_COLUMN[column].description if column in BY_COLUMN else EXTRA_COLUMNS[column][0]
+                   for column in COLUMN_ORDER}
+COLUMN_UNITS = {column: BY_COLUMN[column].unit if column in BY_COLUMN else EXTRA_COLUMNS[column][1]
+                for column in COLUMN_ORDER}
 MODEL_ORDER = ("random_forest", "persistence", "linear_regression")
 MODEL_LABELS = {"random_forest": "tuned random forest", "persistence": "persistence (next score = today's)",
                 "linear_regression": "linear regression"}
@@ -341,18 +343,9 @@ def build_report(data, model_dir, out):
 def report_command(data, model_dir, out):
     """Build the EDA report and say where it went."""
     try:
-        built = build_report(list(data) or [DEFAULT_DATA], model_dir, out)
+        built = build_report(list(data) or [DATASET_DIR], model_dir, out)
     except (DatasetError, ReportError) as error:
         raise click.ClickException(str(error)) from None
     except OSError as error:  # e.g. an --out that cannot be created
         raise click.ClickException(f"{error.filename or out}: {error.strerror or error}") from None
     click.echo(f"wrote {built.html} with {len(built.figures)} figures")
-
-
-def main(argv=None):
-    """Run the report command as python -m liquidity.report."""
-    return report_command.main(args=argv, prog_name="python -m liquidity.report")
-
-
-if __name__ == "__main__":
-    main()

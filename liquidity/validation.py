@@ -2,15 +2,12 @@
 
 import math
 
-# Plausible bounds: beyond them a value is a typo or a unit mistake, not a market.
-INPUT_LIMITS = {
-    "volume": (0.0, 1e13, "24h volume"),
-    "mkt_cap": (0.0, 1e14, "market cap"),
-    "1h": (-1.0, 10.0, "1h change"),
-    "price": (0.0, 1e9, "price"),
-}
+from liquidity.schema import INPUTS
+
+# (low, high, label) per input, from the one schema (liquidity.schema).
+INPUT_LIMITS = {spec.column: (spec.low, spec.high, spec.label) for spec in INPUTS}
 # Lower bounds that the value may equal (volume may be zero; the others must exceed theirs).
-INCLUSIVE_LOWER = {"volume"}
+INCLUSIVE_LOWER = {spec.column for spec in INPUTS if spec.low_inclusive}
 
 
 class InputError(ValueError):

@@ -1,22 +1,49 @@
+"""Shared fixtures: the hand-made data, a quick model trained on it, and apps and clients on that model."""
+
 import re
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 
 from liquidity.artifacts import ArtifactPaths
 from liquidity.modeling.predict import LiquidityModel
 from liquidity.modeling.train import QUICK_GRID, train
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SNAPSHOTS = FIXTURES / "snapshots"
-BROKEN = FIXTURES / "broken"
+CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def pytest_collection_modifyitems(items):
+    """Mark the tests that load the committed 300-tree model (fixture committed_model) as slow."""
+    for item in items:
+        if "committed_model" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
-def trained_dir(tmp_path_factory):
+def snapshots_dir():
+    """Three hand-made snapshot dates (2024-01-01, -02, -04)."""
+    return FIXTURES / "snapshots"
+
+
+@pytest.fixture(scope="session")
+def broken_dir():
+    """Snapshot files that break one rule each."""
+    return FIXTURES / "broken"
+
+
+@pytest.fixture(scope="session")
+def history_dir():
+    """Two hand-made dates of a coin_id-keyed source without 1h/24h/7d, two coins sharing a symbol."""
+    return FIXTURES / "history"
+
+
+@pytest.fixture(scope="session")
+def trained_dir(tmp_path_factory, snapshots_dir):
     """Artifacts of a quick model trained on the hand-made fixture snapshots."""
     folder = tmp_path_factory.mktemp("artifacts")
-    train(SNAPSHOTS, folder, grid=QUICK_GRID, n_folds=3, n_jobs=1, verbose=0, progress=lambda _: None)
+    train(snapshots_dir, folder, grid=QUICK_GRID, n_folds=3, n_jobs=1, verbose=0, progress=lambda _: None)
     return folder
 
 
@@ -25,13 +52,28 @@ def fixture_model(trained_dir):
     return LiquidityModel.load(ArtifactPaths.in_folder(trained_dir))
 
 
-CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+class FormClient(FlaskClient):
+    """A test client that can read the CSRF token of a page's form."""
+
+    def csrf_token(self, path="/"):
+        """GET path and return the CSRF token of its form."""
+        match = CSRF_FIELD.search(self.get(path).get_data(as_text=True))
+        assert match, f"no CSRF token on {path}"
+        return match.group(1)
 
 
-def make_test_config(artifact_dir, report_dir, **overrides):
-    """Return the test_config for an app on the artifacts in artifact_dir."""
-    return {"TESTING": True, "ARTIFACT_PATHS": ArtifactPaths.in_folder(artifact_dir), "REPORT_DIR": report_dir,
-            **overrides}
+@pytest.fixture(scope="session")
+def make_app():
+    """Return a factory: make_app(artifact_dir, report_dir, **config) is an app on those artifacts."""
+    from liquidity.web import create_app
+
+    def make(artifact_dir, report_dir, **overrides):
+        app = create_app({"TESTING": True, "ARTIFACT_PATHS": ArtifactPaths.in_folder(artifact_dir),
+                          "REPORT_DIR": report_dir, **overrides})
+        app.test_client_class = FormClient
+        return app
+
+    return make
 
 
 @pytest.fixture
@@ -43,11 +85,9 @@ def report_dir(tmp_path):
 
 
 @pytest.fixture
-def app(trained_dir, report_dir):
+def app(make_app, trained_dir, report_dir):
     """The app on the fixture model, CSRF on as in production."""
-    from liquidity import create_app
-
-    return create_app(make_test_config(trained_dir, report_dir))
+    return make_app(trained_dir, report_dir)
 
 
 @pytest.fixture
@@ -58,13 +98,6 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
-
-
-def csrf_token(client, path="/"):
-    """GET path and return the CSRF token of its form."""
-    match = CSRF_FIELD.search(client.get(path).get_data(as_text=True))
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import csrf_token
-from liquidity.web.scoring import TooManyRows, UploadError, number_text, read_csv_upload
+from liquidity.tabular import TableError, TooManyRows, number_text
+from liquidity.web.scoring import read_csv_upload
+from liquidity.web.extensions import models
 
 HEADER = "coin,symbol,price,1h,24h_volume,mkt_cap\n"
 BITCOIN = "Bitcoin,BTC,40851.38,0.001,20476118020,776077432316\n"
@@ -17,7 +18,7 @@ TETHER = "Tether,USDT,1,0,44131404071,80205879149\n"
 
 
 def upload(client, data, name="snapshot.csv", action="download"):
-    form = {"csrf_token": csrf_token(client, "/batch"), "action": action, "file": (io.BytesIO(data), name)}
+    form = {"csrf_token": client.csrf_token("/batch"), "action": action, "file": (io.BytesIO(data), name)}
     return client.post("/batch", data=form, content_type="multipart/form-data")
 
 
@@ -27,7 +28,7 @@ def scored_rows(response):
 
 
 def expected_score(app, volume, mkt_cap, h1, price):
-    return app.extensions["liquidity_model"].predict_one(volume, mkt_cap, h1, price).score
+    return models.get(app).predict_one(volume, mkt_cap, h1, price).score
 
 
 def test_a_utf8_bom_before_the_header_is_ignored(client, app):
@@ -147,7 +148,7 @@ def test_a_million_short_rows_are_over_the_default_upload_limit(client, app):
 
 
 def test_the_row_cap_setting_is_read_from_the_environment():
-    from liquidity.config import ConfigError, load_settings
+    from liquidity.web.settings import ConfigError, load_settings
 
     assert load_settings({})["BATCH_MAX_ROWS"] == 100_000
     assert load_settings({"LIQUIDITY_MAX_BATCH_ROWS": "250"})["BATCH_MAX_ROWS"] == 250
@@ -167,8 +168,8 @@ cells = st.one_of(st.text(max_size=8), st.floats().map(repr), st.sampled_from(["
 def test_any_upload_is_parsed_or_refused_with_an_upload_error(content):
     try:
         parsed = read_csv_upload(content, max_rows=100)
-    except UploadError as error:
-        assert str(error) and error.status in (400, 413)
+    except TableError as error:
+        assert str(error) and error.__class__ in (TableError, TooManyRows)
     else:
         assert len(parsed.valid) + len({row for row, _, _ in parsed.errors}) == len(parsed.rows)
         assert parsed.valid.notna().all().all()

@@ -1,20 +1,47 @@
 import json
 
-from conftest import BROKEN, SNAPSHOTS
+from click.testing import CliRunner
+
+from liquidity.cli import cli
 
 
-def test_train_command_writes_verified_artifacts(runner, tmp_path):
+
+def test_train_command_writes_verified_artifacts(snapshots_dir, runner, tmp_path):
     out = tmp_path / "model"
-    result = runner.invoke(args=["train", "--data", str(SNAPSHOTS), "--out", str(out), "--quick", "--folds", "3"])
+    result = runner.invoke(args=["train", "--data", str(snapshots_dir), "--out", str(out), "--quick", "--folds", "3"])
     assert result.exit_code == 0, result.output
     card = json.loads((out / "model_card.json").read_text())
     assert card["model_version"] in result.output
     assert card["data"]["dates"] == ["2024-01-01", "2024-01-02", "2024-01-04"]
 
 
-def test_train_command_reports_bad_data_in_one_line_without_a_traceback(runner, tmp_path):
-    result = runner.invoke(args=["train", "--data", str(BROKEN / "missing_mkt_cap.csv"), "--out", str(tmp_path)])
+def test_train_command_reports_bad_data_in_one_line_without_a_traceback(broken_dir, runner, tmp_path):
+    result = runner.invoke(args=["train", "--data", str(broken_dir / "missing_mkt_cap.csv"), "--out", str(tmp_path)])
     assert result.exit_code != 0
     assert "missing required column 'mkt_cap'" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "model_card.json").exists()
+
+
+def test_train_command_exits_non_zero_with_a_one_line_error(tmp_path):
+    result = CliRunner().invoke(cli, ["train", "--data", str(tmp_path), "--out", str(tmp_path), "--quick"])
+    assert result.exit_code == 1
+    assert result.stderr.strip().count("\n") == 0
+
+
+def test_flask_and_python_m_liquidity_offer_the_same_commands_with_the_same_options(app):
+    def options(command):
+        return sorted((param.name, tuple(param.opts)) for param in command.params)
+
+    commands = cli.all_commands()
+    assert {"train", "verify", "report", "ingest", "dataset"} <= set(commands)
+    for name, command in commands.items():
+        assert options(app.cli.get_command(None, name)) == options(command), name
+    assert {"--seed", "--threshold", "--jobs", "--folds", "--quick"} <= {
+        opt for param in commands["train"].params for opt in param.opts}
+
+
+def test_python_m_liquidity_summarises_a_dataset(snapshots_dir):
+    result = CliRunner().invoke(cli, ["dataset", str(snapshots_dir)])
+    assert result.exit_code == 0, result.output
+    assert "dates: 2024-01-01, 2024-01-02, 2024-01-04" in result.stdout

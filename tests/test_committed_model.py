@@ -4,8 +4,10 @@ import pandas as pd
 import pytest
 
 from liquidity.artifacts import load_artifacts
-from liquidity.config import default_artifact_paths
+from liquidity.artifacts import default_artifact_paths
 from liquidity.features import features_from_frame
+
+pytestmark = pytest.mark.slow  # loads the committed 300-tree model
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from conftest import make_test_config
+pytestmark = pytest.mark.slow  # drives a real browser
+
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -29,11 +30,10 @@ def browser_missing():
 
 
 @pytest.fixture(scope="module")
-def live_server(trained_dir, tmp_path_factory):
+def live_server(make_app, trained_dir, tmp_path_factory):
     """The app on the fixture model, served by werkzeug on 127.0.0.1 on a free port."""
-    from liquidity import create_app
 
-    app = create_app(make_test_config(trained_dir, tmp_path_factory.mktemp("EDA_REPORT")))
+    app = make_app(trained_dir, tmp_path_factory.mktemp("EDA_REPORT"))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

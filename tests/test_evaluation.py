@@ -1,16 +1,17 @@
 import numpy as np
+import pytest
 
-from conftest import SNAPSHOTS
 from liquidity.dataset import load_snapshots, make_pairs
 from liquidity.modeling.evaluation import coin_groups, grouped_splits, score_metrics, time_ordered_splits
 
 
-def pairs():
-    return make_pairs(load_snapshots(SNAPSHOTS).frame)
+@pytest.fixture
+def pairs(snapshots_dir):
+    return make_pairs(load_snapshots(snapshots_dir).frame)
 
 
-def test_grouped_folds_never_put_one_coin_in_train_and_test():
-    data = pairs()
+def test_grouped_folds_never_put_one_coin_in_train_and_test(pairs):
+    data = pairs
     groups = coin_groups(data)
     splits = grouped_splits(data, 3)
     assert len(splits) == 3
@@ -21,8 +22,8 @@ def test_grouped_folds_never_put_one_coin_in_train_and_test():
     assert sorted(np.concatenate([test for _, test in splits])) == list(range(len(data)))
 
 
-def test_time_ordered_folds_train_on_earlier_dates_and_test_on_the_latest_with_coins_apart():
-    data = pairs()
+def test_time_ordered_folds_train_on_earlier_dates_and_test_on_the_latest_with_coins_apart(pairs):
+    data = pairs
     groups = coin_groups(data)
     splits = time_ordered_splits(data, 3)
     assert splits
@@ -32,8 +33,8 @@ def test_time_ordered_folds_train_on_earlier_dates_and_test_on_the_latest_with_c
         assert not set(groups[train]) & set(groups[test])
 
 
-def test_time_ordered_needs_three_snapshot_dates():
-    two_dates = make_pairs(load_snapshots([SNAPSHOTS / "day1.csv", SNAPSHOTS / "day2.csv"]).frame)
+def test_time_ordered_needs_three_snapshot_dates(snapshots_dir):
+    two_dates = make_pairs(load_snapshots([snapshots_dir / "day1.csv", snapshots_dir / "day2.csv"]).frame)
     assert time_ordered_splits(two_dates, 3) == []
 
 

@@ -23,9 +23,9 @@ def committed_model():
     return model
 
 
-@pytest.fixture(params=["committed", "fixture"])
-def model(request, committed_model, fixture_model):
-    chosen = committed_model if request.param == "committed" else fixture_model
+@pytest.fixture(params=[pytest.param("committed", marks=pytest.mark.slow), "fixture"])
+def model(request, fixture_model):
+    chosen = request.getfixturevalue("committed_model") if request.param == "committed" else fixture_model
     chosen.warm_up()
     return chosen
 
@@ -229,6 +229,7 @@ print(sorted(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in childre
 """
 
 
+@pytest.mark.slow
 def test_forked_workers_score_with_onnxruntime_and_exit_cleanly():
     result = subprocess.run([sys.executable, "-c", FORK_SCRIPT], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -8,9 +8,8 @@ import shutil
 
 import pytest
 
-from conftest import make_test_config
-from liquidity import create_app
 from liquidity.artifacts import CARD_FILE, MODEL_FILE, SCALER_FILE
+from liquidity.web.extensions import models
 
 BITCOIN = {"price": 40851.38, "1h": 0.001, "24h_volume": 20476118020, "mkt_cap": 776077432316}
 
@@ -69,13 +68,13 @@ CASES += [(CARD_FILE, how) for how in ("missing", "truncated", "corrupt", "hash 
 
 
 @pytest.fixture(params=CASES, ids=[f"{name}-{how}" for name, how in CASES])
-def damaged(request, trained_dir, tmp_path):
+def damaged(make_app, request, trained_dir, tmp_path):
     name, how = request.param
     folder = tmp_path / "artifacts"
     shutil.copytree(trained_dir, folder)
     marker = tmp_path / "unpickled.marker"
     reason = damage(folder, name, how, marker)
-    app = create_app(make_test_config(folder, tmp_path))
+    app = make_app(folder, tmp_path)
     return app, reason, marker
 
 
@@ -126,15 +125,120 @@ def test_the_marker_pickle_really_would_run_if_unpickled(tmp_path):
     assert marker.exists()
 
 
+@pytest.mark.slow
 def test_the_start_up_card_check_starts_no_fast_path_before_gunicorn_forks():
     import subprocess
     import sys
 
-    from liquidity.config import PROJECT_ROOT
+    from liquidity.paths import PROJECT_ROOT
 
-    script = ("import sys; from app import app; model = app.extensions['liquidity_model']; "
-              "assert model is not None, app.extensions['liquidity_model_error']; "
+    script = ("import sys; from app import app; from liquidity.web.extensions import models; "
+              "model = models.get(app); assert model is not None, models.state(app).error; "
               "assert 'onnxruntime' not in sys.modules and not (model.fast and model.fast.started); print('ok')")
     result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
                             timeout=120)
     assert result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+# /healthz on a good model, a tampered one and none at all.
+
+@pytest.fixture
+def tampered_dir(trained_dir, tmp_path):
+    """A copy of the fixture artifacts whose model pickle no longer matches the model card."""
+    folder = tmp_path / "tampered"
+    shutil.copytree(trained_dir, folder)
+    model = next(folder.glob("*.pkl"))
+    model.write_bytes(model.read_bytes() + b"tampered")
+    return folder
+
+
+@pytest.fixture
+def broken_client(make_app, tampered_dir, report_dir):
+    return make_app(tampered_dir, report_dir).test_client()
+
+
+def test_healthz_reports_the_loaded_model_version_and_scoring_backend(client, app):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    model = models.get(app)
+    assert response.json["status"] == "ok"
+    assert response.json["model_version"] == model.version
+    assert response.json["backend"] == "onnxruntime"
+    assert response.json["backend_reason"] == model.backend_reason
+
+
+def test_healthz_says_when_scoring_fell_back_to_scikit_learn(make_app, trained_dir, report_dir, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now raises ImportError
+    response = make_app(trained_dir, report_dir).test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json["backend"] == "scikit-learn"
+    assert "ONNX Runtime unavailable" in response.json["backend_reason"]
+
+
+def test_app_starts_without_unpickling_artifacts_that_fail_verification(make_app, tampered_dir, report_dir):
+    app = make_app(tampered_dir, report_dir)
+    assert models.get(app) is None
+    assert "does not match the model card" in models.state(app).error
+
+
+def test_healthz_is_503_with_the_reason_when_the_model_failed_to_load(broken_client):
+    response = broken_client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json["status"] == "unavailable"
+    assert "does not match the model card" in response.json["reason"]
+
+
+def test_missing_artifacts_are_a_503_not_a_crash(make_app, tmp_path, report_dir):
+    client = make_app(tmp_path / "nothing", report_dir).test_client()
+    assert client.get("/healthz").status_code == 503
+    assert "model card not found" in client.get("/healthz").json["reason"]
+
+
+@pytest.mark.parametrize("path", ["/model", "/api/v1/model"])
+def test_pages_and_api_needing_the_model_answer_503_clearly(broken_client, path):
+    response = broken_client.get(path)
+    assert response.status_code == 503
+    assert "did not pass verification" in response.get_data(as_text=True)
+
+
+def test_home_page_and_prediction_are_503(broken_client):
+    assert broken_client.get("/").status_code == 503
+    api = broken_client.post("/api/v1/predict", data=json.dumps({"price": 1, "1h": 0, "24h_volume": 1,
+                                                                  "mkt_cap": 1}), content_type="application/json")
+    assert api.status_code == 503 and api.is_json
+
+
+def test_report_missing_says_how_to_build_it(client):
+    response = client.get("/report/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert "make report" in html
+    assert 'class="site-header"' in html
+
+
+def test_report_is_served_with_its_figures(client, report_dir):
+    (report_dir / "report.html").write_text("<html><body><h1>EDA</h1><img src='figures/a.svg'></body></html>")
+    (report_dir / "figures").mkdir()
+    (report_dir / "figures" / "a.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'></svg>")
+    report = client.get("/report/")
+    assert report.status_code == 200 and b"<h1>EDA</h1>" in report.data
+    assert report.headers["X-Frame-Options"] == "DENY"
+    figure = client.get("/report/figures/a.svg")
+    assert figure.status_code == 200 and figure.mimetype == "image/svg+xml"
+
+
+def test_report_redirects_to_its_folder_url_so_relative_figure_links_resolve(client):
+    response = client.get("/report")
+    assert response.status_code in (301, 308)
+    assert response.headers["Location"].endswith("/report/")
+
+
+@pytest.mark.parametrize("path", ["/report/../pyproject.toml", "/report/%2e%2e/pyproject.toml",
+                                  "/report/figures/../../secret.txt", "/report/figures/missing.png"])
+def test_report_serves_only_files_under_its_folder(client, report_dir, path):
+    (report_dir.parent / "secret.txt").write_text("secret")
+    response = client.get(path)
+    assert response.status_code == 404
+    assert b"secret" not in response.data

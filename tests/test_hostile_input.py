@@ -11,8 +11,6 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from conftest import CSRF_FIELD, make_test_config
-from liquidity import create_app
 from liquidity.validation import field_error, percent_change_error
 from liquidity.web.home.forms import parse_number
 
@@ -22,16 +20,15 @@ FORM_FIELDS = {"volume": "volume", "mkt_cap": "mkt_cap", "h1": "1h", "price": "p
 BITCOIN_FORM = {"volume": "20476118020", "mkt_cap": "776077432316", "h1": "0.1", "price": "40851.38"}
 
 @pytest.fixture(scope="module")
-def client(trained_dir, tmp_path_factory):
+def client(make_app, trained_dir, tmp_path_factory):
     """One client for the whole module: hypothesis runs many examples per test."""
-    app = create_app(make_test_config(trained_dir, tmp_path_factory.mktemp("report")))
+    app = make_app(trained_dir, tmp_path_factory.mktemp("report"))
     return app.test_client()
 
 
 @pytest.fixture(scope="module")
 def form_token(client):
-    match = CSRF_FIELD.search(client.get("/").get_data(as_text=True))
-    return match.group(1)
+    return client.csrf_token()
 
 
 numbers = st.one_of(

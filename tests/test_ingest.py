@@ -9,17 +9,23 @@ import pytest
 from click.testing import CliRunner
 from fake_coingecko import closed_port_url, market
 
-from liquidity.config import COINGECKO_PRO_URL, COINGECKO_PUBLIC_URL, SettingError, coingecko_settings
+from liquidity.coingecko import (
+    COINGECKO_PRO_URL,
+    COINGECKO_PUBLIC_URL,
+    CoinGeckoClient,
+    CoinGeckoError,
+    SettingError,
+    coingecko_settings,
+    retry_after_seconds,
+)
 from liquidity.dataset import load_snapshots
 from liquidity.ingest import (
     SNAPSHOT_COLUMNS,
-    CoinGeckoClient,
     IngestError,
     PageProgress,
     ingest,
     ingest_command,
     market_row,
-    retry_after_seconds,
 )
 from liquidity.modeling.train import QUICK_GRID, train
 
@@ -125,7 +131,7 @@ def test_a_429_that_never_ends_fails_after_the_retries(coingecko, sleeps, tmp_pa
     for _ in range(3):
         coingecko.queue(429, "", {"Retry-After": "1"})
     with CoinGeckoClient(coingecko.base_url, retries=2, sleep=sleeps.append) as client:
-        with pytest.raises(IngestError, match="429"):
+        with pytest.raises(CoinGeckoError, match="429"):
             ingest(tmp_path, 10, client=client, snapshot_date=DATE)
     assert sleeps == [1.0, 1.0]
     assert len(coingecko.market_requests()) == 3
@@ -148,7 +154,7 @@ def test_persistent_5xx_on_a_later_page_leaves_nothing_written(coingecko, sleeps
         coingecko.queue(502, "Bad Gateway")
     out = tmp_path / "DATASET"
     with CoinGeckoClient(coingecko.base_url, retries=2, backoff=0.01, sleep=sleeps.append) as client:
-        with pytest.raises(IngestError, match="HTTP 502"):
+        with pytest.raises(CoinGeckoError, match="HTTP 502"):
             ingest(out, 10, client=client, snapshot_date=DATE, per_page=4)
     assert len(coingecko.market_requests()) == 4
     assert files_in(out) == []
@@ -158,7 +164,7 @@ def test_a_malformed_body_fails_cleanly_and_writes_nothing(client, coingecko, tm
     coingecko.queue(200, coingecko.coins[:4])
     coingecko.queue(200, '[{"id": "bitcoin", "symbol": "btc"', {"Content-Type": "application/json"})
 
-    with pytest.raises(IngestError, match="malformed"):
+    with pytest.raises(CoinGeckoError, match="malformed"):
         ingest(tmp_path, 10, client=client, snapshot_date=DATE, per_page=4)
     assert files_in(tmp_path) == []
 
@@ -166,14 +172,14 @@ def test_a_malformed_body_fails_cleanly_and_writes_nothing(client, coingecko, tm
 def test_a_json_body_of_the_wrong_shape_is_refused(client, coingecko, tmp_path):
     coingecko.queue(200, {"status": {"error_code": 10002, "error_message": "API Key Missing"}})
 
-    with pytest.raises(IngestError, match="expected a list of coins"):
+    with pytest.raises(CoinGeckoError, match="expected a list of coins"):
         ingest(tmp_path, 10, client=client, snapshot_date=DATE)
     assert files_in(tmp_path) == []
 
 
 def test_offline_is_one_clear_error_after_retrying(sleeps, tmp_path):
     with CoinGeckoClient(closed_port_url(), retries=1, backoff=0.01, sleep=sleeps.append) as client:
-        with pytest.raises(IngestError, match="cannot reach CoinGecko"):
+        with pytest.raises(CoinGeckoError, match="cannot reach CoinGecko"):
             ingest(tmp_path, 10, client=client, snapshot_date=DATE)
     assert sleeps == [0.01]
     assert client.requests_sent == 2
@@ -283,9 +289,10 @@ def test_command_refuses_a_bad_date(tmp_path):
     assert result.exit_code == 2 and "16/03/2024" in result.stderr
 
 
+@pytest.mark.slow
 def test_module_runs_as_a_script(coingecko, tmp_path):
     completed = subprocess.run(
-        [sys.executable, "-m", "liquidity.ingest", "--base-url", coingecko.base_url, "--coins", "3",
+        [sys.executable, "-m", "liquidity", "ingest", "--base-url", coingecko.base_url, "--coins", "3",
          "--out", str(tmp_path), "--date", DATE], capture_output=True, text=True, timeout=60,
         env={"PATH": "/usr/bin:/bin"})
     assert completed.returncode == 0, completed.stderr
@@ -363,7 +370,7 @@ def test_a_redirect_is_not_followed_so_the_key_stays_home(coingecko, tmp_path):
     coingecko.queue(302, "", {"Location": f"{coingecko.base_url}/elsewhere"})
 
     with CoinGeckoClient(coingecko.base_url, "secret-key-123", "demo") as client:
-        with pytest.raises(IngestError, match="redirect") as raised:
+        with pytest.raises(CoinGeckoError, match="redirect") as raised:
             ingest(tmp_path, 10, client=client, snapshot_date=DATE)
     assert len(coingecko.requests) == 1
     assert "secret-key-123" not in str(raised.value)

@@ -5,16 +5,18 @@ import pytest
 from fake_coingecko import closed_port_url, market
 from flask import Flask, render_template_string
 
-from liquidity.config import PROJECT_ROOT
-from liquidity.live.views import bp
+from liquidity.paths import TEMPLATES_DIR
+from liquidity.web.live.views import bp
+from liquidity.web.settings import load_settings
 
 HOME = '<main>{% include "live/_fill.html" ignore missing %}</main>'
 
 
 def make_app(base_url, register=True, **config):
     """A bare app with the live blueprint and a stand-in home page, as the real factory will have."""
-    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"))
-    app.config.update(TESTING=True, COINGECKO_BASE_URL=base_url, COINGECKO_LIVE_MAX_WAIT=0.01, **config)
+    app = Flask(__name__, template_folder=str(TEMPLATES_DIR))
+    app.config.update(load_settings({}), TESTING=True, COINGECKO_BASE_URL=base_url, COINGECKO_LIVE_MAX_WAIT=0.01,
+                      **config)
     if register:
         app.register_blueprint(bp)
 

@@ -6,9 +6,10 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from conftest import SNAPSHOTS
 from liquidity.artifacts import CARD_FILE, MODEL_FILE, SCALER_FILE, sha256_file
-from liquidity.config import PROJECT_ROOT
+from liquidity.paths import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow  # executes every notebook
 
 NOTEBOOKS = [
     PROJECT_ROOT / "EDA_REPORT" / "eda.ipynb",
@@ -64,8 +65,8 @@ def test_notebook_is_stored_without_outputs(path):
     assert notebook.metadata.kernelspec.name == "python3"
 
 
-def test_eda_notebook_runs_top_to_bottom():
-    notebook = execute(NOTEBOOKS[0], DATA=str(SNAPSHOTS))
+def test_eda_notebook_runs_top_to_bottom(snapshots_dir):
+    notebook = execute(NOTEBOOKS[0], DATA=str(snapshots_dir))
     text = outputs_text(notebook)
     assert "37 rows read, 37 kept" in text
     assert "1 stablecoin(s) by behaviour" in text
@@ -73,14 +74,14 @@ def test_eda_notebook_runs_top_to_bottom():
     assert len(images) == 8  # six column histograms, the ratio and the score
 
 
-def test_feature_engineering_notebook_runs_top_to_bottom():
-    notebook = execute(NOTEBOOKS[1], DATA=str(SNAPSHOTS))
+def test_feature_engineering_notebook_runs_top_to_bottom(snapshots_dir):
+    notebook = execute(NOTEBOOKS[1], DATA=str(snapshots_dir))
     assert "37 rows over 3 dates -> 24 pairs" in outputs_text(notebook)
 
 
-def test_training_notebook_writes_only_to_its_artifact_folder_and_predicts(tmp_path):
+def test_training_notebook_writes_only_to_its_artifact_folder_and_predicts(snapshots_dir, tmp_path):
     committed = {name: sha256_file(PROJECT_ROOT / name) for name in (MODEL_FILE, SCALER_FILE, CARD_FILE)}
-    notebook = execute(NOTEBOOKS[2], DATA=str(SNAPSHOTS), ARTIFACT_DIR=str(tmp_path))
+    notebook = execute(NOTEBOOKS[2], DATA=str(snapshots_dir), ARTIFACT_DIR=str(tmp_path))
     assert {p.name for p in tmp_path.iterdir()} == {MODEL_FILE, SCALER_FILE, CARD_FILE, "cv_predictions.csv"}
     assert {name: sha256_file(PROJECT_ROOT / name) for name in committed} == committed
     text = outputs_text(notebook)

@@ -2,7 +2,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SNAPSHOTS
 from liquidity.dataset import load_snapshots
 from liquidity.modeling.predict import LiquidityModel, predict_liquidity
 from liquidity.validation import InputError
@@ -31,8 +30,8 @@ def test_a_thin_coin_scores_below_a_busy_one(fixture_model):
     assert thin.score < busy.score
 
 
-def test_vectorised_scores_equal_one_row_at_a_time(fixture_model):
-    frame = load_snapshots(SNAPSHOTS).frame
+def test_vectorised_scores_equal_one_row_at_a_time(snapshots_dir, fixture_model):
+    frame = load_snapshots(snapshots_dir).frame
     batch = fixture_model.predict_frame(frame)
     one_by_one = [fixture_model.predict_one(r.volume, r.mkt_cap, r._4, r.price).score
                   for r in frame[["volume", "mkt_cap", "price", "1h"]].itertuples()]

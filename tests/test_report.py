@@ -6,15 +6,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import SNAPSHOTS
 from liquidity.dataset import load_snapshots
 from liquidity.report import FIGURES_DIR, build_report, find_outliers, report_command, stablecoin_coins
 
 
 @pytest.fixture(scope="module")
-def built(trained_dir, tmp_path_factory):
+def built(snapshots_dir, trained_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    report = build_report([SNAPSHOTS], trained_dir, out)
+    report = build_report([snapshots_dir], trained_dir, out)
     return report, report.html.read_text(encoding="utf-8")
 
 
@@ -45,9 +44,9 @@ def test_report_is_served_safely_under_a_strict_csp(built):
     assert (report.html.parent / "report.css").stat().st_size > 0
 
 
-def test_report_numbers_come_from_the_data_and_the_model_card(built, trained_dir):
+def test_report_numbers_come_from_the_data_and_the_model_card(snapshots_dir, built, trained_dir):
     _, html = built
-    snapshots = load_snapshots(SNAPSHOTS)
+    snapshots = load_snapshots(snapshots_dir)
     card = json.loads((trained_dir / "model_card.json").read_text())
     forest = card["validation"]["grouped_cv"]["models"]["random_forest"]
     assert f"{snapshots.rows_read} rows read, {len(snapshots.frame)} kept" in html
@@ -67,8 +66,8 @@ def test_outlier_table_names_the_fixture_outliers(built):
     assert "Bitcoin" not in stable_section
 
 
-def test_stablecoins_are_found_by_behaviour_not_by_name():
-    frame = load_snapshots(SNAPSHOTS).frame
+def test_stablecoins_are_found_by_behaviour_not_by_name(snapshots_dir):
+    frame = load_snapshots(snapshots_dir).frame
     assert stablecoin_coins(frame) == {("Tether", "USDT")}
     frame.loc[frame["coin"] == "Tether", "coin"] = "Renamed Dollar"
     assert stablecoin_coins(frame) == {("Renamed Dollar", "USDT")}
@@ -76,8 +75,8 @@ def test_stablecoins_are_found_by_behaviour_not_by_name():
     assert stablecoin_coins(frame) == set()  # off the peg on one snapshot is enough to fail the rule
 
 
-def test_outliers_count_volume_above_market_cap_and_zero_volume():
-    frame = load_snapshots(SNAPSHOTS).frame
+def test_outliers_count_volume_above_market_cap_and_zero_volume(snapshots_dir):
+    frame = load_snapshots(snapshots_dir).frame
     outliers = find_outliers(frame)
     above = outliers["24h volume above market cap"]
     assert list(zip(above["coin"], above["date"])) == [("Frenzy", "2024-01-01"), ("Frenzy", "2024-01-02")]
@@ -86,19 +85,19 @@ def test_outliers_count_volume_above_market_cap_and_zero_volume():
     assert set(find_outliers(frame)["zero 24h volume"]["coin"]) == {"Thin Coin"}
 
 
-def test_rebuilding_removes_figures_of_an_earlier_build(trained_dir, tmp_path):
+def test_rebuilding_removes_figures_of_an_earlier_build(snapshots_dir, trained_dir, tmp_path):
     stale = tmp_path / FIGURES_DIR / "hist_old_column.png"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"old")
-    build_report([SNAPSHOTS], trained_dir, tmp_path)
+    build_report([snapshots_dir], trained_dir, tmp_path)
     assert not stale.exists()
 
 
-def test_report_says_when_the_model_was_trained_on_other_data(trained_dir, tmp_path):
+def test_report_says_when_the_model_was_trained_on_other_data(snapshots_dir, trained_dir, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     for name in ("day1.csv", "day2.csv"):
-        shutil.copy(SNAPSHOTS / name, data / name)
+        shutil.copy(snapshots_dir / name, data / name)
     html = build_report([data], trained_dir, tmp_path / "out").html.read_text()
     assert "Its training files differ from the files of this report" in html
 
@@ -114,14 +113,14 @@ def run_command(*args):
     ("no model card", "model card not found"),
     ("no predictions", "held-out predictions not found"),
 ])
-def test_command_errors_are_one_line_with_a_non_zero_exit(case, expected, trained_dir, tmp_path):
-    data, model_dir = str(SNAPSHOTS), str(trained_dir)
+def test_command_errors_are_one_line_with_a_non_zero_exit(snapshots_dir, case, expected, trained_dir, tmp_path):
+    data, model_dir = str(snapshots_dir), str(trained_dir)
     if case == "missing folder":
         data = str(tmp_path / "absent")
     elif case == "no csv":
         data = str(tmp_path)
     elif case == "single date":
-        data = str(SNAPSHOTS / "day1.csv")
+        data = str(snapshots_dir / "day1.csv")
     elif case == "no model card":
         model_dir = str(tmp_path)
     elif case == "no predictions":
@@ -135,8 +134,8 @@ def test_command_errors_are_one_line_with_a_non_zero_exit(case, expected, traine
     assert not (tmp_path / "out" / "report.html").exists()
 
 
-def test_command_builds_the_report(trained_dir, tmp_path):
-    result = run_command("--data", str(SNAPSHOTS), "--model-dir", str(trained_dir), "--out", str(tmp_path))
+def test_command_builds_the_report(snapshots_dir, trained_dir, tmp_path):
+    result = run_command("--data", str(snapshots_dir), "--model-dir", str(trained_dir), "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
     assert "with 13 figures" in result.output
     assert (tmp_path / "report.html").stat().st_size > 0
@@ -153,17 +152,18 @@ def test_committed_report_references_only_committed_figures():
     assert sum(p.stat().st_size for p in DEFAULT_OUT.rglob("*") if p.is_file()) < 2_000_000
 
 
-def test_command_registers_as_a_flask_cli_command(trained_dir, tmp_path):
+def test_command_registers_as_a_flask_cli_command(snapshots_dir, trained_dir, tmp_path):
     from flask import Flask
 
     app = Flask(__name__)
     app.cli.add_command(report_command)
     result = app.test_cli_runner().invoke(
-        args=["report", "--data", str(SNAPSHOTS), "--model-dir", str(trained_dir), "--out", str(tmp_path)])
+        args=["report", "--data", str(snapshots_dir), "--model-dir", str(trained_dir), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "report.html").is_file()
 
 
+@pytest.mark.slow
 def test_importing_the_report_module_does_not_need_the_plotting_libraries():
     import subprocess
     import sys
@@ -173,11 +173,11 @@ def test_importing_the_report_module_does_not_need_the_plotting_libraries():
     assert result.stdout.strip() == "False"  # the app can register the command without dev requirements
 
 
-def test_command_without_plotting_libraries_says_what_to_install(trained_dir, tmp_path, monkeypatch):
+def test_command_without_plotting_libraries_says_what_to_install(snapshots_dir, trained_dir, tmp_path, monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import now raises ImportError, as without it
-    result = run_command("--data", str(SNAPSHOTS), "--model-dir", str(trained_dir), "--out", str(tmp_path))
+    result = run_command("--data", str(snapshots_dir), "--model-dir", str(trained_dir), "--out", str(tmp_path))
     assert result.exit_code != 0
     assert "pip install -r requirements-dev.txt" in result.output
     assert result.output.strip().count("\n") == 0
@@ -186,6 +186,7 @@ def test_command_without_plotting_libraries_says_what_to_install(trained_dir, tm
 SHARED_SNAPSHOTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "coingecko"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHARED_SNAPSHOTS.is_dir(), reason="the shared snapshots are not beside the repository")
 def test_committed_report_is_up_to_date_with_the_data_and_the_committed_model(tmp_path):
     from liquidity.report import DEFAULT_OUT, PROJECT_ROOT

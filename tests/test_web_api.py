@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from liquidity.web.extensions import models
 
 BITCOIN = {"price": 40859.46, "1h": 0.022, "24h_volume": 35000000000, "mkt_cap": 770000000000}
 THIN = {"price": 0.295224, "1h": 0.001, "24h_volume": 7810.13, "mkt_cap": 133599281}
@@ -12,7 +13,7 @@ def post_json(client, body, **kwargs):
 
 def test_one_object_answers_score_level_band_implied_volume_and_version(client, app):
     response = post_json(client, BITCOIN)
-    model = app.extensions["liquidity_model"]
+    model = models.get(app)
     expected = model.forecast(35000000000, 770000000000, 0.022, 40859.46)
     answer = response.json["prediction"]
     assert response.status_code == 200
@@ -26,7 +27,7 @@ def test_one_object_answers_score_level_band_implied_volume_and_version(client, 
 
 
 def test_a_list_is_scored_item_by_item_in_order(client, app):
-    model = app.extensions["liquidity_model"]
+    model = models.get(app)
     response = post_json(client, [BITCOIN, THIN])
     scores = [item["score"] for item in response.json["predictions"]]
     assert response.json["count"] == 2
@@ -127,7 +128,7 @@ def test_api_405_and_404_answer_json(client, method, path):
 
 
 def test_model_endpoint_gives_inputs_with_units_and_ranges_metrics_and_version(client, app):
-    card = app.extensions["liquidity_model"].card
+    card = models.get(app).card
     body = client.get("/api/v1/model").json
     assert body["model_version"] == card["model_version"]
     assert set(body["inputs"]) == {"price", "1h", "24h_volume", "mkt_cap"}

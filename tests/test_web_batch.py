@@ -2,8 +2,8 @@ import csv
 import io
 
 import pytest
+from liquidity.web.extensions import models
 
-from conftest import SNAPSHOTS, csrf_token
 
 GOOD = (b"coin,symbol,price,1h,24h,7d,24h_volume,mkt_cap,date\n"
         b"Bitcoin,BTC,40851.38,0.001,0,-0.027,20476118020,776077432316,2022-03-17\n"
@@ -16,7 +16,7 @@ MIXED = (b"coin,symbol,price,1h,volume,mkt_cap\n"
 
 
 def upload(client, data, name="snapshot.csv", action="show"):
-    form = {"csrf_token": csrf_token(client, "/batch"), "action": action}
+    form = {"csrf_token": client.csrf_token("/batch"), "action": action}
     if data is not None:
         form["file"] = (io.BytesIO(data), name)
     return client.post("/batch", data=form, content_type="multipart/form-data")
@@ -29,7 +29,7 @@ def test_upload_page_shows_the_form(client):
 
 
 def test_good_rows_come_back_scored_in_a_table(client, app):
-    model = app.extensions["liquidity_model"]
+    model = models.get(app)
     response = upload(client, GOOD)
     html = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -50,7 +50,7 @@ def test_bad_rows_are_reported_by_row_and_column_and_good_rows_still_scored(clie
 
 
 def test_download_returns_every_row_with_scores_and_errors(client, app):
-    model = app.extensions["liquidity_model"]
+    model = models.get(app)
     response = upload(client, MIXED, name="my coins.csv", action="download")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
@@ -64,8 +64,8 @@ def test_download_returns_every_row_with_scores_and_errors(client, app):
     assert {"band_low", "band_high", "implied_volume", "out_of_range", "coin"} <= set(rows[0])
 
 
-def test_a_fixture_snapshot_file_scores_every_row(client):
-    data = (SNAPSHOTS / "day1.csv").read_bytes()
+def test_a_fixture_snapshot_file_scores_every_row(snapshots_dir, client):
+    data = (snapshots_dir / "day1.csv").read_bytes()
     rows = list(csv.DictReader(io.StringIO(upload(client, data, action="download").get_data(as_text=True))))
     assert len(rows) == data.count(b"\n") - 1
     assert all(row["liquidity_level"] in ("High", "Low") for row in rows)
@@ -94,7 +94,7 @@ def test_upload_without_csrf_token_is_refused(client):
 
 def test_upload_over_the_limit_is_413_with_a_clear_message(client, app):
     app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024
-    token = csrf_token(client, "/batch")
+    token = client.csrf_token("/batch")
     big = GOOD + b"Bitcoin,BTC,40851.38,0.001,0,-0.027,20476118020,776077432316,2022-03-17\n" * 40000
     response = client.post("/batch", data={"csrf_token": token, "file": (io.BytesIO(big), "big.csv")},
                            content_type="multipart/form-data")

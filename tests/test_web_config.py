@@ -5,9 +5,10 @@ import sys
 
 import pytest
 
-from conftest import make_test_config
-from liquidity import create_app
-from liquidity.config import PROJECT_ROOT, ConfigError, load_settings
+from liquidity.web import create_app
+from liquidity.paths import PROJECT_ROOT
+from liquidity.web.settings import ConfigError, load_settings
+from liquidity.web.extensions import models
 
 
 def test_embedded_defaults_need_no_configuration():
@@ -68,10 +69,10 @@ def test_environment_values_are_read():
     assert settings["SECRET_KEY"] == "abc"
 
 
-def test_threshold_setting_reaches_the_model(trained_dir, report_dir, monkeypatch):
+def test_threshold_setting_reaches_the_model(make_app, trained_dir, report_dir, monkeypatch):
     monkeypatch.setenv("LIQUIDITY_THRESHOLD", "0.8")
-    app = create_app(make_test_config(trained_dir, report_dir))
-    assert app.extensions["liquidity_model"].threshold == 0.8
+    app = make_app(trained_dir, report_dir)
+    assert models.get(app).threshold == 0.8
 
 
 def test_create_app_fails_at_start_up_on_a_bad_setting(monkeypatch):
@@ -80,6 +81,7 @@ def test_create_app_fails_at_start_up_on_a_bad_setting(monkeypatch):
         create_app()
 
 
+@pytest.mark.slow
 def test_app_module_exposes_the_app_on_the_committed_model():
     spec = importlib.util.spec_from_file_location("app_module", PROJECT_ROOT / "app.py")
     module = importlib.util.module_from_spec(spec)
@@ -106,6 +108,7 @@ def test_gunicorn_logs_access_to_stdout_and_has_a_timeout():
     assert 0 < config.timeout <= 120
 
 
+@pytest.mark.slow
 def test_starting_the_app_module_in_production_without_a_key_fails_in_one_line():
     environ = {key: value for key, value in os.environ.items() if key != "SECRET_KEY"}
     environ["LIQUIDITY_ENV"] = "production"
@@ -114,3 +117,18 @@ def test_starting_the_app_module_in_production_without_a_key_fails_in_one_line()
     assert result.returncode != 0
     assert result.stderr.strip().startswith("configuration error: SECRET_KEY is not set")
     assert "Traceback" not in result.stderr
+
+
+def test_debug_is_a_boolean_that_follows_flask_debug_in_development(make_app, trained_dir, report_dir, monkeypatch):
+    assert load_settings({})["DEBUG"] is False
+    assert load_settings({"FLASK_DEBUG": "1"})["DEBUG"] is True
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    assert make_app(trained_dir, report_dir).debug is False
+
+
+def test_coingecko_settings_are_read_and_checked_at_start_up():
+    settings = load_settings({"COINGECKO_API_KEY": "k", "COINGECKO_API_PLAN": "pro"})
+    assert (settings["COINGECKO_BASE_URL"], settings["COINGECKO_API_KEY"], settings["COINGECKO_API_PLAN"]) == (
+        "https://pro-api.coingecko.com/api/v3", "k", "pro")
+    with pytest.raises(ConfigError, match="COINGECKO_API_PLAN"):
+        load_settings({"COINGECKO_API_PLAN": "enterprise"})

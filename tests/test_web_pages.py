@@ -1,17 +1,16 @@
 import json
-import logging
 import re
 
 import pytest
 
-from conftest import csrf_token
 from liquidity.examples import EXAMPLE_COINS
+from liquidity.web.extensions import models
 
 BITCOIN_FORM = {"volume": "20476118020", "mkt_cap": "776077432316", "h1": "0.1", "price": "40851.38"}
 
 
 def post_form(client, **changes):
-    data = {**BITCOIN_FORM, **changes, "csrf_token": csrf_token(client)}
+    data = {**BITCOIN_FORM, **changes, "csrf_token": client.csrf_token()}
     return client.post("/predict", data=data)
 
 
@@ -53,7 +52,7 @@ def test_valid_form_shows_score_level_band_and_implied_volume(client, app):
     response = post_form(client)
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    model = app.extensions["liquidity_model"]
+    model = models.get(app)
     forecast = model.forecast(20476118020, 776077432316, 0.001, 40851.38)
     assert f'<output id="score">{forecast.score:.3f}</output>' in html
     assert f"level-{forecast.level.lower()}" in html
@@ -64,7 +63,7 @@ def test_valid_form_shows_score_level_band_and_implied_volume(client, app):
 
 
 def test_hourly_change_in_percent_is_sent_to_the_model_as_a_fraction(client, app):
-    model = app.extensions["liquidity_model"]
+    model = models.get(app)
     html = post_form(client, h1="3").get_data(as_text=True)
     as_fraction = model.forecast(20476118020, 776077432316, 0.03, 40851.38).score
     assert f'<output id="score">{as_fraction:.3f}</output>' in html
@@ -120,13 +119,13 @@ def test_form_without_csrf_token_is_refused(client):
 
 
 def test_form_with_a_forged_csrf_token_is_refused(client):
-    csrf_token(client)
+    client.csrf_token()
     response = client.post("/predict", data={**BITCOIN_FORM, "csrf_token": "forged"})
     assert response.status_code == 400
 
 
 def test_model_page_shows_metrics_next_to_baselines_chart_and_hashes(client, app):
-    card = app.extensions["liquidity_model"].card
+    card = models.get(app).card
     html = client.get("/model").get_data(as_text=True)
     for name in ("Tuned random forest", "Persistence", "Linear regression"):
         assert name in html
@@ -158,11 +157,9 @@ def test_405_names_the_allowed_methods(client):
     assert "GET" not in client.get("/predict").headers["Allow"]
 
 
-def test_unexpected_exception_is_a_500_page_without_a_stack_trace(trained_dir, report_dir):
-    from conftest import make_test_config
-    from liquidity import create_app
+def test_unexpected_exception_is_a_500_page_without_a_stack_trace(make_app, trained_dir, report_dir):
 
-    app = create_app(make_test_config(trained_dir, report_dir))
+    app = make_app(trained_dir, report_dir)
 
     def explode():
         raise RuntimeError("secret internal detail")
@@ -178,88 +175,6 @@ def test_unexpected_exception_is_a_500_page_without_a_stack_trace(trained_dir, r
     assert 'class="site-header"' in page.get_data(as_text=True)
     assert api.json["error"] == "Something went wrong"
     assert "secret" not in json.dumps(api.json)
-
-
-@pytest.mark.parametrize("path", ["/", "/model", "/batch", "/healthz", "/api/v1/model", "/nowhere", "/report/",
-                                  "/static/style.css"])
-@pytest.mark.parametrize("header, expected", [
-    ("X-Content-Type-Options", "nosniff"),
-    ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "strict-origin-when-cross-origin"),
-])
-def test_security_headers_on_every_response(client, path, header, expected):
-    assert client.get(path).headers[header] == expected
-
-
-@pytest.mark.parametrize("path", ["/", "/model", "/batch", "/nowhere"])
-def test_content_security_policy_forbids_inline_script_and_style_and_framing(client, path):
-    policy = client.get(path).headers["Content-Security-Policy"]
-    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
-    assert directives["script-src"] == "'self'"
-    assert directives["style-src"] == "'self'"
-    assert directives["frame-ancestors"] == "'none'"
-    assert "unsafe-inline" not in policy
-
-
-@pytest.mark.parametrize("path", ["/", "/model", "/batch"])
-def test_pages_carry_no_inline_script_or_style(client, path):
-    html = client.get(path).get_data(as_text=True)
-    assert "<script" not in html
-    assert "<style" not in html
-    assert " style=" not in html
-
-
-def test_session_cookie_is_httponly_and_samesite_lax(client):
-    response = client.get("/")
-    cookie = response.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie
-    assert "SameSite=Lax" in cookie
-    assert "Secure" not in cookie
-
-
-def test_session_cookie_is_secure_in_production(trained_dir, report_dir, monkeypatch):
-    from conftest import make_test_config
-    from liquidity import create_app
-
-    monkeypatch.setenv("LIQUIDITY_ENV", "production")
-    monkeypatch.setenv("SECRET_KEY", "x" * 64)
-    monkeypatch.delenv("FLASK_DEBUG", raising=False)
-    app = create_app(make_test_config(trained_dir, report_dir))
-    assert app.debug is False
-    assert "Secure" in app.test_client().get("/").headers["Set-Cookie"]
-
-
-@pytest.fixture
-def log_records(app):
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger = logging.getLogger("liquidity.web")
-    logger.addHandler(handler)
-    yield records
-    logger.removeHandler(handler)
-
-
-def test_one_json_log_line_per_request_with_method_path_status_duration(client, log_records):
-    client.get("/nowhere")
-    requests = [r.fields for r in log_records if getattr(r, "fields", {}).get("event") == "request"]
-    assert len(requests) == 1
-    assert requests[0]["method"] == "GET" and requests[0]["path"] == "/nowhere" and requests[0]["status"] == 404
-    assert requests[0]["duration_ms"] >= 0
-    from liquidity.web.observability import JsonFormatter
-
-    line = JsonFormatter().format(log_records[-1])
-    assert json.loads(line)["path"] == "/nowhere"
-
-
-def test_prediction_is_logged_with_inputs_score_and_version_but_no_secret(client, app, log_records):
-    post_form(client)
-    predictions = [r.fields for r in log_records if getattr(r, "fields", {}).get("event") == "prediction"]
-    assert len(predictions) == 1
-    assert predictions[0]["inputs"]["1h"] == pytest.approx(0.001)
-    assert predictions[0]["model_version"] == app.extensions["liquidity_model"].version
-    assert 0 < predictions[0]["score"] < 1
-    assert app.config["SECRET_KEY"] not in json.dumps(predictions[0])
 
 
 def test_the_factory_wires_in_the_live_fill_box_and_its_route(client):

@@ -1,16 +1,14 @@
 """Forecast the next-snapshot liquidity score with the verified forest and scaler."""
 
-import argparse
 import functools
 import logging
-import sys
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from liquidity.artifacts import ArtifactError, load_artifacts
+from liquidity.artifacts import default_artifact_paths, load_artifacts
 from liquidity.features import INPUT_COLUMNS, build_features, feature_row, features_from_frame
 from liquidity.modeling import fastpath
 from liquidity.validation import check_inputs
@@ -59,8 +57,6 @@ class LiquidityModel:
     @classmethod
     def load(cls, paths=None, threshold=None):
         """Load verified artifacts from paths (default: the project root)."""
-        from liquidity.config import default_artifact_paths
-
         artifacts = load_artifacts(paths or default_artifact_paths())
         return cls(artifacts.forest, artifacts.scaler, artifacts.card, threshold)
 
@@ -200,23 +196,3 @@ def predict_liquidity(volume, mkt_cap, h1, price, *, model=None, threshold=None)
     score, _ = model.predict_one(volume, mkt_cap, h1, price)
     cutoff = model.threshold if threshold is None else threshold
     return Prediction(score, "High" if score >= cutoff else "Low")
-
-
-def main(argv=None):
-    """Print the forecast for one coin: python -m liquidity.modeling.predict VOLUME MKT_CAP H1 PRICE."""
-    parser = argparse.ArgumentParser(description="Forecast a coin's next-snapshot liquidity score.")
-    for name, text in zip(INPUT_COLUMNS, ("24h volume, USD", "market cap, USD",
-                                           "1h price change, fraction (0.022 = +2.2 %)", "price, USD")):
-        parser.add_argument(name.replace("1h", "h1"), help=text)
-    args = parser.parse_args(argv)
-    try:
-        prediction = predict_liquidity(args.volume, args.mkt_cap, args.h1, args.price)
-    except (ValueError, ArtifactError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"liquidity score {prediction.score:.3f}  level {prediction.level}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,9 +1,7 @@
 """Train the tuned RandomForest on snapshot pairs and write the artifacts and model card."""
 
-import argparse
 import logging
 import platform
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,15 +16,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from liquidity.artifacts import ArtifactPaths, save_artifacts, sha256_file
-from liquidity.dataset import DatasetError, load_snapshots, make_pairs
+from liquidity.dataset import load_snapshots, make_pairs
 from liquidity.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES, INPUT_COLUMNS, features_from_frame
 from liquidity.files import write_atomically
 from liquidity.modeling import evaluation
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATA = PROJECT_ROOT / "DATASET"
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_SEED = 42
 CV_PREDICTIONS_FILE = "cv_predictions.csv"
@@ -209,48 +205,3 @@ def format_metrics_table(card):
     lines.append(f"hyper-parameters: {card['hyperparameters']}  (selection CV R2 {card['selection_cv_r2']:.3f})")
     lines.append(f"model version {card['model_version']}")
     return "\n".join(lines)
-
-
-def main(argv=None):
-    """Train from snapshot CSVs: python -m liquidity.modeling.train --data DIR --out DIR."""
-    parser = argparse.ArgumentParser(description="Train the next-snapshot liquidity forecaster.")
-    parser.add_argument("--data", nargs="+", default=[str(DEFAULT_DATA)],
-                        help="snapshot CSV files or folders (default: DATASET/)")
-    parser.add_argument("--out", default=str(PROJECT_ROOT), help="folder for the pkls and model_card.json")
-    parser.add_argument("--folds", type=bounded(int, 2, 20), default=5, help="coin-grouped CV folds (default 5)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--threshold", type=bounded(float, 0.0, 1.0, low_open=True), default=DEFAULT_THRESHOLD)
-    parser.add_argument("--quick", action="store_true", help="tiny grid, for a fast look")
-    parser.add_argument("--jobs", type=int, default=-1, help="parallel jobs for the grid search")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    try:
-        Path(args.out).mkdir(parents=True, exist_ok=True)  # fail on an unusable --out before minutes of training
-        train(args.data, args.out, grid=QUICK_GRID if args.quick else None, n_folds=args.folds,
-              seed=args.seed, threshold=args.threshold, n_jobs=args.jobs)
-    except DatasetError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except (OSError, ValueError) as error:  # e.g. an --out folder that cannot be created or written
-        print(f"error: {error.__class__.__name__}: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def bounded(kind, low, high, low_open=False):
-    """Return an argparse type: kind within [low, high] ((low, high] with low_open), else a one-line error."""
-
-    def convert(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
-        if not (low < value if low_open else low <= value) or not value <= high:
-            raise argparse.ArgumentTypeError(f"{text} must lie in {'(' if low_open else '['}{low:g}, {high:g}]")
-        return value
-
-    return convert
-
-
-if __name__ == "__main__":
-    sys.exit(main())

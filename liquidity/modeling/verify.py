@@ -1,15 +1,11 @@
 """Retrain on the same data into a temporary folder and check the committed model card's figures."""
 
-import argparse
 import math
-import sys
 import tempfile
 
 import pandas as pd
 
-from liquidity.artifacts import ArtifactError, load_artifacts, read_card
-from liquidity.config import default_artifact_paths
-from liquidity.dataset import DatasetError
+from liquidity.artifacts import default_artifact_paths, load_artifacts, read_card
 from liquidity.features import features_from_frame
 from liquidity.modeling.train import train
 
@@ -48,33 +44,15 @@ def check_probe(paths):
             for i, (got, want) in enumerate(zip(scores, probe["scores"])) if not math.isclose(got, want, abs_tol=1e-12)]
 
 
-def main(argv=None):
-    """Retrain on --data and compare with the committed card; exit 1 on any difference."""
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--data", nargs="+", required=True, help="the snapshot files or folders it was trained on")
-    parser.add_argument("--card", default=str(default_artifact_paths().card), help="committed model card")
-    args = parser.parse_args(argv)
-    try:
-        committed = read_card(args.card)
-        differences = check_probe(default_artifact_paths())
-    except ArtifactError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            retrained = train(args.data, folder, n_folds=committed["validation"]["grouped_cv"]["folds"],
-                              seed=committed["seed"], threshold=committed["threshold"],
-                              grid={f"forest__{k}": v for k, v in committed["grid"].items()}, verbose=0)
-    except (DatasetError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    differences += compare_cards(committed, retrained)
-    if differences:
-        print("retrained model differs from the committed model card:", *differences, sep="\n  ", file=sys.stderr)
-        return 1
-    print("retrained metrics match the committed model card")
-    return 0
+def verify(data, card=None):
+    """Retrain on data and return the differences from the model card (default: the committed one).
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    Raises ArtifactError, DatasetError or OSError when the card, the artifacts or the data cannot be read.
+    """
+    committed = read_card(card or default_artifact_paths().card)
+    differences = check_probe(default_artifact_paths())
+    with tempfile.TemporaryDirectory() as folder:
+        retrained = train(data, folder, n_folds=committed["validation"]["grouped_cv"]["folds"],
+                          seed=committed["seed"], threshold=committed["threshold"],
+                          grid={f"forest__{k}": v for k, v in committed["grid"].items()}, verbose=0)
+    return differences + compare_cards(committed, retrained)

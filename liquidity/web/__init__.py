@@ -1,20 +1,48 @@
-"""The web layer: one blueprint per feature, shared model access, errors, headers and logs."""
+"""The web app: the factory, one blueprint per feature, shared model access, errors, headers and logs."""
 
-from flask import current_app
-from werkzeug.exceptions import ServiceUnavailable
+from flask import Flask
+
+from liquidity.paths import STATIC_DIR, TEMPLATES_DIR
+from liquidity.web.extensions import ModelUnavailable, csrf, models
+from liquidity.web.settings import ConfigError, load_settings
+
+__all__ = ["ConfigError", "ModelUnavailable", "check_model", "create_app", "current_model"]
 
 
-class ModelUnavailable(ServiceUnavailable):
-    """The model artifacts did not verify at start-up, so nothing can be scored."""
+def create_app(test_config=None):
+    """Create the Flask app: embedded defaults, then the environment, then test_config."""
+    from liquidity.cli import cli
+    from liquidity.web import errors, formatting, observability
+
+    app = Flask(__name__, template_folder=str(TEMPLATES_DIR), static_folder=str(STATIC_DIR))
+    app.config.update(load_settings())
+    if test_config:
+        app.config.update(test_config)
+    if app.config["LIQUIDITY_ENV"] == "production":
+        app.debug = False
+    observability.init_app(app)
+    models.init_app(app)
+    register_blueprints(app)
+    errors.init_app(app)
+    formatting.init_app(app)
+    for command in cli.all_commands().values():
+        app.cli.add_command(command)
+    return app
+
+
+def register_blueprints(app):
+    """Register one blueprint per feature, with CSRF on every form and none on the JSON API."""
+    from liquidity.web import api, batch, health, home, live, model, report
+
+    csrf.init_app(app)
+    for module in (home, model, batch, api, health, report, live):
+        app.register_blueprint(module.bp)
+    csrf.exempt(api.bp)
 
 
 def current_model():
     """Return the LiquidityModel loaded at start-up, or raise ModelUnavailable with the reason."""
-    model = current_app.extensions.get("liquidity_model")
-    if model is None:
-        raise ModelUnavailable("The model is not available: its files did not pass verification at start-up. "
-                               "The operator can see why at /healthz.")
-    return model
+    return models.require()
 
 
 # What the pages and the API read from the model card, with the type each must have.

@@ -1,42 +1,19 @@
 """Turn uploaded CSV rows and JSON items into valid model inputs, with an error per bad row and field."""
 
-import io
-import re
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from liquidity.dataset import COLUMN_ALIASES, _normalise_header
 from liquidity.features import INPUT_COLUMNS
+from liquidity.schema import INPUTS, header_aliases
+from liquidity.tabular import DELIMITER_NAMES, TableError, TooManyRows, read_table
 from liquidity.validation import field_error
 
-# JSON API keys, in the dataset's units; "volume" is accepted as an alias of "24h_volume".
-API_KEYS = {"volume": "24h_volume", "mkt_cap": "mkt_cap", "1h": "1h", "price": "price"}
+__all__ = ["TableError", "TooManyRows", "read_csv_upload", "read_json_items", "check_json_items", "score"]
+
 FORECAST_COLUMNS = ("liquidity_score", "liquidity_level", "band_low", "band_high", "implied_ratio",
                     "implied_volume", "out_of_range")
-
-
 SCORE_CHUNK_ROWS = 10_000
-DELIMITERS = (",", ";", "\t")
-DEFAULT_MAX_ROWS = 100_000
-# "1,234,567.89": comma thousands groups and an optional decimal point (comma-separated files, quoted).
-COMMA_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
-# "1.234.567,89" or "0,001": the European style, read only in ;- or tab-separated files.
-DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d*),\d+")
-# "20.476.118.020": two or more dot groups cannot be a decimal point (one dot, "1.234", stays a decimal point).
-DOT_GROUPED = re.compile(r"[+-]?\d{1,3}(\.\d{3}){2,}")
-
-
-class UploadError(ValueError):
-    """An uploaded file that cannot be read as snapshot rows at all."""
-
-    status = 400
-
-
-class TooManyRows(UploadError):
-    """An upload with more data rows than the app scores in one request."""
-
-    status = 413
 
 
 @dataclass
@@ -48,91 +25,29 @@ class Parsed:
     errors: list = field(default_factory=list)  # (row number or path, column, reason)
 
 
-def decode_upload(data):
-    """Return the uploaded bytes as text, or raise UploadError saying what the file looks like instead."""
-    head = data[:8192]
-    if head.startswith(b"PK\x03\x04"):
-        raise UploadError("The file is a zip archive or an Excel workbook, not CSV text. "
-                          "Save it as CSV (UTF-8) and upload that.")
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise UploadError("The file is not UTF-8 text (it is UTF-16). Export it as CSV (UTF-8) and upload it again.")
-    if len(head) >= 8 and max(head[0::2].count(0), head[1::2].count(0)) > len(head) // 4:
-        raise UploadError("The file is not UTF-8 text (it looks like UTF-16). Export it as CSV (UTF-8) and upload "
-                          "it again.")
-    if b"\x00" in head:
-        raise UploadError("The file is binary, not CSV text. Upload a CSV (UTF-8) file.")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UploadError("The file is not UTF-8 text. Export it as CSV (UTF-8) and upload it again.") from None
-
-
-def detect_delimiter(text):
-    """Return the delimiter of the header line: the most frequent of comma, semicolon and tab."""
-    header = next((line for line in text.splitlines() if line.strip()), "")
-    return max(DELIMITERS, key=header.count)
-
-
-def number_text(raw, delimiter):
-    """Return raw with unambiguous thousands/decimal separators normalised to Python's float syntax.
-
-    In a comma-separated file "1,234,567.89" (quoted) loses its commas. In a ;- or tab-separated file the comma
-    is the decimal separator: "0,001" and "1.234.567,89" are read as 0.001 and 1234567.89, and "1.234.567"
-    as 1234567 (but "1.234" stays 1.234). Anything else is left as typed, for field_error to judge.
-    """
-    compact = raw.replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
-    if delimiter == "," and COMMA_GROUPED.fullmatch(compact):
-        return compact.replace(",", "")
-    if delimiter != "," and (DECIMAL_COMMA.fullmatch(compact) or DOT_GROUPED.fullmatch(compact)):
-        return compact.replace(".", "").replace(",", ".")
-    return raw
-
-
-def read_csv_upload(data, max_rows=DEFAULT_MAX_ROWS):
+def read_csv_upload(data, max_rows=None):
     """Read uploaded CSV bytes with the dataset's header names; per-row errors name the row and column.
 
-    Row 1 is the first data row after the header; blank lines are not counted. The delimiter (comma,
-    semicolon or tab) is taken from the header line. More than max_rows data rows raise TooManyRows.
+    Row 1 is the first data row after the header; blank lines are not counted. More than max_rows (if given) rows
+    raise TooManyRows; a file that is not a table raises TableError.
     """
-    text = decode_upload(data)
-    if not text.strip():
-        raise UploadError("The file is empty.")
-    delimiter = detect_delimiter(text)
-    try:
-        # nrows stops the parser just past the cap: a huge file costs no more than max_rows + 1 rows.
-        rows = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                           skip_blank_lines=True, nrows=max_rows + 1, engine="c")
-    except pd.errors.EmptyDataError:
-        raise UploadError("The file is empty.") from None
-    except (pd.errors.ParserError, ValueError) as error:
-        raise UploadError(f"The file is not a readable CSV: {error}") from None
-    del text
-    rows.columns = [_normalise_header(column) for column in rows.columns]
-    if rows.columns.duplicated().any():
-        raise UploadError(f"Column {rows.columns[rows.columns.duplicated()][0]!r} appears more than once.")
+    aliases = header_aliases()
+    table = read_table(data, aliases, max_rows=max_rows)
+    rows = table.rows
     missing = [column for column in INPUT_COLUMNS if column not in rows.columns]
     if missing:
-        aliases = {canonical: [a for a, c in COLUMN_ALIASES.items() if c == canonical] for canonical in missing}
-        named = ", ".join(f"{c!r}" + (f" (or {', '.join(map(repr, aliases[c]))})" if aliases[c] else "")
+        others = {canonical: [a for a, c in aliases.items() if c == canonical] for canonical in missing}
+        named = ", ".join(f"{c!r}" + (f" (or {', '.join(map(repr, others[c]))})" if others[c] else "")
                           for c in missing)
-        separator = {",": "commas", ";": "semicolons", "\t": "tabs"}[delimiter]
-        raise UploadError(f"Missing required column(s): {named}. Expected the snapshot columns "
-                          f"price, 1h, volume (or 24h_volume), mkt_cap (read the header as separated by "
-                          f"{separator}).")
-    if len(rows) > max_rows:
-        raise TooManyRows(f"The file has more than {max_rows:,} data rows; the limit is {max_rows:,} per upload. "
-                          "Split it into smaller files.")
-    rows = rows.fillna("")  # a short row's missing cells are empty, reported as "missing value"
-    rows = rows.reset_index(drop=True)
-    rows.index = rows.index + 1
-    # Rows of empty cells only (spreadsheets export them as ",,,,") are blank lines, not errors.
-    rows = rows[rows.apply(lambda column: column.str.strip() != "").any(axis=1)]
+        raise TableError(f"Missing required column(s): {named}. Expected the snapshot columns "
+                         f"price, 1h, volume (or 24h_volume), mkt_cap (read the header as separated by "
+                         f"{DELIMITER_NAMES[table.delimiter]}).")
     if rows.empty:
-        raise UploadError("The file has a header but no data rows.")
+        raise TableError("The file has a header but no data rows.")
     errors, bad = [], set()
     values = {}
     for column in INPUT_COLUMNS:
-        cleaned = rows[column].str.strip().map(lambda raw: number_text(raw, delimiter))
+        cleaned = table.numbers(column)
         for number, raw in cleaned.items():
             reason = "missing value" if raw == "" else field_error(column, raw)
             if reason:
@@ -164,12 +79,15 @@ def check_json_items(items):
         if duplicates:  # which of the values was meant is unknowable, so none is used
             errors.extend((f"{path}.{key}", key, "appears more than once in the object") for key in duplicates)
             continue
-        if "24h_volume" in item and "volume" in item:
-            errors.append((f"{path}.volume", "volume", "give either 24h_volume or volume, not both"))
+        both = [spec for spec in INPUTS if spec.column != spec.key and spec.column in item and spec.key in item]
+        if both:
+            errors.extend((f"{path}.{spec.column}", spec.column, f"give either {spec.key} or {spec.column}, not both")
+                          for spec in both)
             continue
         row, ok = {}, True
-        for column, key in API_KEYS.items():
-            present = key if key in item else ("volume" if column == "volume" and "volume" in item else None)
+        for spec in INPUTS:
+            column, key = spec.column, spec.key
+            present = key if key in item else (column if column in item else None)
             if present is None:
                 errors.append((f"{path}.{key}", key, "is required"))
                 ok = False

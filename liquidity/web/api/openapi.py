@@ -1,5 +1,7 @@
 """The OpenAPI 3.1 document of the JSON API."""
 
+from liquidity.schema import INPUTS, json_schema
+
 
 def _number(description, **bounds):
     return {"type": "number", "description": description, **bounds}
@@ -9,16 +11,9 @@ def openapi_document(max_items):
     """Return the OpenAPI document as a dict."""
     item = {
         "type": "object",
-        "required": ["price", "1h", "24h_volume", "mkt_cap"],
-        "properties": {
-            "price": _number("price in USD", exclusiveMinimum=0, maximum=1e9),
-            "1h": _number("price change over the last hour, a fraction (0.022 = +2.2 %)",
-                          exclusiveMinimum=-1, maximum=10),
-            "24h_volume": _number("traded volume over the last 24 hours, USD (alias: volume)", minimum=0,
-                                  maximum=1e13),
-            "mkt_cap": _number("market capitalisation, USD", exclusiveMinimum=0, maximum=1e14),
-        },
-        "example": {"price": 40859.46, "1h": 0.022, "24h_volume": 35000000000, "mkt_cap": 770000000000},
+        "required": [spec.key for spec in INPUTS],
+        "properties": {spec.key: json_schema(spec) for spec in INPUTS},
+        "example": {spec.key: spec.example for spec in INPUTS},
     }
     answer = {
         "type": "object",

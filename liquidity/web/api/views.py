@@ -6,14 +6,16 @@ from flask import Blueprint, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from liquidity.features import INPUT_COLUMNS
+from liquidity.schema import api_keys
 from liquidity.web import current_model
 from liquidity.web.api.openapi import openapi_document
 from liquidity.web.observability import log_event
-from liquidity.web.scoring import API_KEYS, check_json_items, read_json_items
+from liquidity.web.scoring import check_json_items, read_json_items
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 ERRORS_SHOWN = 100
+API_KEYS = api_keys()
 
 
 class MalformedJson(ValueError):

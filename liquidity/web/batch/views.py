@@ -5,7 +5,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from liquidity.web import current_model
 from liquidity.web.batch.forms import BatchForm
 from liquidity.web.observability import log_event
-from liquidity.web.scoring import UploadError, read_csv_upload, score
+from liquidity.web.scoring import TableError, TooManyRows, read_csv_upload, score
 
 bp = Blueprint("batch", __name__)
 
@@ -29,9 +29,9 @@ def scored():
         return render_template("batch/upload.html", form=form), 400
     try:
         parsed = read_csv_upload(form.file.data.read(), max_rows=current_app.config["BATCH_MAX_ROWS"])
-    except UploadError as error:
+    except TableError as error:
         form.file.errors.append(str(error))
-        return render_template("batch/upload.html", form=form), error.status
+        return render_template("batch/upload.html", form=form), 413 if isinstance(error, TooManyRows) else 400
     table = score(model, parsed)
     log_event("prediction", source="batch", rows=len(table), scored=len(parsed.valid),
               errors=len(parsed.errors), model_version=model.version)

@@ -1,6 +1,8 @@
 """GET /healthz: 200 with the model version, or 503 with the reason the model is not loaded."""
 
-from flask import Blueprint, current_app
+from flask import Blueprint
+
+from liquidity.web.extensions import models
 
 bp = Blueprint("health", __name__)
 
@@ -8,9 +10,10 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz():
     """Say whether the model is loaded, and which one."""
-    model = current_app.extensions.get("liquidity_model")
+    state = models.state()
+    model = state.model
     if model is None:
-        reason = current_app.extensions.get("liquidity_model_error") or "the model is not loaded"
+        reason = state.error or "the model is not loaded"
         return {"status": "unavailable", "reason": reason}, 503
     return {"status": "ok", "model_version": model.version, "backend": model.backend,
             "backend_reason": model.backend_reason}

@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
+from liquidity.schema import BY_COLUMN
 from liquidity.validation import field_error, percent_change_error
 
 
@@ -19,10 +20,12 @@ def parse_number(text):
 class NumberField(StringField):
     """A text box for a number: keeps what was typed (to show it again) and the parsed value."""
 
-    def __init__(self, label, unit, placeholder, **kwargs):
-        super().__init__(label, **kwargs)
-        self.unit = unit
-        self.placeholder = placeholder
+    def __init__(self, column, **kwargs):
+        spec = BY_COLUMN[column]
+        super().__init__(spec.title, validators=[Within(column, percent=spec.percent_in_form)],
+                         description=spec.form_hint, **kwargs)
+        self.unit = spec.form_unit
+        self.placeholder = f"e.g. {spec.form_example}"
 
     @property
     def number(self):
@@ -49,14 +52,10 @@ class Within:
 class PredictForm(FlaskForm):
     """One coin's current market data."""
 
-    volume = NumberField("24h trading volume", "USD", "e.g. 35000000000", validators=[Within("volume")],
-                         description="Total traded over the last 24 hours, in US dollars. 0 is allowed.")
-    mkt_cap = NumberField("Market cap", "USD", "e.g. 770000000000", validators=[Within("mkt_cap")],
-                          description="Price times circulating supply, in US dollars.")
-    h1 = NumberField("Price change, last hour", "%", "e.g. 2.2", validators=[Within("1h", percent=True)],
-                     description="In percent: type 2.2 for +2.2 %, -0.5 for -0.5 %.")
-    price = NumberField("Price", "USD", "e.g. 40859.46", validators=[Within("price")],
-                        description="One coin in US dollars.")
+    volume = NumberField("volume")
+    mkt_cap = NumberField("mkt_cap")
+    h1 = NumberField("1h")
+    price = NumberField("price")
 
     def inputs(self):
         """Return (volume, mkt_cap, h1 as a fraction, price) for the model."""

@@ -3,6 +3,7 @@
 from flask import Blueprint, render_template, request, url_for
 
 from liquidity.examples import EXAMPLE_COINS
+from liquidity.schema import INPUTS
 from liquidity.validation import InputError
 from liquidity.web import current_model
 from liquidity.web.home.forms import PredictForm
@@ -10,9 +11,8 @@ from liquidity.web.observability import log_event
 
 bp = Blueprint("home", __name__)
 
-INPUT_LABELS = {"volume": "24h trading volume", "mkt_cap": "market cap", "1h": "price change, last hour",
-                "price": "price"}
-FORM_FIELDS = {"volume": "volume", "mkt_cap": "mkt_cap", "1h": "h1", "price": "price"}
+INPUT_LABELS = {spec.column: spec.title.lower() for spec in INPUTS}
+FORM_FIELDS = {spec.column: spec.form_field for spec in INPUTS}
 
 
 def examples():

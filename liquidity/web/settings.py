@@ -1,44 +1,12 @@
-"""Settings: embedded defaults, overridden from the environment in this one place."""
+"""Every web setting: embedded defaults, overridden from the environment in this one place, checked at start-up."""
 
 import os
 import secrets
 from pathlib import Path
 
-from liquidity.artifacts import CARD_FILE, MODEL_FILE, SCALER_FILE, ArtifactPaths
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-COINGECKO_PUBLIC_URL = "https://api.coingecko.com/api/v3"
-COINGECKO_PRO_URL = "https://pro-api.coingecko.com/api/v3"
-COINGECKO_PLANS = ("demo", "pro")
-
-
-class SettingError(ValueError):
-    """An environment setting with a value the project cannot use, with the variable named."""
-
-
-def coingecko_settings(environ=None):
-    """Return (base_url, api_key, plan) from COINGECKO_BASE_URL / _API_KEY / _API_PLAN (demo or pro)."""
-    environ = os.environ if environ is None else environ
-    api_key = environ.get("COINGECKO_API_KEY", "").strip() or None
-    plan = environ.get("COINGECKO_API_PLAN", "").strip().lower() or "demo"
-    if plan not in COINGECKO_PLANS:
-        raise SettingError(f"COINGECKO_API_PLAN must be 'demo' or 'pro', not {plan!r}")
-    # A pro key is only accepted on the pro host, so the plan picks the default host.
-    default_url = COINGECKO_PRO_URL if plan == "pro" and api_key else COINGECKO_PUBLIC_URL
-    base_url = environ.get("COINGECKO_BASE_URL", "").strip() or default_url
-    return base_url.rstrip("/"), api_key, plan
-
-
-def default_artifact_paths(environ=None):
-    """Return the artifact paths from LIQUIDITY_MODEL_PATH / _SCALER_PATH / _CARD_PATH, else the project root."""
-    environ = os.environ if environ is None else environ
-    return ArtifactPaths(
-        model=Path(environ.get("LIQUIDITY_MODEL_PATH", PROJECT_ROOT / MODEL_FILE)),
-        scaler=Path(environ.get("LIQUIDITY_SCALER_PATH", PROJECT_ROOT / SCALER_FILE)),
-        card=Path(environ.get("LIQUIDITY_CARD_PATH", PROJECT_ROOT / CARD_FILE)),
-    )
+from liquidity.artifacts import default_artifact_paths
+from liquidity.coingecko import SettingError, coingecko_settings
+from liquidity.paths import REPORT_DIR
 
 
 class ConfigError(RuntimeError):
@@ -51,6 +19,14 @@ DEFAULT_MAX_UPLOAD_MB = 5.0
 API_MAX_ITEMS = 10_000
 DEFAULT_MAX_BATCH_ROWS = 100_000
 TRUE_WORDS = {"1", "true", "yes", "on"}
+# The live fill answers a person waiting for the page: short timeouts, one retry, never a long sleep on a 429.
+LIVE_FILL = {
+    "COINGECKO_LIVE_CONNECT_TIMEOUT": 3.0,
+    "COINGECKO_LIVE_READ_TIMEOUT": 5.0,
+    "COINGECKO_LIVE_RETRIES": 1,
+    "COINGECKO_LIVE_MAX_WAIT": 2.0,
+    "COINGECKO_LIVE_CACHE_SECONDS": 60.0,
+}
 
 
 def _number(environ, name, default, low, high, *, low_inclusive=True):
@@ -71,9 +47,9 @@ def _number(environ, name, default, low, high, *, low_inclusive=True):
 def load_settings(environ=None):
     """Return the Flask config from the environment, or raise ConfigError naming the bad variable.
 
-    Variables: LIQUIDITY_ENV (development|production), SECRET_KEY, LIQUIDITY_THRESHOLD,
+    Variables: LIQUIDITY_ENV (development|production), SECRET_KEY, FLASK_DEBUG, LIQUIDITY_THRESHOLD,
     LIQUIDITY_MODEL_PATH / _SCALER_PATH / _CARD_PATH, LIQUIDITY_MAX_UPLOAD_MB, LIQUIDITY_REPORT_DIR,
-    LIQUIDITY_LOG_LEVEL, LIQUIDITY_MAX_BATCH_ROWS.
+    LIQUIDITY_LOG_LEVEL, LIQUIDITY_MAX_BATCH_ROWS, COINGECKO_BASE_URL / _API_KEY / _API_PLAN.
     """
     environ = os.environ if environ is None else environ
     env = environ.get("LIQUIDITY_ENV", "development").strip().lower() or "development"
@@ -89,7 +65,8 @@ def load_settings(environ=None):
                               "print(secrets.token_hex(32))'")
         # Development only: a fresh key per process, so sessions do not survive a restart; never a fixed key.
         secret_key = secrets.token_hex(32)
-    if production and environ.get("FLASK_DEBUG", "").strip().lower() in TRUE_WORDS:
+    debug = environ.get("FLASK_DEBUG", "").strip().lower() in TRUE_WORDS
+    if production and debug:
         raise ConfigError("FLASK_DEBUG is on but LIQUIDITY_ENV=production: the debugger must never run in "
                           "production; unset FLASK_DEBUG")
 
@@ -97,21 +74,30 @@ def load_settings(environ=None):
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"LIQUIDITY_LOG_LEVEL={log_level!r} must be one of {', '.join(LOG_LEVELS)}")
 
+    try:
+        coingecko_url, coingecko_key, coingecko_plan = coingecko_settings(environ)
+    except SettingError as error:
+        raise ConfigError(str(error)) from None
+
     threshold = _number(environ, "LIQUIDITY_THRESHOLD", None, 0.0, 1.0, low_inclusive=False)
     upload_mb = _number(environ, "LIQUIDITY_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB, 0.0, 1024.0,
                         low_inclusive=False)
     batch_rows = _number(environ, "LIQUIDITY_MAX_BATCH_ROWS", DEFAULT_MAX_BATCH_ROWS, 1, 10_000_000)
     return {
         "LIQUIDITY_ENV": env,
-        "DEBUG": False if production else None,
+        "DEBUG": debug,
         "SECRET_KEY": secret_key,
         "LIQUIDITY_THRESHOLD": threshold,
         "ARTIFACT_PATHS": default_artifact_paths(environ),
         "MAX_CONTENT_LENGTH": int(upload_mb * 1024 * 1024),
-        "REPORT_DIR": Path(environ.get("LIQUIDITY_REPORT_DIR", PROJECT_ROOT / "EDA_REPORT")),
+        "REPORT_DIR": Path(environ.get("LIQUIDITY_REPORT_DIR", REPORT_DIR)),
         "LOG_LEVEL": log_level,
         "API_MAX_ITEMS": API_MAX_ITEMS,
         "BATCH_MAX_ROWS": int(batch_rows),
+        "COINGECKO_BASE_URL": coingecko_url,
+        "COINGECKO_API_KEY": coingecko_key,
+        "COINGECKO_API_PLAN": coingecko_plan,
+        **LIVE_FILL,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,

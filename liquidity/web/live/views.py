@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, redirect, request, url_for
 
-from liquidity.config import SettingError, coingecko_settings
-from liquidity.ingest import CoinGeckoClient, IngestError, RateLimitedError, UnreachableError
+from liquidity.coingecko import CoinGeckoClient, CoinGeckoError, RateLimitedError, UnreachableError
+from liquidity.schema import INPUTS
 
 log = logging.getLogger("liquidity.web.live")  # a child of the web logger: its JSON lines and level
 
@@ -22,38 +22,25 @@ COIN_RULE = "type a CoinGecko id such as bitcoin or a symbol such as BTC (letter
 # Home form field -> CoinGecko field; h1 stays in percent because the form takes percent.
 FORM_FIELDS = {"volume": "total_volume", "mkt_cap": "market_cap", "h1": "price_change_percentage_1h_in_currency",
                "price": "current_price"}
-FIELD_LABELS = {"volume": "24h volume", "mkt_cap": "market cap", "h1": "1h change", "price": "price"}
+FIELD_LABELS = {spec.form_field: spec.label for spec in INPUTS}
 MESSAGES = {
     "offline": "CoinGecko cannot be reached right now; type the values yourself.",
     "busy": "CoinGecko is limiting requests right now; try again in a minute or type the values yourself.",
     "error": "CoinGecko's answer could not be used; type the values yourself.",
     "unknown": "CoinGecko has no coin with the id or symbol '{coin}'.",
 }
-DEFAULTS = {
-    "COINGECKO_LIVE_CONNECT_TIMEOUT": 3.0,
-    "COINGECKO_LIVE_READ_TIMEOUT": 5.0,
-    "COINGECKO_LIVE_RETRIES": 1,
-    "COINGECKO_LIVE_MAX_WAIT": 2.0,  # a person is waiting for the page: never sleep long on a 429
-    "COINGECKO_LIVE_CACHE_SECONDS": 60.0,
-}
-
-
-def _setting(name):
-    return current_app.config.get(name, DEFAULTS[name])
 
 
 def _client():
-    """Return a CoinGecko client for one page view: short timeouts, one retry, short waits."""
-    base_url, api_key, plan = coingecko_settings()
+    """Return a CoinGecko client for one page view, on the settings read at start-up (liquidity.web.settings)."""
+    config = current_app.config
     return CoinGeckoClient(
-        current_app.config.get("COINGECKO_BASE_URL") or base_url,
-        current_app.config.get("COINGECKO_API_KEY") or api_key,
-        current_app.config.get("COINGECKO_API_PLAN") or plan,
-        connect_timeout=_setting("COINGECKO_LIVE_CONNECT_TIMEOUT"),
-        read_timeout=_setting("COINGECKO_LIVE_READ_TIMEOUT"),
-        retries=_setting("COINGECKO_LIVE_RETRIES"),
-        backoff=min(0.5, _setting("COINGECKO_LIVE_MAX_WAIT")),
-        max_wait=_setting("COINGECKO_LIVE_MAX_WAIT"),
+        config["COINGECKO_BASE_URL"], config["COINGECKO_API_KEY"], config["COINGECKO_API_PLAN"],
+        connect_timeout=config["COINGECKO_LIVE_CONNECT_TIMEOUT"],
+        read_timeout=config["COINGECKO_LIVE_READ_TIMEOUT"],
+        retries=config["COINGECKO_LIVE_RETRIES"],
+        backoff=min(0.5, config["COINGECKO_LIVE_MAX_WAIT"]),
+        max_wait=config["COINGECKO_LIVE_MAX_WAIT"],
     )
 
 
@@ -96,8 +83,8 @@ def _cache():
 
 def lookup(coin):
     """Find coin on CoinGecko, remembering recent answers so repeated clicks spare the rate limit."""
-    cache, ttl, now = _cache(), _setting("COINGECKO_LIVE_CACHE_SECONDS"), time.monotonic()
-    base_url = current_app.config.get("COINGECKO_BASE_URL", "")
+    cache, ttl, now = _cache(), current_app.config["COINGECKO_LIVE_CACHE_SECONDS"], time.monotonic()
+    base_url = current_app.config["COINGECKO_BASE_URL"]
     cached = cache.get((base_url, coin))
     if cached and now - cached[0] < ttl:
         return cached[1]
@@ -130,7 +117,7 @@ def fill():
     except RateLimitedError as error:
         log.warning("live fill for %r: %s", coin, error)
         return _home(live_error="busy", live_coin=coin)
-    except (IngestError, SettingError) as error:
+    except CoinGeckoError as error:
         log.warning("live fill for %r: %s", coin, error)
         return _home(live_error="error", live_coin=coin)
     if item is None:

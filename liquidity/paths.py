@@ -1,0 +1,9 @@
+"""Where the project's folders are: the repository root and the defaults the commands read and write."""
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATASET_DIR = PROJECT_ROOT / "DATASET"
+REPORT_DIR = PROJECT_ROOT / "EDA_REPORT"
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+STATIC_DIR = PROJECT_ROOT / "static"

@@ -1,0 +1,64 @@
+"""The layers import downwards only: data, features and modeling never load Flask or the web app."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from liquidity.paths import PROJECT_ROOT
+
+LOWER_LAYERS = ["liquidity", "liquidity.dataset", "liquidity.features", "liquidity.schema", "liquidity.tabular",
+                "liquidity.modeling.*"]
+# Imports every module named in argv (a trailing .* means every module of that package) in this fresh
+# interpreter and prints the Flask, web-app and scikit-learn modules that got loaded.
+PROBE = """
+import importlib, json, pkgutil, sys
+for name in sys.argv[1:]:
+    if name.endswith(".*"):
+        package = importlib.import_module(name[:-2])
+        for info in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package.__name__}.{info.name}")
+    else:
+        importlib.import_module(name)
+loaded = sorted(sys.modules)
+print(json.dumps({"flask": [m for m in loaded if m == "flask" or m.startswith("flask.")],
+                  "web": [m for m in loaded if m.startswith("liquidity.web")],
+                  "sklearn": [m for m in loaded if m == "sklearn"],
+                  "modeling": [m for m in loaded if m.startswith("liquidity.modeling.")]}))
+"""
+
+
+def loaded_by(*modules):
+    result = subprocess.run([sys.executable, "-c", PROBE, *modules], cwd=PROJECT_ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+@pytest.mark.slow
+def test_data_features_and_modeling_load_neither_flask_nor_the_web_app():
+    loaded = loaded_by(*LOWER_LAYERS)
+    assert loaded["flask"] == [] and loaded["web"] == []
+    assert "liquidity.modeling.train" in loaded["modeling"]  # the probe did import the modeling modules
+
+
+@pytest.mark.slow
+def test_the_package_root_and_the_data_layer_load_no_scikit_learn():
+    loaded = loaded_by("liquidity", "liquidity.dataset", "liquidity.features", "liquidity.tabular")
+    assert loaded == {"flask": [], "web": [], "sklearn": [], "modeling": []}
+
+
+@pytest.mark.slow
+def test_the_web_app_does_load_flask():  # the probe can see Flask when it is there
+    assert "flask" in loaded_by("liquidity.web")["flask"]
+
+
+@pytest.mark.slow
+def test_a_command_imports_only_its_own_module():
+    probe = ("import sys; from liquidity.cli import cli; cli.get_command(None, 'ingest'); "
+             "print(sorted(m for m in ('sklearn', 'flask', 'liquidity.report') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"

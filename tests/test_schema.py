@@ -1,0 +1,46 @@
+"""The one input schema: the API's OpenAPI bounds, the form and the readers agree with validation."""
+
+import math
+
+import pytest
+
+from liquidity.schema import INPUTS, api_keys, header_aliases, units
+from liquidity.validation import field_error
+from liquidity.web.api.openapi import openapi_document
+
+
+@pytest.mark.parametrize("spec", INPUTS, ids=lambda spec: spec.column)
+def test_openapi_bounds_are_validations_bounds(spec):
+    properties = openapi_document(10)["components"]["schemas"]["Item"]["properties"][spec.key]
+    if "minimum" in properties:
+        low = properties["minimum"]
+        assert field_error(spec.column, low) is None
+        assert field_error(spec.column, math.nextafter(low, -math.inf)) is not None
+    else:
+        low = properties["exclusiveMinimum"]
+        assert field_error(spec.column, low) is not None
+        assert field_error(spec.column, math.nextafter(low, math.inf)) is None
+    high = properties["maximum"]
+    assert field_error(spec.column, high) is None
+    assert field_error(spec.column, math.nextafter(high, math.inf)) is not None
+
+
+def test_openapi_requires_every_api_key_and_its_example_validates():
+    item = openapi_document(10)["components"]["schemas"]["Item"]
+    assert item["required"] == list(api_keys().values())
+    columns = {spec.key: spec.column for spec in INPUTS}
+    assert all(field_error(columns[key], value) is None for key, value in item["example"].items())
+
+
+def test_the_form_shows_the_schemas_units_and_a_percent_for_the_hourly_change(app):
+    from liquidity.web.home.forms import PredictForm
+
+    with app.test_request_context():
+        form = PredictForm(meta={"csrf": False})
+    assert [form[spec.form_field].unit for spec in INPUTS] == ["USD", "USD", "%", "USD"]
+    assert form.h1.placeholder == "e.g. 2.2"
+
+
+def test_units_and_header_aliases_cover_the_four_inputs():
+    assert units() == {"volume": "USD", "mkt_cap": "USD", "1h": "fraction (0.022 = +2.2 %)", "price": "USD"}
+    assert header_aliases() == {"24h_volume": "volume", "total_volume": "volume", "market_cap": "mkt_cap"}
