@@ -14,7 +14,7 @@ csrf = CSRFProtect()
 def create_app(test_config=None):
     """Create the Flask app: embedded defaults, then the environment, then test_config."""
     from liquidity.cli import register_commands
-    from liquidity.web import errors, formatting, observability
+    from liquidity.web import errors, formatting, observability, ratelimit
 
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
                 static_folder=str(PROJECT_ROOT / "static"))
@@ -26,9 +26,17 @@ def create_app(test_config=None):
     observability.init_app(app)
     register_model(app)
     register_blueprints(app)
+    ratelimit.init_app(app)
     errors.init_app(app)
     formatting.init_app(app)
     register_commands(app)
+    if app.config["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind N TLS-terminating proxies: trust their X-Forwarded-For/-Proto/-Host (and only theirs), so the
+        # client address keys the rate limits and url_for builds https:// links.
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     return app
 
 
@@ -64,9 +72,9 @@ def register_model(app):
 def register_blueprints(app):
     """Register one blueprint per feature, with CSRF on every form and none on the JSON API."""
     from liquidity.live import views as live
-    from liquidity.web import api, batch, health, home, model, report
+    from liquidity.web import api, batch, docs, health, home, model, report
 
     csrf.init_app(app)
-    for module in (home, model, batch, api, health, report, live):
+    for module in (home, model, batch, api, docs, health, report, live):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)

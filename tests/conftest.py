@@ -29,9 +29,9 @@ CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
 def make_test_config(artifact_dir, report_dir, **overrides):
-    """Return the test_config for an app on the artifacts in artifact_dir."""
+    """Return the test_config for an app on the artifacts in artifact_dir; rate limits off unless overridden."""
     return {"TESTING": True, "ARTIFACT_PATHS": ArtifactPaths.in_folder(artifact_dir), "REPORT_DIR": report_dir,
-            **overrides}
+            "RATELIMIT_ENABLED": False, **overrides}
 
 
 @pytest.fixture

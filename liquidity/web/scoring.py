@@ -8,12 +8,13 @@ import pandas as pd
 
 from liquidity.dataset import COLUMN_ALIASES, _normalise_header
 from liquidity.features import INPUT_COLUMNS
+from liquidity.hints import borderline, h1_warnings
 from liquidity.validation import field_error
 
 # JSON API keys, in the dataset's units; "volume" is accepted as an alias of "24h_volume".
 API_KEYS = {"volume": "24h_volume", "mkt_cap": "mkt_cap", "1h": "1h", "price": "price"}
-FORECAST_COLUMNS = ("liquidity_score", "liquidity_level", "band_low", "band_high", "implied_ratio",
-                    "implied_volume", "out_of_range")
+FORECAST_COLUMNS = ("liquidity_score", "liquidity_level", "borderline", "band_low", "band_high", "implied_ratio",
+                    "implied_volume", "out_of_range", "warning")
 
 
 SCORE_CHUNK_ROWS = 10_000
@@ -197,6 +198,8 @@ def score(model, parsed):
         forecast = pd.concat([model.forecast_frame(parsed.valid.iloc[start:start + SCORE_CHUNK_ROWS])
                               for start in range(0, len(parsed.valid), SCORE_CHUNK_ROWS)])
         forecast["out_of_range"] = forecast["out_of_range"].map(" ".join)
+        forecast.insert(2, "borderline", borderline(forecast["band_low"], forecast["band_high"], model.threshold))
+        forecast["warning"] = h1_warnings(parsed.valid["1h"], model.card["inputs"]["1h"])
         scored = scored.join(forecast)
     else:
         for column in FORECAST_COLUMNS:
