@@ -11,9 +11,10 @@ from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-# endpoint -> (the config key of its limit, the methods it counts)
+# endpoint -> the methods its forms limit counts (each endpoint has its own budget)
 LIMITED_FORMS = {
-    "home.predict": ("GET", "POST"),
+    "home.predict": ("POST",),
+    "home.result": ("GET",),
     "batch.scored": ("POST",),
     "batch.download": ("GET",),
     "live.fill": ("GET",),
