@@ -1,5 +1,6 @@
 """Rate limits: 429 with Retry-After on the API and the forms, unlimited health and static, shared via Redis."""
 
+import io
 import os
 import shutil
 import socket
@@ -45,6 +46,33 @@ def test_a_form_past_its_limit_gets_a_friendly_page_with_retry_after(trained_dir
     assert 'id="retry-after"' in html
     assert int(response.headers["Retry-After"]) >= 1
     assert "Traceback" not in html
+
+
+def batch_upload(client):
+    form = {"csrf_token": csrf_token(client, "/batch"), "action": "show",
+            "file": (io.BytesIO(b"price,1h,volume,mkt_cap\n1,0,5,10\n"), "s.csv")}
+    return client.post("/batch", data=form, content_type="multipart/form-data")
+
+
+@pytest.mark.parametrize("send", [
+    lambda client: client.get("/predict", query_string=BITCOIN_FORM),
+    batch_upload,
+    lambda client: client.get("/batch/download/" + "A" * 32),
+    lambda client: client.get("/live/fill?coin="),
+], ids=["result URL", "batch upload", "batch download", "live fill"])
+def test_every_form_endpoint_is_limited(trained_dir, report_dir, send):
+    client = limited_app(trained_dir, report_dir, RATELIMIT_FORMS="1 per minute").test_client()
+    assert send(client).status_code != 429
+    response = send(client)
+    assert response.status_code == 429
+    assert "Retry-After" in response.headers
+
+
+def test_an_unreachable_redis_serves_without_limits_rather_than_failing(trained_dir, report_dir):
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    client = limited_app(trained_dir, report_dir, RATELIMIT_API="1 per minute",
+                         RATELIMIT_STORAGE_URI=dead).test_client()
+    assert [client.post("/api/v1/predict", json=BITCOIN).status_code for _ in range(3)] == [200, 200, 200]
 
 
 def test_health_static_and_page_views_are_not_limited(trained_dir, report_dir):

@@ -79,7 +79,7 @@ def test_values_outside_the_training_range_show_a_warning(client):
     assert "Price: trained on" in outside
 
 
-@pytest.mark.parametrize("value", ["1,000,000", " 1000000 ", "$1000000", "1e6", "1_000_000"])
+@pytest.mark.parametrize("value", ["1,000,000", " 1000000 ", "$1000000", "1e6", "1_000_000", "$770,991,461,396"])
 def test_form_accepts_common_ways_of_writing_a_number(client, value):
     assert post_form(client, volume=value).status_code == 200
 

@@ -43,9 +43,8 @@ def init_app(app):
     app.extensions["liquidity_limiter"] = limiter
     limiter.limit(api_limit)(app.blueprints["api"])
     for endpoint, methods in LIMITED_FORMS.items():
-        if endpoint in app.view_functions:
-            view = app.view_functions[endpoint]
-            app.view_functions[endpoint] = limiter.limit(forms_limit, methods=list(methods))(view)
+        view = app.view_functions[endpoint]  # a KeyError here: an endpoint was renamed and would go unlimited
+        app.view_functions[endpoint] = limiter.limit(forms_limit, methods=list(methods))(view)
     return limiter
 
 
