@@ -10,6 +10,7 @@ Files read back by the project (ingest snapshots, training data) are data, not r
 
 import re
 
+import numpy as np
 import pandas as pd
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -32,9 +33,22 @@ def neutralise_frame(frame):
     Numeric columns are untouched; call it on any frame just before frame.to_csv() for a person to open.
     """
     safe = frame.copy()
-    for column in safe.columns:
-        if not (pd.api.types.is_numeric_dtype(safe[column]) or pd.api.types.is_bool_dtype(safe[column])):
-            safe[column] = safe[column].map(neutralise_cell)
+    for position in range(safe.shape[1]):
+        values = safe.iloc[:, position]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        try:  # vectorised: only cells that start with a trigger are checked for being a plain number
+            suspects = np.flatnonzero(values.str.startswith(FORMULA_TRIGGERS).eq(True).to_numpy())
+        except AttributeError:  # an object column without any text (booleans and blanks): nothing to run
+            continue
+        if not len(suspects):
+            continue
+        texts = values.iloc[suspects]
+        formulas = suspects[~texts.str.strip().str.fullmatch(PLAIN_NUMBER).eq(True).to_numpy()]
+        if len(formulas):
+            fixed = values.astype(object)
+            fixed.iloc[formulas] = "'" + values.iloc[formulas]
+            safe.isetitem(position, fixed)
     safe.columns = [neutralise_cell(str(column)) for column in safe.columns]
     if safe.index.dtype == object:
         safe.index = safe.index.map(neutralise_cell)

@@ -42,3 +42,12 @@ def test_a_frame_keeps_numeric_columns_and_neutralises_text_and_headers():
     assert frame["coin"].tolist() == ["=1+1", "Bitcoin"], "the caller's frame is not changed"
     written = pd.read_csv(io.StringIO(safe.to_csv(index=False)))
     assert written["score"].tolist() == [-0.5, 0.25]
+
+
+def test_string_dtypes_duplicate_labels_and_columns_without_text():
+    frame = pd.DataFrame({"name": pd.Series(["=x", "y", "-3"], dtype="string"),
+                          "flag": pd.Series([True, None, False], dtype=object)}, index=[7, 7, 8])
+    safe = neutralise_frame(frame)
+    assert safe["name"].tolist() == ["'=x", "y", "-3"]
+    assert safe["flag"].tolist() == [True, None, False]
+    assert list(safe.index) == [7, 7, 8]

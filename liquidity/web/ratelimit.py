@@ -22,10 +22,12 @@ LIMITED_FORMS = {
 
 
 def api_limit():
+    """Return the API's limit from the config, read per request."""
     return current_app.config["RATELIMIT_API"]
 
 
 def forms_limit():
+    """Return each form endpoint's limit from the config, read per request."""
     return current_app.config["RATELIMIT_FORMS"]
 
 
