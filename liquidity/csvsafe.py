@@ -38,13 +38,15 @@ def neutralise_frame(frame):
         if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             continue
         try:  # vectorised: only cells that start with a trigger are checked for being a plain number
-            suspects = np.flatnonzero(values.str.startswith(FORMULA_TRIGGERS).eq(True).to_numpy())
+            starts = values.str.startswith(FORMULA_TRIGGERS).eq(True)
+            suspects = np.flatnonzero(starts.to_numpy(dtype=bool, na_value=False))
         except AttributeError:  # an object column without any text (booleans and blanks): nothing to run
             continue
         if not len(suspects):
             continue
         texts = values.iloc[suspects]
-        formulas = suspects[~texts.str.strip().str.fullmatch(PLAIN_NUMBER).eq(True).to_numpy()]
+        numbers = texts.str.strip().str.fullmatch(PLAIN_NUMBER).eq(True)
+        formulas = suspects[~numbers.to_numpy(dtype=bool, na_value=False)]
         if len(formulas):
             fixed = values.astype(object)
             fixed.iloc[formulas] = "'" + values.iloc[formulas]

@@ -45,8 +45,8 @@ def test_a_frame_keeps_numeric_columns_and_neutralises_text_and_headers():
 
 
 def test_string_dtypes_duplicate_labels_and_columns_without_text():
-    frame = pd.DataFrame({"name": pd.Series(["=x", "y", "-3"], dtype="string"),
-                          "flag": pd.Series([True, None, False], dtype=object)}, index=[7, 7, 8])
+    frame = pd.DataFrame({"name": pd.array(["=x", "y", "-3"], dtype="string"),
+                          "flag": pd.array([True, None, False], dtype=object)}, index=[7, 7, 8])
     safe = neutralise_frame(frame)
     assert safe["name"].tolist() == ["'=x", "y", "-3"]
     assert safe["flag"].tolist() == [True, None, False]

@@ -3,6 +3,7 @@ download without a second upload, API docs, the 404 page, the report's header an
 
 import csv
 import io
+import os
 import re
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -203,8 +204,6 @@ def test_a_kept_result_expires_and_old_files_are_swept(trained_dir, report_dir, 
     kept = list(folder.glob("*.csv"))
     assert len(kept) == 1 and client.get(link).status_code == 200
     old = time.time() - 120
-    import os
-
     os.utime(kept[0], (old, old))
     assert client.get(link).status_code == 410
     upload(client, INJECTED)  # the next upload sweeps the expired file

@@ -10,8 +10,9 @@ from liquidity.web.ratelimit import retry_after_seconds
 
 log = logging.getLogger("liquidity.web")
 
-TITLES = {400: "Bad request", 404: "Page not found", 405: "Method not allowed", 410: "No longer available", 413: "Upload too large",
-          415: "Unsupported media type", 429: "Too many requests", 500: "Something went wrong", 503: "Model unavailable"}
+TITLES = {400: "Bad request", 404: "Page not found", 405: "Method not allowed", 410: "No longer available",
+          413: "Upload too large", 415: "Unsupported media type", 429: "Too many requests", 500: "Something went wrong",
+          503: "Model unavailable"}
 # What exists, for the 404 answer: (endpoint, what it is) for people, (method, path, what) for programs.
 SITE_PAGES = (
     ("home.index", "Forecast one coin from its 24h volume, market cap, 1h change and price"),

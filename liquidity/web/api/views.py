@@ -109,8 +109,8 @@ def predict():
             return bad_request(f"{len(errors)} invalid value(s); nothing was scored.", errors)
         row = values[0]
         result = model.forecast(row["volume"], row["mkt_cap"], row["1h"], row["price"])
-        answer = item_answer(model, row["1h"], result.score, result.level, result.band_low, result.band_high, result.implied_ratio,
-                             result.implied_volume, result.out_of_range)
+        answer = item_answer(model, row["1h"], result.score, result.level, result.band_low, result.band_high,
+                             result.implied_ratio, result.implied_volume, result.out_of_range)
         log_event("prediction", source="api", inputs=row, score=round(result.score, 6),
                   liquidity_level=result.level, model_version=model.version)
         return {"model_version": model.version, "threshold": model.threshold, "prediction": answer}

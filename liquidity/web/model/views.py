@@ -52,5 +52,6 @@ def card():
     blocks = [(title, card["validation"].get(key)) for key, title in
               (("grouped_cv", "Coin-grouped cross-validation"), ("time_ordered", "Time-ordered evaluation"))]
     return render_template("model/card.html", card=card, model=model, bars=importance_bars(card),
-                           chart_width=CHART_WIDTH, blocks=[(t, b, compared_with_persistence(b)) for t, b in blocks if b],
+                           chart_width=CHART_WIDTH,
+                           blocks=[(t, b, compared_with_persistence(b)) for t, b in blocks if b],
                            model_names=MODEL_NAMES)
