@@ -23,7 +23,9 @@ def responses(client, report_dir):
     yield "page /", client.get("/")
     yield "page /model", client.get("/model")
     yield "page /batch", client.get("/batch")
-    yield "form 200", client.post("/predict", data={**BITCOIN_FORM, "csrf_token": csrf_token(client)})
+    yield "form 303", client.post("/predict", data={**BITCOIN_FORM, "csrf_token": csrf_token(client)})
+    yield "result URL", client.get("/predict", query_string=BITCOIN_FORM)
+    yield "API docs", client.get("/docs/api")
     yield "form 400", client.post("/predict", data={**BITCOIN_FORM, "price": "x", "csrf_token": csrf_token(client)})
     yield "csrf 400", client.post("/predict", data=BITCOIN_FORM)
     yield "404 page", client.get("/nowhere")
@@ -135,7 +137,7 @@ def test_logs_hold_requests_and_predictions_but_never_secrets(trained_dir, repor
     app = create_app(make_test_config(trained_dir, report_dir))
     client = app.test_client()
     token = csrf_token(client)
-    client.post("/predict", data={**BITCOIN_FORM, "csrf_token": token})
+    client.post("/predict", data={**BITCOIN_FORM, "csrf_token": token}, follow_redirects=True)
     client.post("/api/v1/predict", json=BITCOIN)
     client.post("/api/v1/predict", json=[BITCOIN, BITCOIN])
     client.post("/predict", data={**BITCOIN_FORM, "csrf_token": "forged-token"})
@@ -145,7 +147,7 @@ def test_logs_hold_requests_and_predictions_but_never_secrets(trained_dir, repor
     requests = [e for e in entries if e.get("event") == "request"]
     predictions = [e for e in entries if e.get("event") == "prediction"]
     assert [(e["method"], e["path"], e["status"]) for e in requests] == [
-        ("GET", "/", 200), ("POST", "/predict", 200), ("POST", "/api/v1/predict", 200),
+        ("GET", "/", 200), ("POST", "/predict", 303), ("GET", "/predict", 200), ("POST", "/api/v1/predict", 200),
         ("POST", "/api/v1/predict", 200), ("POST", "/predict", 400), ("GET", "/live/fill", 400)]
     assert all(e["duration_ms"] >= 0 for e in requests)
     assert len(predictions) == 3
