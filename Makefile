@@ -5,7 +5,7 @@ DATA ?= DATASET
 SHARED_DATA ?= ../shared/data/coingecko
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-quick train train-shared check-model ingest report bench
+.PHONY: help setup run test test-quick train train-shared check-model ingest report bench
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -22,6 +22,8 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt pyproject.toml | $(BIN)/pyth
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@ $(VENV)/.runtime
+
+setup: $(VENV)/.dev ## create .venv with everything the app, tests, report and notebooks need; run nothing
 
 run: $(VENV)/.runtime ## start the app at http://127.0.0.1:5000 on its embedded defaults
 	$(BIN)/flask --app app run

@@ -108,3 +108,47 @@ def test_an_example_link_fills_the_form_without_javascript(live_server, browser)
     wait_for(browser, By.CSS_SELECTOR, "input[name=price][value='1']")
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
     assert float(wait_for(browser, By.ID, "score").text) > 0
+
+
+def test_a_result_url_reloads_and_opens_in_a_fresh_visit(live_server, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get(live_server + "/")
+    fill(browser, {"volume": "20476118020", "mkt_cap": "776077432316", "h1": "0.1", "price": "40851.38"})
+    score = wait_for(browser, By.ID, "score").text
+    assert "/predict?" in browser.current_url
+    result_url = browser.current_url
+    browser.refresh()  # a GET: no "resend the form?" prompt, the same forecast
+    assert wait_for(browser, By.ID, "score").text == score
+    browser.delete_all_cookies()  # a shared link opened by someone else
+    browser.get(result_url)
+    assert wait_for(browser, By.ID, "score").text == score
+    assert browser.find_element(By.ID, "result-link").get_attribute("href") == result_url
+    assert "turnover" in browser.find_element(By.ID, "level-meaning").text
+
+
+def test_batch_download_comes_from_the_result_page_without_a_second_upload(live_server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    upload = tmp_path / "coins.csv"
+    upload.write_text("coin,symbol,price,1h,24h_volume,mkt_cap\n"
+                      "=HYPERLINK(\"http://evil.example\"),BTC,40851.38,-0.02,20476118020,776077432316\n"
+                      "Tether,USDT,1,0,44131404071,80205879149\n")
+    browser.get(live_server + "/batch")
+    browser.find_element(By.NAME, "file").send_keys(str(upload))
+    browser.find_element(By.CSS_SELECTOR, "button[value=show]").click()
+    assert "2 of 2 row(s) scored" in wait_for(browser, By.ID, "summary").text
+    high = int(browser.find_element(By.ID, "count-high").text)
+    low = int(browser.find_element(By.ID, "count-low").text)
+    assert high + low == 2
+    link = browser.find_element(By.ID, "download").get_attribute("href")
+    # Fetch the link inside the page, with the browser's own session cookie and no file in any request.
+    csv_text = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0], {credentials: 'same-origin'}).then(r => r.text()).then(done, e => done('ERROR ' + e));",
+        link)
+    lines = csv_text.splitlines()
+    assert lines[0].startswith("row,coin,symbol,price,1h")
+    assert len(lines) == 3
+    assert lines[1].startswith("1,\"'=HYPERLINK(")
+    assert ",-0.02," in lines[1]

@@ -191,9 +191,11 @@ form_text = st.one_of(
 @example(values={**BITCOIN_FORM, "h1": "nan"}, extra={})
 @example(values=BITCOIN_FORM, extra={"volume2": "x"})
 def test_any_form_values_give_a_forecast_or_a_400_beside_each_bad_field(client, form_token, values, extra):
-    response = client.post("/predict", data={**extra, **values, "csrf_token": form_token})
+    response = client.post("/predict", data={**extra, **values, "csrf_token": form_token}, follow_redirects=True)
     html = response.get_data(as_text=True)
     assert response.status_code in (200, 400), html[:500]
+    # A valid form arrives at its result URL, whose values must survive the round trip through the query string.
+    assert [r.status_code for r in response.history] == ([303] if response.status_code == 200 else [])
     invalid = {name for name in FORM_FIELDS if not form_value_is_valid(name, values.get(name))}
     errors = dict(re.findall(r'<p class="error" id="(\w+)-error">([^<]+)</p>', html))
     assert set(errors) == invalid
@@ -216,6 +218,20 @@ def test_any_query_string_prefills_the_home_page_escaped(client, query):
 
 
 @settings(max_examples=100, deadline=None)
+@given(query=st.dictionaries(st.sampled_from([*FORM_FIELDS, "csrf_token", "x"]), form_text, max_size=6))
+def test_any_result_url_is_a_forecast_or_a_400_beside_each_bad_field(client, query):
+    response = client.get("/predict", query_string=query)
+    html = response.get_data(as_text=True)
+    if not query:
+        assert response.status_code == 302
+        return
+    invalid = {name for name in FORM_FIELDS if not form_value_is_valid(name, query.get(name))}
+    assert response.status_code == (400 if invalid else 200), html[:500]
+    assert set(re.findall(r'<p class="error" id="(\w+)-error">', html)) == invalid
+    assert "<script>alert" not in html
+
+
+@settings(max_examples=100, deadline=None)
 @given(raw=st.binary(max_size=200),
        content_type=st.sampled_from(["application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
                                      "application/x-www-form-urlencoded; charset=utf-16", "application/json"]))
@@ -223,5 +239,5 @@ def test_any_query_string_prefills_the_home_page_escaped(client, query):
 def test_any_raw_form_body_is_answered_below_500(client, form_token, raw, content_type):
     body = b"csrf_token=" + form_token.encode() + b"&" + raw
     response = client.post("/predict", data=body, content_type=content_type)
-    assert response.status_code in (200, 400), response.status_code
+    assert response.status_code in (303, 400), response.status_code
     assert "Traceback" not in response.get_data(as_text=True)

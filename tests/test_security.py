@@ -22,7 +22,9 @@ def responses(client, report_dir):
     yield "page /", client.get("/")
     yield "page /model", client.get("/model")
     yield "page /batch", client.get("/batch")
-    yield "form 200", client.post("/predict", data={**BITCOIN_FORM, "csrf_token": client.csrf_token()})
+    yield "form 303", client.post("/predict", data={**BITCOIN_FORM, "csrf_token": client.csrf_token()})
+    yield "result URL", client.get("/predict", query_string=BITCOIN_FORM)
+    yield "API docs", client.get("/docs/api")
     yield "form 400", client.post("/predict", data={**BITCOIN_FORM, "price": "x", "csrf_token": client.csrf_token()})
     yield "csrf 400", client.post("/predict", data=BITCOIN_FORM)
     yield "404 page", client.get("/nowhere")
@@ -136,7 +138,7 @@ def test_logs_hold_requests_and_predictions_but_never_secrets(make_app, trained_
     app = make_app(trained_dir, report_dir)
     client = app.test_client()
     token = client.csrf_token()
-    client.post("/predict", data={**BITCOIN_FORM, "csrf_token": token})
+    client.post("/predict", data={**BITCOIN_FORM, "csrf_token": token}, follow_redirects=True)
     client.post("/api/v1/predict", json=BITCOIN)
     client.post("/api/v1/predict", json=[BITCOIN, BITCOIN])
     client.post("/predict", data={**BITCOIN_FORM, "csrf_token": "forged-token"})
@@ -146,7 +148,7 @@ def test_logs_hold_requests_and_predictions_but_never_secrets(make_app, trained_
     requests = [e for e in entries if e.get("event") == "request"]
     predictions = [e for e in entries if e.get("event") == "prediction"]
     assert [(e["method"], e["path"], e["status"]) for e in requests] == [
-        ("GET", "/", 200), ("POST", "/predict", 200), ("POST", "/api/v1/predict", 200),
+        ("GET", "/", 200), ("POST", "/predict", 303), ("GET", "/predict", 200), ("POST", "/api/v1/predict", 200),
         ("POST", "/api/v1/predict", 200), ("POST", "/predict", 400), ("GET", "/live/fill", 400)]
     assert all(e["duration_ms"] >= 0 for e in requests)
     assert len(predictions) == 3
@@ -237,7 +239,7 @@ def test_one_json_log_line_per_request_with_method_path_status_duration(client, 
 
 
 def test_prediction_is_logged_with_inputs_score_and_version_but_no_secret(client, app, log_records):
-    client.post("/predict", data={**BITCOIN_FORM, "csrf_token": client.csrf_token()})
+    client.post("/predict", data={**BITCOIN_FORM, "csrf_token": client.csrf_token()}, follow_redirects=True)
     predictions = [r.fields for r in log_records if getattr(r, "fields", {}).get("event") == "prediction"]
     assert len(predictions) == 1
     assert predictions[0]["inputs"]["1h"] == pytest.approx(0.001)

@@ -11,7 +11,7 @@ BITCOIN_FORM = {"volume": "20476118020", "mkt_cap": "776077432316", "h1": "0.1",
 
 def post_form(client, **changes):
     data = {**BITCOIN_FORM, **changes, "csrf_token": client.csrf_token()}
-    return client.post("/predict", data=data)
+    return client.post("/predict", data=data, follow_redirects=True)
 
 
 def field_errors(html):
@@ -78,14 +78,17 @@ def test_values_outside_the_training_range_show_a_warning(client):
     assert "Price: trained on" in outside
 
 
-@pytest.mark.parametrize("value", ["1,000,000", " 1000000 ", "$1000000", "1e6", "1_000_000"])
+@pytest.mark.parametrize("value", ["1,000,000", " 1000000 ", "$1000000", "1e6", "1_000_000", "$770,991,461,396"])
 def test_form_accepts_common_ways_of_writing_a_number(client, value):
     assert post_form(client, volume=value).status_code == 200
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("volume", "", "Enter a number."),
-    ("volume", "abc", "Enter a number"),
+    ("volume", "", "Required: enter the 24h trading volume in USD, e.g. 35000000000."),
+    ("volume", "abc", "Type a number in US dollars, digits only, e.g. 35000000000."),
+    ("mkt_cap", "770 billion", "Type the whole amount in US dollars with digits only, e.g. 770000000000"),
+    ("mkt_cap", "", "Required: enter the market cap in USD"),
+    ("price", "", "Required: enter the price in USD"),
     ("volume", "-1", "24h volume must be at least 0."),
     ("volume", "nan", "24h volume must be a finite number."),
     ("volume", "1e14", "24h volume must be at most 1e+13."),
@@ -94,11 +97,14 @@ def test_form_accepts_common_ways_of_writing_a_number(client, value):
     ("mkt_cap", "1e15", "Market cap must be at most 1e+14."),
     ("price", "0", "Price must be greater than 0."),
     ("price", "-3", "Price must be greater than 0."),
-    ("price", "12abc", "Enter a number"),
+    ("price", "12abc", "Type a number in US dollars, digits only, e.g. 40859.46."),
+    ("volume", "$35.4B", "Type the whole amount in US dollars with digits only"),
     ("h1", "-100", "1h change must be above -100 %."),
     ("h1", "-150", "1h change must be above -100 %."),
     ("h1", "5000", "1h change must be at most 1000 %."),
-    ("h1", "", "Enter a number."),
+    ("h1", "", "Required: enter the price change, last hour in percent, e.g. 2.2."),
+    ("h1", "2.2%", "Leave out the % sign: type the change as a plain number, e.g. 2.2 for +2.2 %."),
+    ("h1", "two", "Type a number in percent, digits only, e.g. 2.2."),
 ])
 def test_invalid_form_value_returns_400_with_the_message_beside_the_field_and_values_kept(client, field, value,
                                                                                          message):
@@ -139,7 +145,7 @@ def test_model_page_shows_metrics_next_to_baselines_chart_and_hashes(client, app
 
 @pytest.mark.parametrize("method, path, status", [
     ("get", "/no-such-page", 404),
-    ("get", "/predict", 405),
+    ("delete", "/predict", 405),
     ("delete", "/", 405),
     ("put", "/batch", 405),
 ])
@@ -153,8 +159,9 @@ def test_error_pages_use_the_site_layout(client, method, path, status):
 
 
 def test_405_names_the_allowed_methods(client):
-    assert "POST" in client.get("/predict").headers["Allow"].split(", ")
-    assert "GET" not in client.get("/predict").headers["Allow"]
+    allowed = client.delete("/predict").headers["Allow"].split(", ")
+    assert "POST" in allowed and "GET" in allowed
+    assert "DELETE" not in allowed
 
 
 def test_unexpected_exception_is_a_500_page_without_a_stack_trace(make_app, trained_dir, report_dir):

@@ -12,7 +12,7 @@ __all__ = ["ConfigError", "ModelUnavailable", "check_model", "create_app", "curr
 def create_app(test_config=None):
     """Create the Flask app: embedded defaults, then the environment, then test_config."""
     from liquidity.cli import cli
-    from liquidity.web import errors, formatting, observability
+    from liquidity.web import errors, formatting, observability, ratelimit
 
     app = Flask(__name__, template_folder=str(TEMPLATES_DIR), static_folder=str(STATIC_DIR))
     app.config.update(load_settings())
@@ -23,19 +23,27 @@ def create_app(test_config=None):
     observability.init_app(app)
     models.init_app(app)
     register_blueprints(app)
+    ratelimit.init_app(app)
     errors.init_app(app)
     formatting.init_app(app)
     for command in cli.all_commands().values():
         app.cli.add_command(command)
+    if app.config["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind N TLS-terminating proxies: trust their X-Forwarded-For/-Proto/-Host (and only theirs), so the
+        # client address keys the rate limits and url_for builds https:// links.
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     return app
 
 
 def register_blueprints(app):
     """Register one blueprint per feature, with CSRF on every form and none on the JSON API."""
-    from liquidity.web import api, batch, health, home, live, model, report
+    from liquidity.web import api, batch, docs, health, home, live, model, report
 
     csrf.init_app(app)
-    for module in (home, model, batch, api, health, report, live):
+    for module in (home, model, batch, api, docs, health, report, live):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)
 

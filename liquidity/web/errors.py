@@ -4,12 +4,29 @@ import logging
 
 from flask import render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge, TooManyRequests
+
+from liquidity.web.ratelimit import retry_after_seconds
 
 log = logging.getLogger("liquidity.web")
 
-TITLES = {400: "Bad request", 404: "Page not found", 405: "Method not allowed", 413: "Upload too large",
-          415: "Unsupported media type", 500: "Something went wrong", 503: "Model unavailable"}
+TITLES = {400: "Bad request", 404: "Page not found", 405: "Method not allowed", 410: "No longer available",
+          413: "Upload too large", 415: "Unsupported media type", 429: "Too many requests", 500: "Something went wrong",
+          503: "Model unavailable"}
+# What exists, for the 404 answer: (endpoint, what it is) for people, (method, path, what) for programs.
+SITE_PAGES = (
+    ("home.index", "Forecast one coin from its 24h volume, market cap, 1h change and price"),
+    ("batch.upload", "Score a whole snapshot CSV and download the result"),
+    ("model.card", "The model card: data, accuracy next to its baselines, features"),
+    ("report.index", "The exploratory data report"),
+    ("docs.api", "The JSON API, for programs"),
+)
+API_ENDPOINTS = (
+    ("POST", "/api/v1/predict", "score one object or a list"),
+    ("GET", "/api/v1/model", "the model card"),
+    ("GET", "/api/v1/openapi.json", "the OpenAPI document"),
+    ("GET", "/healthz", "health check"),
+)
 
 
 def wants_json():
@@ -24,6 +41,9 @@ def describe(error, max_bytes):
     if isinstance(error, RequestEntityTooLarge) and error.description == RequestEntityTooLarge.description:
         limit = f"{max_bytes / 1024 / 1024:g} MB" if max_bytes else "the limit"
         return f"The request is larger than the {limit} upload limit. Send a smaller file or fewer rows."
+    if isinstance(error, TooManyRequests):
+        return (f"Too many requests from your address (limit: {error.description}). Wait a moment and try "
+                "again.")
     if error.code == 500:
         return "An unexpected error happened on our side. It has been logged; please try again."
     return error.description
@@ -38,11 +58,18 @@ def handle_error(error):
     message = describe(error, request.max_content_length)
     # Keep Allow on a 405 (the only header of the error worth passing on; its Content-Type is replaced).
     headers = {name: value for name, value in error.get_headers() if name == "Allow"}
+    retry_after = retry_after_seconds() if code == 429 else None
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     if wants_json():
         body = {"error": TITLES.get(code, error.name), "message": message}
+        if retry_after is not None:
+            body["retry_after"] = retry_after
+        if code == 404:
+            body["endpoints"] = [f"{method} {path}" for method, path, _ in API_ENDPOINTS]
         return body, code, headers
-    return render_template("errors/error.html", code=code, title=TITLES.get(code, error.name),
-                           message=message), code, headers
+    return render_template("errors/error.html", code=code, title=TITLES.get(code, error.name), message=message,
+                           retry_after=retry_after, pages=SITE_PAGES if code == 404 else ()), code, headers
 
 
 def init_app(app):

@@ -3,6 +3,11 @@
 import math
 
 SCALES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
+# Shown wherever High/Low appears: "Low liquidity" alone reads as "hard to trade", which the score does not measure.
+TURNOVER_NOTE = ("The score ranks turnover: 24h trading volume divided by market cap, against every coin in the "
+                 "same snapshot. High means the coin trades more of its market cap per day than most coins; Low "
+                 "means less. It does not measure market depth: a large coin such as Bitcoin can be Low and still "
+                 "be easy to trade.")
 
 
 def usd(value):
@@ -35,3 +40,4 @@ def init_app(app):
     """Register the filters."""
     for function in (usd, percent, number):
         app.add_template_filter(function)
+    app.add_template_global(TURNOVER_NOTE, "turnover_note")

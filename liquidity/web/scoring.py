@@ -5,14 +5,15 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from liquidity.features import INPUT_COLUMNS
+from liquidity.hints import borderline, h1_warnings
 from liquidity.schema import INPUTS, header_aliases
 from liquidity.tabular import DELIMITER_NAMES, TableError, TooManyRows, read_table
 from liquidity.validation import field_error
 
 __all__ = ["TableError", "TooManyRows", "read_csv_upload", "read_json_items", "check_json_items", "score"]
 
-FORECAST_COLUMNS = ("liquidity_score", "liquidity_level", "band_low", "band_high", "implied_ratio",
-                    "implied_volume", "out_of_range")
+FORECAST_COLUMNS = ("liquidity_score", "liquidity_level", "borderline", "band_low", "band_high", "implied_ratio",
+                    "implied_volume", "out_of_range", "warning")
 SCORE_CHUNK_ROWS = 10_000
 
 
@@ -115,6 +116,8 @@ def score(model, parsed):
         forecast = pd.concat([model.forecast_frame(parsed.valid.iloc[start:start + SCORE_CHUNK_ROWS])
                               for start in range(0, len(parsed.valid), SCORE_CHUNK_ROWS)])
         forecast["out_of_range"] = forecast["out_of_range"].map(" ".join)
+        forecast.insert(2, "borderline", borderline(forecast["band_low"], forecast["band_high"], model.threshold))
+        forecast["warning"] = h1_warnings(parsed.valid["1h"], model.card["inputs"]["1h"])
         scored = scored.join(forecast)
     else:
         for column in FORECAST_COLUMNS:

@@ -27,6 +27,12 @@ LIVE_FILL = {
     "COINGECKO_LIVE_MAX_WAIT": 2.0,
     "COINGECKO_LIVE_CACHE_SECONDS": 60.0,
 }
+FALSE_WORDS = {"0", "false", "no", "off"}
+# Per client address; a person filling in the form stays far below these, a script looping on the API does not.
+DEFAULT_RATELIMIT_API = "120 per minute"
+DEFAULT_RATELIMIT_FORMS = "60 per minute"
+RATELIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
+DEFAULT_BATCH_KEEP_MINUTES = 30.0
 
 
 def _number(environ, name, default, low, high, *, low_inclusive=True):
@@ -44,12 +50,44 @@ def _number(environ, name, default, low, high, *, low_inclusive=True):
     return value
 
 
+def _switch(environ, name, default):
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in TRUE_WORDS | FALSE_WORDS:
+        raise ConfigError(f"{name}={raw!r} must be one of true, false, 1, 0, yes, no, on, off")
+    return raw in TRUE_WORDS
+
+
+def _rate_limit(environ, name, default):
+    from limits import parse_many
+
+    raw = environ.get(name, "").strip() or default
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a rate limit; write it like '120 per minute' or "
+                          "'10/second; 1000/day'") from None
+    return raw
+
+
+def _storage_url(environ, name):
+    raw = environ.get(name, "").strip() or "memory://"
+    scheme = raw.split("://", 1)[0] if "://" in raw else ""
+    if scheme not in RATELIMIT_SCHEMES:
+        raise ConfigError(f"{name}={raw!r} must be memory:// or a Redis URL such as redis://host:6379/0 "
+                          f"(schemes: {', '.join(RATELIMIT_SCHEMES)})")
+    return raw
+
+
 def load_settings(environ=None):
     """Return the Flask config from the environment, or raise ConfigError naming the bad variable.
 
     Variables: LIQUIDITY_ENV (development|production), SECRET_KEY, FLASK_DEBUG, LIQUIDITY_THRESHOLD,
     LIQUIDITY_MODEL_PATH / _SCALER_PATH / _CARD_PATH, LIQUIDITY_MAX_UPLOAD_MB, LIQUIDITY_REPORT_DIR,
-    LIQUIDITY_LOG_LEVEL, LIQUIDITY_MAX_BATCH_ROWS, COINGECKO_BASE_URL / _API_KEY / _API_PLAN.
+    LIQUIDITY_LOG_LEVEL, LIQUIDITY_MAX_BATCH_ROWS, COINGECKO_BASE_URL / _API_KEY / _API_PLAN,
+    LIQUIDITY_RATELIMIT_ENABLED / _API / _FORMS / _STORAGE_URL,
+    LIQUIDITY_PROXY_COUNT, LIQUIDITY_BATCH_RESULT_DIR, LIQUIDITY_BATCH_KEEP_MINUTES.
     """
     environ = os.environ if environ is None else environ
     env = environ.get("LIQUIDITY_ENV", "development").strip().lower() or "development"
@@ -83,6 +121,13 @@ def load_settings(environ=None):
     upload_mb = _number(environ, "LIQUIDITY_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB, 0.0, 1024.0,
                         low_inclusive=False)
     batch_rows = _number(environ, "LIQUIDITY_MAX_BATCH_ROWS", DEFAULT_MAX_BATCH_ROWS, 1, 10_000_000)
+    proxy_count = _number(environ, "LIQUIDITY_PROXY_COUNT", 0, 0, 10)
+    if proxy_count != int(proxy_count):
+        raise ConfigError(f"LIQUIDITY_PROXY_COUNT={environ['LIQUIDITY_PROXY_COUNT']!r} must be a whole number of "
+                          "proxies in front of the app (0, 1, 2, ...)")
+    keep_minutes = _number(environ, "LIQUIDITY_BATCH_KEEP_MINUTES", DEFAULT_BATCH_KEEP_MINUTES, 0.0, 24 * 60.0,
+                           low_inclusive=False)
+    batch_dir = environ.get("LIQUIDITY_BATCH_RESULT_DIR", "").strip()
     return {
         "LIQUIDITY_ENV": env,
         "DEBUG": debug,
@@ -102,4 +147,12 @@ def load_settings(environ=None):
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
         "WTF_CSRF_ENABLED": True,
+        # Flask-Limiter reads RATELIMIT_*; the two limits are this app's own (liquidity/web/ratelimit.py).
+        "RATELIMIT_ENABLED": _switch(environ, "LIQUIDITY_RATELIMIT_ENABLED", True),
+        "RATELIMIT_STORAGE_URI": _storage_url(environ, "LIQUIDITY_RATELIMIT_STORAGE_URL"),
+        "RATELIMIT_API": _rate_limit(environ, "LIQUIDITY_RATELIMIT_API", DEFAULT_RATELIMIT_API),
+        "RATELIMIT_FORMS": _rate_limit(environ, "LIQUIDITY_RATELIMIT_FORMS", DEFAULT_RATELIMIT_FORMS),
+        "PROXY_COUNT": int(proxy_count),
+        "BATCH_RESULT_DIR": Path(batch_dir) if batch_dir else None,  # None: a folder in the system's temp dir
+        "BATCH_KEEP_SECONDS": int(keep_minutes * 60),
     }

@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 document of the JSON API."""
 
 from liquidity.schema import INPUTS, json_schema
+from liquidity.web.formatting import TURNOVER_NOTE
 
 
 def _number(description, **bounds):
@@ -19,7 +20,12 @@ def openapi_document(max_items):
         "type": "object",
         "properties": {
             "score": _number("forecast liquidity score in the next snapshot, 0..1 (percentile among coins)"),
-            "level": {"type": "string", "enum": ["High", "Low"]},
+            "level": {"type": "string", "enum": ["High", "Low"],
+                      "description": "High when the score is at or above the threshold: a turnover rank, not "
+                                     "market depth"},
+            "borderline": {"type": "boolean",
+                           "description": "the 10-90 % band reaches both sides of the threshold: the level could "
+                                          "go either way"},
             "band": {"type": "object", "description": "10th-90th percentile of the forest's trees",
                      "properties": {"low": {"type": "number"}, "high": {"type": "number"},
                                     "percentiles": {"type": "array", "items": {"type": "integer"}}}},
@@ -29,6 +35,9 @@ def openapi_document(max_items):
                 "volume_usd": _number("that ratio times the given market cap")}},
             "out_of_range": {"type": "array", "items": {"type": "string"},
                              "description": "inputs outside the range seen in training"},
+            "warnings": {"type": "array", "items": {"type": "string"},
+                         "description": "likely unit mistakes, e.g. a 1h change sent as a percent (2.2) instead of "
+                                        "a fraction (0.022)"},
         },
     }
     error = {"type": "object", "properties": {
@@ -43,7 +52,8 @@ def openapi_document(max_items):
     return {
         "openapi": "3.1.0",
         "info": {"title": "Crypto liquidity predictor", "version": "1",
-                 "description": "Forecast a coin's liquidity score in the next market snapshot."},
+                 "description": "Forecast a coin's liquidity score in the next market snapshot. "
+                                + TURNOVER_NOTE},
         "paths": {
             "/api/v1/predict": {"post": {
                 "summary": f"Score one object or a list of up to {max_items} objects",

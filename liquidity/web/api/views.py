@@ -7,6 +7,7 @@ from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from liquidity.features import INPUT_COLUMNS
 from liquidity.schema import api_keys
+from liquidity.hints import borderline, h1_warning
 from liquidity.web import current_model
 from liquidity.web.api.openapi import openapi_document
 from liquidity.web.observability import log_event
@@ -71,14 +72,17 @@ def bad_request(message, errors):
             "errors_total": len(errors)}, 400
 
 
-def item_answer(score, level, band_low, band_high, implied_ratio, implied_volume, out_of_range):
-    """Return the API's answer for one scored item."""
+def item_answer(model, h1, score, level, band_low, band_high, implied_ratio, implied_volume, out_of_range):
+    """Return the API's answer for one scored item, with a borderline flag and any unit warning."""
+    warning = h1_warning(h1, model.card["inputs"]["1h"])
     return {
         "score": float(score),
         "level": level,
+        "borderline": bool(borderline(band_low, band_high, model.threshold)),
         "band": {"low": float(band_low), "high": float(band_high), "percentiles": [10, 90]},
         "implied_next_day": {"liquidity_ratio": float(implied_ratio), "volume_usd": float(implied_volume)},
         "out_of_range": [API_KEYS[name] for name in out_of_range],
+        "warnings": [warning] if warning else [],
     }
 
 
@@ -107,8 +111,8 @@ def predict():
             return bad_request(f"{len(errors)} invalid value(s); nothing was scored.", errors)
         row = values[0]
         result = model.forecast(row["volume"], row["mkt_cap"], row["1h"], row["price"])
-        answer = item_answer(result.score, result.level, result.band_low, result.band_high, result.implied_ratio,
-                             result.implied_volume, result.out_of_range)
+        answer = item_answer(model, row["1h"], result.score, result.level, result.band_low, result.band_high,
+                             result.implied_ratio, result.implied_volume, result.out_of_range)
         log_event("prediction", source="api", inputs=row, score=round(result.score, 6),
                   liquidity_level=result.level, model_version=model.version)
         return {"model_version": model.version, "threshold": model.threshold, "prediction": answer}
@@ -116,8 +120,10 @@ def predict():
     if parsed.errors:
         return bad_request(f"{len(parsed.errors)} invalid value(s); nothing was scored.", parsed.errors)
     forecast = model.forecast_frame(parsed.valid)
-    answers = [item_answer(row.liquidity_score, row.liquidity_level, row.band_low, row.band_high, row.implied_ratio,
-                           row.implied_volume, row.out_of_range) for row in forecast.itertuples()]
+    h1_values = parsed.valid["1h"].to_numpy()
+    answers = [item_answer(model, h1, row.liquidity_score, row.liquidity_level, row.band_low, row.band_high,
+                           row.implied_ratio, row.implied_volume, row.out_of_range)
+               for h1, row in zip(h1_values, forecast.itertuples())]
     log_event("prediction", source="api", items=len(answers), model_version=model.version,
               mean_score=round(float(forecast["liquidity_score"].mean()), 6))
     return {"model_version": model.version, "threshold": model.threshold, "count": len(answers),

@@ -1,8 +1,13 @@
 """GET/POST /batch: score an uploaded snapshot CSV, as a table or as a CSV download."""
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request, url_for
+from werkzeug.exceptions import Gone
+
+from liquidity.csvsafe import neutralise_frame
+from liquidity.features import INPUT_COLUMNS
 
 from liquidity.web import current_model
+from liquidity.web.batch import store
 from liquidity.web.batch.forms import BatchForm
 from liquidity.web.observability import log_event
 from liquidity.web.scoring import TableError, TooManyRows, read_csv_upload, score
@@ -35,13 +40,35 @@ def scored():
     table = score(model, parsed)
     log_event("prediction", source="batch", rows=len(table), scored=len(parsed.valid),
               errors=len(parsed.errors), model_version=model.version)
+    name = (form.file.data.filename or "snapshot.csv").rsplit(".", 1)[0] + "_scored.csv"
+    # ASCII only: gunicorn writes headers in latin-1, and a name like 数据.csv would fail there (a 500).
+    safe = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in name)
+    # People open this file in a spreadsheet: cells like =HYPERLINK(...) from the upload must stay text.
+    data = neutralise_frame(table).to_csv(index_label="row").encode("utf-8")
     if request.form.get("action") == "download":
-        name = (form.file.data.filename or "snapshot.csv").rsplit(".", 1)[0] + "_scored.csv"
-        # ASCII only: gunicorn writes headers in latin-1, and a name like 数据.csv would fail there (a 500).
-        safe = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in name)
-        return Response(table.to_csv(index_label="row"), mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{safe}"'})
+        return csv_download(data, safe)
+    token = store.keep(data, safe)
+    levels = table["liquidity_level"].value_counts()
     return render_template("batch/result.html", form=BatchForm(), model=model, table=table.head(TABLE_ROWS),
                            total=len(table), scored=len(parsed.valid), errors=parsed.errors[:ERRORS_SHOWN],
                            error_count=len(parsed.errors), extra_columns=[c for c in ("coin", "symbol", "date")
-                                                                          if c in table.columns])
+                                                                          if c in table.columns],
+                           input_columns=INPUT_COLUMNS, high=int(levels.get("High", 0)),
+                           low=int(levels.get("Low", 0)), borderline=int(table["borderline"].eq(True).sum()),
+                           download_url=url_for("batch.download", token=token), download_name=safe,
+                           keep_minutes=current_app.config["BATCH_KEEP_SECONDS"] // 60)
+
+
+def csv_download(data, name):
+    return Response(data, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/batch/download/<token>")
+def download(token):
+    """Send a scored file this session uploaded a moment ago, without uploading it again."""
+    kept = store.load(token)
+    if kept is None:
+        raise Gone("This scored file is no longer kept (files are kept for "
+                   f"{current_app.config['BATCH_KEEP_SECONDS'] // 60} minutes, for the browser that uploaded "
+                   "them). Upload the file again on the batch page.")
+    return csv_download(*kept)

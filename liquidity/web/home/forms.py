@@ -1,5 +1,7 @@
 """The single-coin form: the four inputs, in the units a person types."""
 
+import re
+
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import ValidationError
@@ -32,6 +34,24 @@ class NumberField(StringField):
         return parse_number(self.data)
 
 
+# "770 billion", "$35.4B", "12k": an amount with a word or letter for its scale.
+ABBREVIATED = re.compile(r"\$?\s*[\d.,\s]+\s*(k|m|mn|mm|b|bn|t|tn|thousand|million|billion|trillion)\.?",
+                         re.IGNORECASE)
+
+
+def what_to_type(field, percent):
+    """Return the message for a text that is not a number, saying what to type in this field instead."""
+    text = (field.data or "").strip()
+    example = field.placeholder.removeprefix("e.g. ")
+    if percent and "%" in text:
+        return f"Leave out the % sign: type the change as a plain number, e.g. {example} for +{example} %."
+    if not percent and ABBREVIATED.fullmatch(text):
+        return (f"Type the whole amount in US dollars with digits only, e.g. {example} "
+                "(no words or abbreviations such as B for billion).")
+    unit = "percent" if percent else "US dollars"
+    return f"Type a number in {unit}, digits only, e.g. {example}."
+
+
 class Within:
     """Validate a NumberField with the model's input rules (liquidity.validation), so form, API and batch agree."""
 
@@ -41,9 +61,11 @@ class Within:
 
     def __call__(self, form, field):
         if not (field.data or "").strip():
-            raise ValidationError("Enter a number.")
+            example = field.placeholder.removeprefix("e.g. ")
+            unit = "percent" if self.percent else field.unit
+            raise ValidationError(f"Required: enter the {field.label.text.lower()} in {unit}, e.g. {example}.")
         if field.number is None:
-            raise ValidationError("Enter a number, e.g. 1234.5 (digits only, no letters).")
+            raise ValidationError(what_to_type(field, self.percent))
         reason = percent_change_error(field.number) if self.percent else field_error(self.field_name, field.number)
         if reason:
             raise ValidationError(reason[0].upper() + reason[1:] + ".")

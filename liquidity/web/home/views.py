@@ -1,11 +1,13 @@
 """Home page form and POST /predict."""
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from liquidity.examples import EXAMPLE_COINS
+from liquidity.hints import borderline
 from liquidity.schema import INPUTS
 from liquidity.validation import InputError
 from liquidity.web import current_model
+from liquidity.web.formatting import number
 from liquidity.web.home.forms import PredictForm
 from liquidity.web.observability import log_event
 
@@ -28,11 +30,40 @@ def index():
     return render_template("home/index.html", form=form, examples=examples())
 
 
+def training_range(name, spec):
+    """Return the range seen in training as a person reads it: the 1h change in percent, as the form takes it."""
+    if name == "1h":
+        return f"{spec['min'] * 100:+.1f} % to {spec['max'] * 100:+.1f} %"
+    return f"{number(spec['min'])} to {number(spec['max'])} {spec['unit']}"
+
+
+def result_query(form):
+    """Return the query string of the result URL: the four fields as typed, in the form's units."""
+    return {name: (form[name].data or "").strip() for name in ("volume", "mkt_cap", "h1", "price")}
+
+
+@bp.get("/predict")
+def result():
+    """Show the forecast for the query string (volume, mkt_cap, h1 in percent, price): a URL to reload or share."""
+    model = current_model()
+    if not request.args:
+        return redirect(url_for("home.index"))
+    # A GET changes nothing, so it needs no CSRF token; the values are checked exactly as a POST's are.
+    return forecast_page(model, PredictForm(formdata=request.args, meta={"csrf": False}))
+
+
 @bp.post("/predict")
 def predict():
-    """Validate the form and show the forecast, or the form again with each wrong field marked (400)."""
+    """Validate the form, then redirect to the result's own URL; or the form again with each wrong field (400)."""
     model = current_model()
     form = PredictForm()
+    if not form.validate():
+        return render_template("home/index.html", form=form, examples=examples()), 400
+    return redirect(url_for("home.result", **result_query(form)), code=303)
+
+
+def forecast_page(model, form):
+    """Render the forecast for a validated form, or the form with its errors (400)."""
     if not form.validate():
         return render_template("home/index.html", form=form, examples=examples()), 400
     volume, mkt_cap, h1, price = form.inputs()
@@ -45,7 +76,8 @@ def predict():
     log_event("prediction", source="form", inputs={"volume": volume, "mkt_cap": mkt_cap, "1h": h1, "price": price},
               score=round(forecast.score, 6), liquidity_level=forecast.level, model_version=model.version)
     ranges = model.card["inputs"]
-    warnings = [(INPUT_LABELS[name], ranges[name]) for name in forecast.out_of_range]
+    warnings = [(INPUT_LABELS[name], training_range(name, ranges[name])) for name in forecast.out_of_range]
     return render_template("home/result.html", form=form, examples=examples(), forecast=forecast, model=model,
                            inputs={"volume": volume, "mkt_cap": mkt_cap, "1h": h1, "price": price},
-                           warnings=warnings)
+                           warnings=warnings, result_url=url_for("home.result", **result_query(form)),
+                           borderline=bool(borderline(forecast.band_low, forecast.band_high, model.threshold)))

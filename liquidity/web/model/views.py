@@ -20,6 +20,30 @@ def importance_bars(card):
             for name, value in importances]
 
 
+def compared_with_persistence(block):
+    """Return, in words, how the forest compares with persistence in a validation block, or None without both."""
+    models = block.get("models", {})
+    forest, persistence = models.get("random_forest"), models.get("persistence")
+    if not (forest and persistence):
+        return None
+    gap = forest["r2"] - persistence["r2"]
+    spread = forest.get("r2_fold_std") or 0.0
+    if abs(gap) <= spread:
+        verdict = (f"The R² gap ({gap:+.3f}) is within its spread across folds ({spread:.3f}), so the forest does "
+                   "about as well as persistence: it has learned little beyond today's rank.")
+    elif gap > 0:
+        verdict = (f"The forest beats persistence by {gap:+.3f} R², more than its spread across folds "
+                   f"({spread:.3f}).")
+    else:
+        verdict = (f"The forest does worse than persistence by {gap:+.3f} R², more than its spread across folds "
+                   f"({spread:.3f}).")
+    return (f"Persistence guesses that tomorrow's score equals today's. Against it the forest scores R² "
+            f"{forest['r2']:.3f} vs {persistence['r2']:.3f}, MAE {forest['mae']:.3f} vs {persistence['mae']:.3f} and "
+            f"High/Low accuracy {forest['accuracy']:.1%} vs {persistence['accuracy']:.1%}. {verdict} Persistence needs "
+            "today's score, which takes the whole market's snapshot; the forest gets its forecast from one coin's four "
+            "inputs and adds an uncertainty band.")
+
+
 @bp.get("/model")
 def card():
     """Show what the model was trained on, how good it is next to its baselines, and what it is."""
@@ -28,5 +52,6 @@ def card():
     blocks = [(title, card["validation"].get(key)) for key, title in
               (("grouped_cv", "Coin-grouped cross-validation"), ("time_ordered", "Time-ordered evaluation"))]
     return render_template("model/card.html", card=card, model=model, bars=importance_bars(card),
-                           chart_width=CHART_WIDTH, blocks=[(t, b) for t, b in blocks if b],
+                           chart_width=CHART_WIDTH,
+                           blocks=[(t, b, compared_with_persistence(b)) for t, b in blocks if b],
                            model_names=MODEL_NAMES)
