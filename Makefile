@@ -3,6 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA ?= DATASET
 SHARED_DATA ?= ../shared/data/coingecko
+HISTORY_DATA ?= ../shared/data/coingecko-history
 
 .DEFAULT_GOAL := help
 .PHONY: help run test train train-shared check-model ingest report bench
@@ -53,3 +54,7 @@ bench: $(VENV)/.runtime ## time one-row, batch, start-up and HTTP figures agains
 .PHONY: soak
 soak: $(VENV)/.runtime ## load test: gunicorn on loopback, 16 clients for 60 s; p99 latency and worker RSS
 	$(BIN)/python benchmarks/soak.py --seconds 60 --clients 16 --workers 2
+
+.PHONY: bench-import
+bench-import: $(VENV)/.runtime ## import the shared daily history into a fresh SQLite store: rows/s against the loader alone
+	$(BIN)/python benchmarks/bench_import.py --data $(HISTORY_DATA)

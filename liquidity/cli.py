@@ -7,6 +7,7 @@ import click
 from liquidity.config import PROJECT_ROOT
 from liquidity.ingest import ingest_command
 from liquidity.report import report_command
+from liquidity.store.importer import import_command
 
 
 @click.command("train")
@@ -32,6 +33,7 @@ def train_command(data, out, quick, folds):
 
 
 COMMANDS = [train_command, ingest_command, report_command]
+COMMANDS.append(import_command)  # issue 11: the market store import; moves into the click group with issue 10
 
 
 def register_commands(app):

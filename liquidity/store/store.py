@@ -1,12 +1,12 @@
 """Open the market store (SQLite or PostgreSQL), keep its schema at the newest migration, read and write snapshots."""
 
-import math
 import os
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from alembic import command
@@ -24,6 +24,8 @@ INSERT_CHUNK_ROWS = 20_000
 MIGRATION_LOCK_KEY = 0x6C697131
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 NUMERIC_FRAME_COLUMNS = ("price", "volume", "mkt_cap", "1h", "24h", "7d")
+# The order of every row add_snapshots writes: the frame's columns under their store names.
+INSERT_COLUMNS = ("date", "coin_id", "coin", "symbol", "price", "volume", "mkt_cap", "h1", "h24", "d7", "source")
 
 
 class StoreError(RuntimeError):
@@ -131,15 +133,6 @@ def current_revision(engine):
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
-
-def _insert_ignoring_duplicates(dialect_name):
-    if dialect_name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(snapshots).on_conflict_do_nothing(index_elements=["date", "coin_id"])
-
-
 def _as_date(value):
     if value is None:
         return None
@@ -151,12 +144,18 @@ def _as_date(value):
         raise StoreError(f"date {value!r} is not a date like 2024-03-16") from None
 
 
-def _cell(value):
-    """Return a float for a number, None for a missing one (NaN or None): the store keeps missing as NULL."""
-    if value is None:
-        return None
-    value = float(value)
-    return None if math.isnan(value) else value
+TEXT_DTYPE = pd.Series([], dtype="str").dtype  # pandas' default text dtype, looked up once
+
+
+def _rows_to_frame(rows):
+    """Return result rows as a frame with the loader's columns; built column by column, since a frame of a
+    coin's month is read on every forecast and pandas' row-wise constructor is most of that time."""
+    values = list(zip(*rows)) if rows else [()] * len(FRAME_COLUMNS)
+    data = {}
+    for name, column in zip(FRAME_COLUMNS, values):
+        # A NULL arrives as None and becomes NaN in a float array: missing, never 0.
+        data[name] = np.array(column, dtype="float64") if name in NUMERIC_FRAME_COLUMNS else pd.array(column, dtype=TEXT_DTYPE)
+    return pd.DataFrame(data, copy=False)
 
 
 @dataclass
@@ -174,6 +173,11 @@ _FRAME_SELECT = [
     snapshots.c.mkt_cap, *(snapshots.c[name].label(label) for name, label in CHANGE_COLUMNS.items()),
     snapshots.c.source,
 ]
+# Built once: a forecast reads one coin's month on every request.
+_COIN_HISTORY = (sa.select(*_FRAME_SELECT)
+                 .where(snapshots.c.coin_id == sa.bindparam("coin_id"), snapshots.c.date > sa.bindparam("start"),
+                        snapshots.c.date <= sa.bindparam("end"))
+                 .order_by(snapshots.c.date))
 
 
 class MarketStore:
@@ -194,7 +198,6 @@ class MarketStore:
                 self.engine.dispose()
                 raise StoreError(f"the database at DATABASE_URL={_shown(self.url)} cannot be migrated: "
                                  f"{_first_line(error)}") from None
-        self._insert = _insert_ignoring_duplicates(self.dialect)
 
     def __repr__(self):
         return f"MarketStore({_shown(self.url)!r})"
@@ -209,16 +212,13 @@ class MarketStore:
     def __exit__(self, *_):
         self.close()
 
-    def _frame(self, statement):
+    def _frame(self, statement, parameters=None):
         try:
             with self.engine.connect() as connection:
-                rows = connection.execute(statement).all()
+                rows = connection.execute(statement, parameters).all()
         except sa.exc.DBAPIError as error:
             raise StoreError(f"cannot read the store at DATABASE_URL={_shown(self.url)}: {_first_line(error)}") from None
-        frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
-        for column in NUMERIC_FRAME_COLUMNS:
-            frame[column] = frame[column].astype("float64")  # None (NULL) becomes NaN, never 0
-        return frame
+        return _rows_to_frame(rows)
 
     def _scalars(self, statement):
         try:
@@ -264,12 +264,8 @@ class MarketStore:
             raise ValueError(f"days must be at least 1, not {days}")
         end = _as_date(end) if end is not None else _as_date(self.latest_date())
         if end is None:
-            return self._frame(sa.select(*_FRAME_SELECT).where(sa.false()))
-        statement = (sa.select(*_FRAME_SELECT)
-                     .where(snapshots.c.coin_id == coin_id,
-                            snapshots.c.date > end - timedelta(days=days), snapshots.c.date <= end)
-                     .order_by(snapshots.c.date))
-        return self._frame(statement)
+            return _rows_to_frame([])
+        return self._frame(_COIN_HISTORY, {"coin_id": coin_id, "start": end - timedelta(days=days), "end": end})
 
     def coins(self):
         """Return coin_id, coin and symbol of every coin on the latest stored date, by coin_id."""
@@ -306,46 +302,51 @@ class MarketStore:
         return AddResult(added=added, skipped=len(rows) - added)
 
     def _insert_chunk(self, connection, chunk):
+        # The driver's executemany, not SQLAlchemy's per-row type processing: a third of the import's time.
         # SQLite's executemany reports the rows it really inserted, so skipped duplicates are not counted.
-        return connection.execute(self._insert, chunk).rowcount
+        names = ", ".join(INSERT_COLUMNS)
+        marks = ", ".join("?" * len(INSERT_COLUMNS))
+        cursor = connection.connection.driver_connection.cursor()
+        cursor.executemany(f"INSERT INTO snapshots ({names}) VALUES ({marks}) ON CONFLICT (date, coin_id) DO NOTHING",
+                           chunk)
+        return cursor.rowcount
 
     @staticmethod
     def _copy_chunk(connection, chunk):
         # psycopg reports no row count for executemany; COPY into a scratch table, then one INSERT ... SELECT
         # that skips stored rows, is both exact and several times faster than row-by-row inserts.
-        columns = [column.name for column in snapshots.columns if column.name != "id"]
-        names = ", ".join(columns)
+        names = ", ".join(INSERT_COLUMNS)
         cursor = connection.connection.driver_connection.cursor()
         cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS snapshots_incoming ON COMMIT DELETE ROWS "
                        f"AS SELECT {names} FROM snapshots WITH NO DATA")
         with cursor.copy(f"COPY snapshots_incoming ({names}) FROM STDIN") as copy:
             for row in chunk:
-                copy.write_row([row[column] for column in columns])
+                copy.write_row(row)
         cursor.execute(f"INSERT INTO snapshots ({names}) SELECT {names} FROM snapshots_incoming "
                        "ON CONFLICT (date, coin_id) DO NOTHING")
         return cursor.rowcount
 
     @staticmethod
     def _rows(frame, source):
-        if source is None:
-            for column in ("source", "source_file"):
-                if column in frame.columns:
-                    sources = frame[column].astype(str).tolist()
-                    break
-            else:
-                raise ValueError("add_snapshots needs a source: pass source= or a frame with a source column")
-        else:
-            sources = [str(source)] * len(frame)
+        """Return the frame as tuples in INSERT_COLUMNS order: dates as 'YYYY-MM-DD', missing numbers as None."""
         missing = [column for column in FRAME_COLUMNS[:-1] if column not in frame.columns]
         if missing:
             raise ValueError(f"add_snapshots: the frame lacks column(s) {', '.join(missing)}")
-        dates = [Date.fromisoformat(text) for text in frame["date"].astype(str)]
-        numbers = {column: [_cell(value) for value in frame[column].tolist()] for column in NUMERIC_FRAME_COLUMNS}
-        return [
-            {"date": day, "coin_id": coin_id, "coin": coin, "symbol": symbol, "price": price, "volume": volume,
-             "mkt_cap": mkt_cap, "h1": h1, "h24": h24, "d7": d7, "source": origin}
-            for day, coin_id, coin, symbol, price, volume, mkt_cap, h1, h24, d7, origin in zip(
-                dates, frame["coin_id"].astype(str), frame["coin"].astype(str), frame["symbol"].astype(str),
-                numbers["price"], numbers["volume"], numbers["mkt_cap"], numbers["1h"], numbers["24h"],
-                numbers["7d"], sources)
-        ]
+        if source is None:
+            column = next((name for name in ("source", "source_file") if name in frame.columns), None)
+            if column is None:
+                raise ValueError("add_snapshots needs a source: pass source= or a frame with a source column")
+            sources = frame[column].astype(str).tolist()
+        else:
+            sources = [str(source)] * len(frame)
+        dates = frame["date"].astype(str)
+        bad = ~dates.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
+        if bad.any():
+            raise ValueError(f"add_snapshots: date {dates[bad].iloc[0]!r} is not like 2024-03-16")
+        columns = [dates.tolist(), *(frame[name].astype(str).tolist() for name in ("coin_id", "coin", "symbol"))]
+        for name in NUMERIC_FRAME_COLUMNS:
+            numbers = frame[name].astype("float64")
+            # None, not NaN: the store keeps a missing value as NULL (never 0, never a NaN a query would miss).
+            columns.append(numbers.astype(object).where(numbers.notna(), None).tolist())
+        columns.append(sources)
+        return list(zip(*columns))
