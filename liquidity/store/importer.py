@@ -69,7 +69,7 @@ def import_command(paths, url, if_empty):
             if if_empty and (stored := store.count()):
                 click.echo(f"the store already holds {stored:,} row(s); nothing imported (--if-empty)")
                 return
-            stderr = click.get_text_stream("stderr")
+            stderr = sys.stderr
             bar = partial(click.progressbar, label="importing", file=stderr, show_pos=True)
             result = import_snapshots(paths, store, progress=bar)
     except (DatasetError, StoreError) as error:

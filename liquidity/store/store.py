@@ -54,7 +54,7 @@ def parse_database_url(url):
         backend = "postgresql"
     if backend not in SUPPORTED_BACKENDS:
         raise StoreError(f"DATABASE_URL uses {backend!r}; the store supports sqlite:///PATH and postgresql://...")
-    if backend == "postgresql" and parsed.get_driver_name() != "psycopg":
+    if backend == "postgresql" and parsed.drivername != "postgresql+psycopg":
         # psycopg (v3) is the driver the project installs; SQLAlchemy would otherwise look for psycopg2.
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
