@@ -6,7 +6,7 @@ SHARED_DATA ?= ../shared/data/coingecko
 HISTORY_DATA ?= ../shared/data/coingecko-history
 
 .DEFAULT_GOAL := help
-.PHONY: help run test train train-shared check-model ingest report bench
+.PHONY: help run store test train train-shared check-model ingest report bench
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -24,8 +24,12 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt pyproject.toml | $(BIN)/pyth
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@ $(VENV)/.runtime
 
-run: $(VENV)/.runtime ## start the app at http://127.0.0.1:5000 on its embedded defaults
+run: $(VENV)/.runtime store ## start the app at http://127.0.0.1:5000 on its embedded defaults
 	$(BIN)/flask --app app run
+
+# A fresh clone has an empty store: fill it from DATASET/ (the committed demo slice) so every page has real data.
+store: $(VENV)/.runtime ## import DATA (default DATASET/) into the market store (DATABASE_URL) if it is empty
+	$(BIN)/flask --app app import --if-empty $(DATA)
 
 test: $(VENV)/.dev ## install what the tests need and run them
 	$(BIN)/python -m pytest
