@@ -1,7 +1,9 @@
 """Import snapshot CSVs (a file or a folder) into the market store: idempotent, with a summary of every row."""
 
+import logging
 import sys
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -57,6 +59,18 @@ def import_snapshots(paths, store, progress=None):
                         skipped=added.skipped, dropped=dropped)
 
 
+@contextmanager
+def quiet_loader():
+    """Silence the loader's per-reason warnings while the command runs: its summary lists the same drops once."""
+    loader_log = logging.getLogger(load_snapshots.__module__)
+    level = loader_log.level
+    loader_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        loader_log.setLevel(level)
+
+
 @click.command("import")
 @click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--database-url", "url", default=None,
@@ -69,9 +83,9 @@ def import_command(paths, url, if_empty):
             if if_empty and (stored := store.count()):
                 click.echo(f"the store already holds {stored:,} row(s); nothing imported (--if-empty)")
                 return
-            stderr = sys.stderr
-            bar = partial(click.progressbar, label="importing", file=stderr, show_pos=True)
-            result = import_snapshots(paths, store, progress=bar)
+            bar = partial(click.progressbar, label="importing", file=sys.stderr, show_pos=True)
+            with quiet_loader():
+                result = import_snapshots(paths, store, progress=bar)
     except (DatasetError, StoreError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(result.summary())
