@@ -352,3 +352,18 @@ def test_command_errors_are_one_line_and_non_zero(args, env, words):
     assert result.returncode == 1
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
     assert words in result.stderr and "Traceback" not in result.stderr and "secret" not in result.stderr
+
+
+def test_the_store_package_imports_no_web_code():
+    import ast
+
+    imported = set()
+    for path in (PROJECT_ROOT / "liquidity" / "store").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+    assert "sqlalchemy" in imported and "alembic" in imported  # the walk saw the package
+    assert not {name for name in imported if name.split(".")[0] in ("flask", "flask_wtf", "werkzeug")
+                or name.startswith("liquidity.web")}
