@@ -3,9 +3,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA ?= DATASET
 SHARED_DATA ?= ../shared/data/coingecko
+HISTORY_DATA ?= ../shared/data/coingecko-history
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-quick train train-shared check-model ingest report bench
+.PHONY: help setup run store test test-quick train train-shared check-model ingest report bench
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -25,8 +26,12 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt pyproject.toml | $(BIN)/pyth
 
 setup: $(VENV)/.dev ## create .venv with everything the app, tests, report and notebooks need; run nothing
 
-run: $(VENV)/.runtime ## start the app at http://127.0.0.1:5000 on its embedded defaults
+run: $(VENV)/.runtime store ## start the app at http://127.0.0.1:5000 on its embedded defaults
 	$(BIN)/flask --app app run
+
+# A fresh clone has an empty store: fill it from DATASET/ (the committed demo slice) so every page has real data.
+store: $(VENV)/.runtime ## import DATA (default DATASET/) into the market store (DATABASE_URL) if it is empty
+	$(BIN)/python -m liquidity import --if-empty $(DATA)
 
 test: $(VENV)/.dev ## install what the tests need and run them all
 	$(BIN)/python -m pytest
@@ -58,3 +63,7 @@ bench: $(VENV)/.runtime ## time one-row, batch, start-up and HTTP figures agains
 .PHONY: soak
 soak: $(VENV)/.runtime ## load test: gunicorn on loopback, 16 clients for 60 s; p99 latency and worker RSS
 	$(BIN)/python benchmarks/soak.py --seconds 60 --clients 16 --workers 2
+
+.PHONY: bench-import
+bench-import: $(VENV)/.runtime ## import the shared daily history into a fresh SQLite store: rows/s against the loader alone
+	$(BIN)/python benchmarks/bench_import.py --data $(HISTORY_DATA)

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 import liquidity.web.batch.views as views
-from liquidity import create_app
+from liquidity.web import create_app
 from liquidity.csvsafe import neutralise_frame
 
 rng = np.random.default_rng(0)

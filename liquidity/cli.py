@@ -21,6 +21,7 @@ COMMANDS = {
     "ingest": "liquidity.ingest:ingest_command",
     "dataset": "liquidity.cli:dataset_command",
     "predict": "liquidity.cli:predict_command",
+    "import": "liquidity.store.importer:import_command",
 }
 
 

@@ -74,6 +74,7 @@ class Snapshot:
     frame: pd.DataFrame
     rows_fetched: int
     dropped: Counter = field(default_factory=Counter)
+    clean: pd.DataFrame = None  # the same rows as numbers, as the loader reads them: what the store takes
 
 
 def build_snapshot(items, snapshot_date):
@@ -96,7 +97,9 @@ def build_snapshot(items, snapshot_date):
     if duplicated.any():
         dropped["same coin as a larger row"] += int(duplicated.sum())
         kept = kept.loc[~duplicated.to_numpy()]
-    return Snapshot(frame=kept.reset_index(drop=True), rows_fetched=len(items), dropped=dropped)
+        clean = clean.loc[~duplicated.to_numpy()]
+    return Snapshot(frame=kept.reset_index(drop=True), rows_fetched=len(items), dropped=dropped,
+                    clean=clean.reset_index(drop=True))
 
 
 def snapshot_path(out_dir, snapshot_date):
@@ -123,10 +126,14 @@ class IngestResult:
     rows_fetched: int
     rows_written: int
     dropped: Counter
+    stored: object = None  # the store's AddResult when a database was given
 
     def summary(self):
         lines = [f"wrote {self.rows_written} coins for {self.snapshot_date} to {self.path} "
                  f"({self.rows_fetched} fetched on {self.pages} page(s), {self.requests_sent} request(s))"]
+        if self.stored is not None:
+            lines.append(f"stored {self.stored.added} row(s) in the market store "
+                         f"({self.stored.skipped} already there)")
         total = sum(self.dropped.values())
         if total:
             lines.append(f"dropped {total} row(s):")
@@ -188,8 +195,11 @@ def fetch_markets(client, coins, progress=None, per_page=PER_PAGE):
 
 
 def ingest(out_dir=DEFAULT_OUT, coins=DEFAULT_COINS, *, client, snapshot_date=None, overwrite=False,
-           progress=None, per_page=PER_PAGE):
-    """Fetch the top coins from CoinGecko and write DATASET/coingecko_<date>.csv; return an IngestResult."""
+           progress=None, per_page=PER_PAGE, database=None):
+    """Fetch the top coins from CoinGecko and write DATASET/coingecko_<date>.csv; return an IngestResult.
+
+    With database (a URL), the same rows also go into the market store after the CSV is written.
+    """
     if coins < 1:
         raise IngestError(f"coins must be at least 1, not {coins}")
     snapshot_date = snapshot_date or datetime.now(UTC).date().isoformat()
@@ -204,9 +214,22 @@ def ingest(out_dir=DEFAULT_OUT, coins=DEFAULT_COINS, *, client, snapshot_date=No
         reasons = ", ".join(f"{n} {r}" for r, n in snapshot.dropped.most_common())
         raise IngestError(f"no usable coin rows ({reasons}); nothing written")
     write_new_file(path, snapshot.frame.to_csv(index=False, lineterminator="\n").encode(), overwrite)
+    stored = None if database is None else store_snapshot(snapshot, path, database)
     return IngestResult(path=path, snapshot_date=snapshot_date, pages=pages, requests_sent=client.requests_sent,
                         rows_fetched=snapshot.rows_fetched, rows_written=len(snapshot.frame),
-                        dropped=snapshot.dropped)
+                        dropped=snapshot.dropped, stored=stored)
+
+
+def store_snapshot(snapshot, path, database):
+    """Add the snapshot's rows to the market store at database; a failure keeps the CSV and says how to retry."""
+    from liquidity.store import MarketStore, StoreError
+
+    try:
+        with MarketStore(database) as store:
+            return store.add_snapshots(snapshot.clean, source=path.name)
+    except StoreError as error:
+        raise IngestError(f"wrote {path}, but it is not in the market store: {error}. The CSV is kept; "
+                          f"`flask --app app import {path}` adds it later") from None
 
 
 def _parse_date(_ctx, _param, value):
@@ -236,11 +259,17 @@ def _parse_date(_ctx, _param, value):
               help="Retries on connection errors, 5xx and 429.")
 @click.option("--max-wait", type=click.FloatRange(min=0), default=60.0, show_default=True,
               help="Longest pause in seconds between retries (caps Retry-After and backoff).")
-def ingest_command(coins, out, base_url, snapshot_date, overwrite, per_page, timeout, retries, max_wait):
-    """Snapshot CoinGecko's top coins into DATASET/coingecko_<date>.csv for training."""
+@click.option("--database-url", "database", default=None,
+              help="Market store the snapshot also goes into (default: DATABASE_URL, else instance/market.db).")
+def ingest_command(coins, out, base_url, snapshot_date, overwrite, per_page, timeout, retries, max_wait, database):
+    """Snapshot CoinGecko's top coins into DATASET/coingecko_<date>.csv and the market store."""
+    from liquidity.store import StoreError, database_url, parse_database_url
+
     try:
         env_url, api_key, plan = coingecko_settings()
-    except SettingError as error:
+        # A bad DATABASE_URL stops the command before it spends any API quota.
+        database = parse_database_url(database or database_url())
+    except (SettingError, StoreError) as error:
         raise click.ClickException(str(error)) from None
     client = CoinGeckoClient(base_url or env_url, api_key, plan, read_timeout=timeout, retries=retries,
                              backoff=min(1.0, max_wait), max_wait=max_wait)
@@ -248,7 +277,7 @@ def ingest_command(coins, out, base_url, snapshot_date, overwrite, per_page, tim
         progress = PageProgress(pages=page_count(coins, per_page)[1], coins=coins)
         try:
             result = ingest(out, coins, client=client, snapshot_date=snapshot_date, overwrite=overwrite,
-                            progress=progress, per_page=per_page)
+                            progress=progress, per_page=per_page, database=database)
         except (CoinGeckoError, IngestError, OSError) as error:
             progress.finish()
             raise click.ClickException(str(error)) from None

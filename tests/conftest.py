@@ -52,6 +52,14 @@ def fixture_model(trained_dir):
     return LiquidityModel.load(ArtifactPaths.in_folder(trained_dir))
 
 
+@pytest.fixture(autouse=True)
+def market_store_in_tmp(tmp_path, monkeypatch):
+    """Point DATABASE_URL at a fresh SQLite file, so no test (or its subprocesses) writes instance/market.db."""
+    url = f"sqlite:///{tmp_path}/market.db"
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
 class FormClient(FlaskClient):
     """A test client that can read the CSRF token of a page's form."""
 

@@ -1,0 +1,360 @@
+"""Open the market store (SQLite or PostgreSQL), keep its schema at the newest migration, read and write snapshots."""
+
+import os
+from dataclasses import dataclass
+from datetime import date as Date
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.util.exc import CommandError
+
+from liquidity.paths import PROJECT_ROOT
+from liquidity.store.schema import CHANGE_COLUMNS, FRAME_COLUMNS, snapshots
+
+DEFAULT_DATABASE = PROJECT_ROOT / "instance" / "market.db"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT_MS = 10_000
+SQLITE_CACHE_KIB = 65_536
+INSERT_CHUNK_ROWS = 20_000
+# Any fixed number shared by every process that migrates the same PostgreSQL database.
+MIGRATION_LOCK_KEY = 0x6C697131
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+NUMERIC_FRAME_COLUMNS = ("price", "volume", "mkt_cap", "1h", "24h", "7d")
+# The order of every row add_snapshots writes: the frame's columns under their store names.
+INSERT_COLUMNS = ("date", "coin_id", "coin", "symbol", "price", "volume", "mkt_cap", "h1", "h24", "d7", "source")
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened, read or written; the message is one line and names DATABASE_URL when it is at fault."""
+
+
+def database_url(environ=None):
+    """Return DATABASE_URL from the environment, else the embedded SQLite file instance/market.db."""
+    environ = os.environ if environ is None else environ
+    return environ.get("DATABASE_URL", "").strip() or f"sqlite:///{DEFAULT_DATABASE}"
+
+
+def parse_database_url(url):
+    """Return url as a SQLAlchemy URL on a supported driver, or raise StoreError naming DATABASE_URL."""
+    if isinstance(url, sa.URL):
+        parsed = url
+    else:
+        try:
+            parsed = sa.make_url(str(url).strip())
+        except sa.exc.ArgumentError:
+            # Not echoed: a malformed URL may still carry a password.
+            raise StoreError("DATABASE_URL is not a database URL; use sqlite:///PATH or "
+                             "postgresql://USER:PASSWORD@HOST:PORT/NAME") from None
+    backend = parsed.get_backend_name()
+    if backend == "postgres":  # the spelling some hosts hand out
+        backend = "postgresql"
+    if backend not in SUPPORTED_BACKENDS:
+        raise StoreError(f"DATABASE_URL uses {backend!r}; the store supports sqlite:///PATH and postgresql://...")
+    if backend == "postgresql" and parsed.drivername != "postgresql+psycopg":
+        # psycopg (v3) is the driver the project installs; SQLAlchemy would otherwise look for psycopg2.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _shown(url):
+    return url.render_as_string(hide_password=True)
+
+
+def _first_line(error):
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else error.__class__.__name__
+
+
+def _sqlite_file(url):
+    database = url.database or ""
+    return None if database in ("", ":memory:") or database.startswith("file:") else Path(database)
+
+
+def create_store_engine(url):
+    """Create an engine for url; SQLite files get WAL, a busy timeout and foreign keys on every connection."""
+    url = parse_database_url(url)
+    if url.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True)
+    path = _sqlite_file(url)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"DATABASE_URL={_shown(url)}: cannot create the folder {path.parent} "
+                             f"({error.strerror or error})") from None
+    engine = sa.create_engine(url)
+
+    @sa.event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        # pysqlite's own transaction handling skips DDL; SQLAlchemy's BEGIN (below) makes migrations atomic.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers (the app) never wait for the writer (an import)
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint; safe with WAL
+        # Up to 64 MiB of pages, taken only as used: the (coin_id, date) index takes rows in random order during an
+        # import, and SQLite's 2 MiB default made the full history's insert about 30 % slower (measured).
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def on_begin(connection):
+        connection.exec_driver_sql(connection.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+    return engine
+
+
+def alembic_config(connection=None):
+    """Return an Alembic Config for the packaged migrations, bound to connection."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine, revision="head"):
+    """Upgrade the database behind engine to revision, one process at a time."""
+    connection = engine.connect()
+    if engine.dialect.name == "sqlite":
+        # Take the write lock first, so two processes opening a new file do not both create the table.
+        connection = connection.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+    with connection, connection.begin():
+        if engine.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        command.upgrade(alembic_config(connection), revision)
+
+
+def current_revision(engine):
+    """Return the migration revision the database is at (None for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+def _as_date(value):
+    if value is None:
+        return None
+    if isinstance(value, Date):
+        return value
+    try:
+        return Date.fromisoformat(str(value))
+    except ValueError:
+        raise StoreError(f"date {value!r} is not a date like 2024-03-16") from None
+
+
+TEXT_DTYPE = pd.Series([], dtype="str").dtype  # pandas' default text dtype, looked up once
+
+
+def _rows_to_frame(rows):
+    """Return result rows as a frame with the loader's columns; built column by column, since a frame of a
+    coin's month is read on every forecast and pandas' row-wise constructor is most of that time."""
+    values = list(zip(*rows)) if rows else [()] * len(FRAME_COLUMNS)
+    data = {}
+    for name, column in zip(FRAME_COLUMNS, values):
+        # A NULL arrives as None and becomes NaN in a float array: missing, never 0.
+        data[name] = np.array(column, dtype="float64") if name in NUMERIC_FRAME_COLUMNS else pd.array(column, dtype=TEXT_DTYPE)
+    return pd.DataFrame(data, copy=False)
+
+
+@dataclass
+class AddResult:
+    """What add_snapshots did: rows new to the store, and rows it already held (same date and coin_id)."""
+
+    added: int
+    skipped: int
+
+
+# Store columns as the frames name them; the date comes back as text, 'YYYY-MM-DD' on both backends.
+_FRAME_SELECT = [
+    sa.cast(snapshots.c.date, sa.Text).label("date"),
+    snapshots.c.coin_id, snapshots.c.coin, snapshots.c.symbol, snapshots.c.price, snapshots.c.volume,
+    snapshots.c.mkt_cap, *(snapshots.c[name].label(label) for name, label in CHANGE_COLUMNS.items()),
+    snapshots.c.source,
+]
+# Built once: a forecast reads one coin's month on every request.
+_COIN_HISTORY = (sa.select(*_FRAME_SELECT)
+                 .where(snapshots.c.coin_id == sa.bindparam("coin_id"), snapshots.c.date > sa.bindparam("start"),
+                        snapshots.c.date <= sa.bindparam("end"))
+                 .order_by(snapshots.c.date))
+
+
+class MarketStore:
+    """Snapshots in a database: open it (migrating it to the newest schema), read frames, add frames."""
+
+    def __init__(self, url=None, *, upgrade=True):
+        self.url = parse_database_url(url if url is not None else database_url())
+        self.engine = create_store_engine(self.url)
+        self.dialect = self.engine.dialect.name
+        if upgrade:
+            try:
+                migrate(self.engine)
+            except sa.exc.DBAPIError as error:
+                self.engine.dispose()
+                raise StoreError(f"cannot open the database at DATABASE_URL={_shown(self.url)}: "
+                                 f"{_first_line(error)}") from None
+            except CommandError as error:
+                self.engine.dispose()
+                raise StoreError(f"the database at DATABASE_URL={_shown(self.url)} cannot be migrated: "
+                                 f"{_first_line(error)}") from None
+
+    def __repr__(self):
+        return f"MarketStore({_shown(self.url)!r})"
+
+    def close(self):
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.close()
+
+    def _frame(self, statement, parameters=None):
+        try:
+            with self.engine.connect() as connection:
+                result = connection.execute(statement, parameters)
+                # Plain driver tuples: every column of _FRAME_SELECT arrives as text or float, so SQLAlchemy's
+                # Row objects would only add time (a third of reading the full history).
+                rows = result.cursor.fetchall()
+                result.close()
+        except sa.exc.DBAPIError as error:
+            raise StoreError(f"cannot read the store at DATABASE_URL={_shown(self.url)}: {_first_line(error)}") from None
+        return _rows_to_frame(rows)
+
+    def _scalars(self, statement):
+        try:
+            with self.engine.connect() as connection:
+                return connection.execute(statement).scalars().all()
+        except sa.exc.DBAPIError as error:
+            raise StoreError(f"cannot read the store at DATABASE_URL={_shown(self.url)}: {_first_line(error)}") from None
+
+    def count(self):
+        """Return how many snapshot rows the store holds."""
+        return self._scalars(sa.select(sa.func.count()).select_from(snapshots))[0]
+
+    def dates(self):
+        """Return every stored snapshot date, oldest first, as 'YYYY-MM-DD' text."""
+        column = sa.cast(snapshots.c.date, sa.Text)
+        return self._scalars(sa.select(column).group_by(snapshots.c.date).order_by(snapshots.c.date))
+
+    def latest_date(self):
+        """Return the newest stored snapshot date as 'YYYY-MM-DD', or None for an empty store."""
+        latest = self._scalars(sa.select(sa.func.max(snapshots.c.date)))[0]
+        return None if latest is None else str(latest)
+
+    def snapshot(self, date):
+        """Return every coin's row on date, by coin_id."""
+        statement = (sa.select(*_FRAME_SELECT).where(snapshots.c.date == _as_date(date))
+                     .order_by(snapshots.c.coin_id))
+        return self._frame(statement)
+
+    def history(self, coin_ids=None, start=None, end=None):
+        """Return rows between start and end (inclusive, either open), for coin_ids or every coin, by date then coin."""
+        statement = sa.select(*_FRAME_SELECT)
+        if coin_ids is not None:
+            statement = statement.where(snapshots.c.coin_id.in_(list(coin_ids)))
+        if start is not None:
+            statement = statement.where(snapshots.c.date >= _as_date(start))
+        if end is not None:
+            statement = statement.where(snapshots.c.date <= _as_date(end))
+        return self._frame(statement.order_by(snapshots.c.date, snapshots.c.coin_id))
+
+    def coin_history(self, coin_id, end=None, days=31):
+        """Return one coin's rows over the `days` calendar days ending at end (default: the latest stored date)."""
+        if days < 1:
+            raise ValueError(f"days must be at least 1, not {days}")
+        end = _as_date(end) if end is not None else _as_date(self.latest_date())
+        if end is None:
+            return _rows_to_frame([])
+        return self._frame(_COIN_HISTORY, {"coin_id": coin_id, "start": end - timedelta(days=days), "end": end})
+
+    def coins(self):
+        """Return coin_id, coin and symbol of every coin on the latest stored date, by coin_id."""
+        latest = sa.select(sa.func.max(snapshots.c.date)).scalar_subquery()
+        statement = (sa.select(snapshots.c.coin_id, snapshots.c.coin, snapshots.c.symbol)
+                     .where(snapshots.c.date == latest).order_by(snapshots.c.coin_id))
+        try:
+            with self.engine.connect() as connection:
+                rows = connection.execute(statement).all()
+        except sa.exc.DBAPIError as error:
+            raise StoreError(f"cannot read the store at DATABASE_URL={_shown(self.url)}: {_first_line(error)}") from None
+        return pd.DataFrame(rows, columns=["coin_id", "coin", "symbol"])
+
+    def add_snapshots(self, frame, source=None, progress=None, chunk_rows=INSERT_CHUNK_ROWS):
+        """Insert the rows of a loader frame; rows whose date and coin_id are stored already are skipped.
+
+        source names where the rows came from (e.g. the file); without it the frame's source or source_file
+        column is used. progress, if given, is called with the number of rows handled after each chunk.
+        Each chunk commits on its own, so an interrupted import keeps what it wrote and a re-run completes it.
+        """
+        rows = self._rows(frame, source)
+        insert_chunk = self._copy_chunk if self.dialect == "postgresql" else self._insert_chunk
+        added = 0
+        try:
+            for begin in range(0, len(rows), chunk_rows):
+                chunk = rows[begin:begin + chunk_rows]
+                with self.engine.begin() as connection:
+                    added += insert_chunk(connection, chunk)
+                if progress:
+                    progress(len(chunk))
+        except sa.exc.DBAPIError as error:
+            raise StoreError(f"cannot write to the store at DATABASE_URL={_shown(self.url)}: "
+                             f"{_first_line(error)}") from None
+        return AddResult(added=added, skipped=len(rows) - added)
+
+    def _insert_chunk(self, connection, chunk):
+        # The driver's executemany, not SQLAlchemy's per-row type processing: a third of the import's time.
+        # SQLite's executemany reports the rows it really inserted, so skipped duplicates are not counted.
+        names = ", ".join(INSERT_COLUMNS)
+        marks = ", ".join("?" * len(INSERT_COLUMNS))
+        cursor = connection.connection.driver_connection.cursor()
+        cursor.executemany(f"INSERT INTO snapshots ({names}) VALUES ({marks}) ON CONFLICT (date, coin_id) DO NOTHING",
+                           chunk)
+        return cursor.rowcount
+
+    @staticmethod
+    def _copy_chunk(connection, chunk):
+        # psycopg reports no row count for executemany; COPY into a scratch table, then one INSERT ... SELECT
+        # that skips stored rows, is both exact and several times faster than row-by-row inserts.
+        names = ", ".join(INSERT_COLUMNS)
+        cursor = connection.connection.driver_connection.cursor()
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS snapshots_incoming ON COMMIT DELETE ROWS "
+                       f"AS SELECT {names} FROM snapshots WITH NO DATA")
+        with cursor.copy(f"COPY snapshots_incoming ({names}) FROM STDIN") as copy:
+            for row in chunk:
+                copy.write_row(row)
+        cursor.execute(f"INSERT INTO snapshots ({names}) SELECT {names} FROM snapshots_incoming "
+                       "ON CONFLICT (date, coin_id) DO NOTHING")
+        return cursor.rowcount
+
+    @staticmethod
+    def _rows(frame, source):
+        """Return the frame as tuples in INSERT_COLUMNS order: dates as 'YYYY-MM-DD', missing numbers as None."""
+        missing = [column for column in FRAME_COLUMNS[:-1] if column not in frame.columns]
+        if missing:
+            raise ValueError(f"add_snapshots: the frame lacks column(s) {', '.join(missing)}")
+        if source is None:
+            column = next((name for name in ("source", "source_file") if name in frame.columns), None)
+            if column is None:
+                raise ValueError("add_snapshots needs a source: pass source= or a frame with a source column")
+            sources = frame[column].astype(str).tolist()
+        else:
+            sources = [str(source)] * len(frame)
+        dates = frame["date"].astype(str)
+        bad = ~dates.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
+        if bad.any():
+            raise ValueError(f"add_snapshots: date {dates[bad].iloc[0]!r} is not like 2024-03-16")
+        columns = [dates.tolist(), *(frame[name].astype(str).tolist() for name in ("coin_id", "coin", "symbol"))]
+        for name in NUMERIC_FRAME_COLUMNS:
+            numbers = frame[name].astype("float64")
+            # None, not NaN: the store keeps a missing value as NULL (never 0, never a NaN a query would miss).
+            columns.append(numbers.astype(object).where(numbers.notna(), None).tolist())
+        columns.append(sources)
+        return list(zip(*columns))
