@@ -240,6 +240,28 @@ def test_a_database_at_the_initial_revision_upgrades_to_head_and_keeps_its_rows(
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()
         assert current_revision(store.engine) == head
         assert store.history()[["coin_id", "source"]].values.tolist() == [["bitcoin", "before"]]
+        assert store.history()["liquidity_score"].tolist() == [0.5]  # the upgrade ranks rows stored before it
+
+
+def test_stored_scores_equal_the_loaders_bit_for_bit(store, snapshots_dir, history_dir):
+    for folder in (snapshots_dir, history_dir):
+        import_snapshots(folder, store)
+        loaded = load_snapshots(folder).frame.set_index(["date", "coin_id"])["liquidity_score"]
+        stored = store.history().set_index(["date", "coin_id"])["liquidity_score"]
+        assert stored.loc[loaded.index].tolist() == loaded.tolist()  # exact: the same doubles, ties averaged
+
+
+def test_a_coin_added_to_a_stored_date_re_ranks_that_date_only(store, history_dir, tmp_path):
+    import_snapshots(history_dir, store)
+    before = store.history().set_index(["date", "coin_id"])["liquidity_score"]
+    late = tmp_path / "late.csv"
+    # The most liquid coin of 2024-03-02 arrives late: every other coin of that day drops one rank.
+    late.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n2024-03-02,late-coin,Late,LATE,1,9000000,1000000\n")
+    import_snapshots(late, store)
+    after = store.history().set_index(["date", "coin_id"])["liquidity_score"]
+    assert after.loc["2024-03-01"].tolist() == before.loc["2024-03-01"].tolist()
+    assert after.loc[("2024-03-02", "late-coin")] == (4 - 0.5) / 4
+    assert after.loc[("2024-03-02", "bitcoin")] == (before.loc[("2024-03-02", "bitcoin")] * 3 + 0.5) / 4 - 0.5 / 4
 
 
 def test_the_schema_enforces_one_row_per_coin_per_date_and_its_indexes(store):

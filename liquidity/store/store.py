@@ -14,7 +14,7 @@ from alembic.config import Config
 from alembic.util.exc import CommandError
 
 from liquidity.paths import PROJECT_ROOT
-from liquidity.store.schema import CHANGE_COLUMNS, FRAME_COLUMNS, snapshots
+from liquidity.store.schema import CHANGE_COLUMNS, FRAME_COLUMNS, INPUT_FRAME_COLUMNS, score_update, snapshots
 
 DEFAULT_DATABASE = PROJECT_ROOT / "instance" / "market.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -158,7 +158,8 @@ def _rows_to_frame(rows):
     data = {}
     for name, column in zip(FRAME_COLUMNS, values):
         # A NULL arrives as None and becomes NaN in a float array: missing, never 0.
-        data[name] = np.array(column, dtype="float64") if name in NUMERIC_FRAME_COLUMNS else pd.array(column, dtype=TEXT_DTYPE)
+        numeric = name in NUMERIC_FRAME_COLUMNS or name == "liquidity_score"
+        data[name] = np.array(column, dtype="float64") if numeric else pd.array(column, dtype=TEXT_DTYPE)
     return pd.DataFrame(data, copy=False)
 
 
@@ -175,7 +176,7 @@ _FRAME_SELECT = [
     sa.cast(snapshots.c.date, sa.Text).label("date"),
     snapshots.c.coin_id, snapshots.c.coin, snapshots.c.symbol, snapshots.c.price, snapshots.c.volume,
     snapshots.c.mkt_cap, *(snapshots.c[name].label(label) for name, label in CHANGE_COLUMNS.items()),
-    snapshots.c.source,
+    snapshots.c.source, snapshots.c.liquidity_score,
 ]
 # Built once: a forecast reads one coin's month on every request.
 _COIN_HISTORY = (sa.select(*_FRAME_SELECT)
@@ -304,6 +305,11 @@ class MarketStore:
                     added += insert_chunk(connection, chunk)
                 if progress:
                     progress(len(chunk))
+            if added:
+                # A new coin on a stored date moves every other coin's rank on that date.
+                dates = [row[0] for row in rows]
+                with self.engine.begin() as connection:
+                    connection.execute(score_update(self.dialect), {"start": min(dates), "end": max(dates)})
         except sa.exc.DBAPIError as error:
             raise StoreError(f"cannot write to the store at DATABASE_URL={_shown(self.url)}: "
                              f"{_first_line(error)}") from None
@@ -337,7 +343,7 @@ class MarketStore:
     @staticmethod
     def _rows(frame, source):
         """Return the frame as tuples in INSERT_COLUMNS order: dates as 'YYYY-MM-DD', missing numbers as None."""
-        missing = [column for column in FRAME_COLUMNS[:-1] if column not in frame.columns]
+        missing = [column for column in INPUT_FRAME_COLUMNS if column not in frame.columns]
         if missing:
             raise ValueError(f"add_snapshots: the frame lacks column(s) {', '.join(missing)}")
         if source is None:
