@@ -22,6 +22,7 @@ COMMANDS = {
     "dataset": "liquidity.cli:dataset_command",
     "predict": "liquidity.cli:predict_command",
     "import": "liquidity.store.importer:import_command",
+    "forecast": "liquidity.cli:forecast_command",
 }
 
 
@@ -119,6 +120,54 @@ def predict_command(volume, mkt_cap, h1, price):
     except (ValueError, ArtifactError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"liquidity score {prediction.score:.3f}  level {prediction.level}")
+
+
+day_option = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@click.command("forecast")
+@click.option("--start", type=day_option, default=None, help="first snapshot date to forecast (YYYY-MM-DD)")
+@click.option("--end", type=day_option, default=None, help="last snapshot date to forecast, inclusive")
+@click.option("--date", "day", type=day_option, default=None,
+              help="one snapshot date (instead of --start/--end)  [default: the latest stored date]")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV file to write")
+@click.option("--database-url", "url", default=None,
+              help="market store to read (default: DATABASE_URL, else the embedded instance/market.db)")
+def forecast_command(start, end, day, out, url):
+    """Forecast every stored coin on each snapshot date in a range: one CSV row per coin per date."""
+    from liquidity.artifacts import ArtifactError, default_artifact_paths
+    from liquidity.csvsafe import neutralise_frame
+    from liquidity.files import write_atomically
+    from liquidity.forecasting import FORECAST_COLUMNS, ForecastError, forecast_dates, stored_dates
+    from liquidity.modeling.predict import LiquidityModel
+    from liquidity.store import MarketStore, StoreError
+
+    if day and (start or end):
+        raise click.UsageError("give --date, or --start and --end, not both")
+    if (start is None) != (end is None):
+        raise click.UsageError("--start and --end go together (or give --date for one day)")
+    if start and start > end:
+        raise click.UsageError(f"--start {start:%Y-%m-%d} is after --end {end:%Y-%m-%d}")
+    try:
+        model = LiquidityModel.load(default_artifact_paths())
+        with MarketStore(url) as store:
+            if start is None:
+                first = last = f"{day:%Y-%m-%d}" if day else store.latest_date()
+                if first is None:
+                    raise ForecastError("the market store is empty: import snapshots first "
+                                        "(python -m liquidity import DATASET)")
+            else:
+                first, last = f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"
+            dates = stored_dates(store, first, last)
+            if not dates:
+                raise ForecastError(f"no stored snapshot from {first} to {last}")
+            forecasts = forecast_dates(store, model, dates)
+        table = neutralise_frame(forecasts[list(FORECAST_COLUMNS)])
+        write_atomically(out, table.to_csv(index=False).encode())
+    except (ArtifactError, ForecastError, StoreError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"wrote {len(forecasts):,} forecast(s) for {len(dates)} snapshot date(s), {dates[0]} to {dates[-1]}, "
+               f"to {out}")
 
 
 class LazyGroup(click.Group):
