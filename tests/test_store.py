@@ -46,7 +46,7 @@ def postgres_url():
 def empty_postgres(url):
     engine = sa.create_engine(parse_database_url(url))
     with engine.begin() as connection:
-        connection.exec_driver_sql("DROP TABLE IF EXISTS snapshots, alembic_version")
+        connection.exec_driver_sql("DROP TABLE IF EXISTS prediction_log, snapshots, alembic_version")
     engine.dispose()
     return url
 

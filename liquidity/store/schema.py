@@ -49,3 +49,45 @@ def score_update(dialect):
               "FROM snapshots WHERE date BETWEEN :start AND :end")
     return sa.text(f"UPDATE snapshots SET liquidity_score = ranked.score FROM ({ranked}) AS ranked "
                    "WHERE snapshots.id = ranked.id")
+
+# Every forecast the app or a command made: what went in, what came out, and (once the next snapshot is stored)
+# what happened. Inputs are in the loader's units (changes as fractions); a missing input is NULL.
+prediction_log = sa.Table(
+    "prediction_log",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("source", sa.Text(), nullable=False),
+    sa.Column("model_version", sa.Text(), nullable=False),
+    # Known when the forecast came from a stored snapshot (coin pages, the API by coin, daily, the forecast command).
+    sa.Column("coin_id", sa.Text(), nullable=True),
+    sa.Column("snapshot_date", sa.Date(), nullable=True),
+    sa.Column("volume", sa.Double(), nullable=True),
+    sa.Column("mkt_cap", sa.Double(), nullable=True),
+    sa.Column("h1", sa.Double(), nullable=True),
+    sa.Column("price", sa.Double(), nullable=True),
+    # Today's liquidity score, when the forecast knew it: what persistence forecasts for the next snapshot.
+    sa.Column("score", sa.Double(), nullable=True),
+    sa.Column("forecast_score", sa.Double(), nullable=False),
+    sa.Column("level", sa.Text(), nullable=False),
+    sa.Column("band_low", sa.Double(), nullable=True),
+    sa.Column("band_high", sa.Double(), nullable=True),
+    # The next stored snapshot date after snapshot_date and the coin's score on it: set when that snapshot arrives.
+    sa.Column("realized_date", sa.Date(), nullable=True),
+    sa.Column("realized_score", sa.Double(), nullable=True),
+    sa.Index("ix_prediction_log_coin_id_snapshot_date", "coin_id", "snapshot_date"),
+    sa.Index("ix_prediction_log_created_at", "created_at"),
+)
+
+# Set on every logged forecast of a coin whose date now has a later snapshot: that date, and the coin's score on it
+# (NULL when the coin is not in it). Rows still without a score are looked at again, so a re-run of an interrupted
+# import completes them. Correlated subqueries on the (date, coin_id) index: portable, and one lookup per row.
+SCORE_OUTCOMES = sa.text("""
+UPDATE prediction_log SET
+  realized_date = (SELECT MIN(n.date) FROM snapshots n WHERE n.date > prediction_log.snapshot_date),
+  realized_score = (SELECT s.liquidity_score FROM snapshots s
+                    WHERE s.coin_id = prediction_log.coin_id
+                      AND s.date = (SELECT MIN(n.date) FROM snapshots n WHERE n.date > prediction_log.snapshot_date))
+WHERE realized_score IS NULL AND coin_id IS NOT NULL AND snapshot_date IS NOT NULL
+  AND snapshot_date < (SELECT MAX(d.date) FROM snapshots d)
+""")

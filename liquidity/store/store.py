@@ -14,7 +14,14 @@ from alembic.config import Config
 from alembic.util.exc import CommandError
 
 from liquidity.paths import PROJECT_ROOT
-from liquidity.store.schema import CHANGE_COLUMNS, FRAME_COLUMNS, INPUT_FRAME_COLUMNS, score_update, snapshots
+from liquidity.store.schema import (
+    CHANGE_COLUMNS,
+    FRAME_COLUMNS,
+    INPUT_FRAME_COLUMNS,
+    SCORE_OUTCOMES,
+    score_update,
+    snapshots,
+)
 
 DEFAULT_DATABASE = PROJECT_ROOT / "instance" / "market.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -310,6 +317,8 @@ class MarketStore:
                 dates = [row[0] for row in rows]
                 with self.engine.begin() as connection:
                     connection.execute(score_update(self.dialect), {"start": min(dates), "end": max(dates)})
+                    # A newer snapshot is what logged forecasts were waiting for: score them against it.
+                    connection.execute(SCORE_OUTCOMES)
         except sa.exc.DBAPIError as error:
             raise StoreError(f"cannot write to the store at DATABASE_URL={_shown(self.url)}: "
                              f"{_first_line(error)}") from None

@@ -1,0 +1,206 @@
+"""The prediction log: write every forecast made, score it once the next snapshot is stored, read the figures back.
+
+No web code: the app, the forecast command and the daily command all write through log_forecasts.
+"""
+
+import math
+from datetime import UTC, datetime, timedelta
+from datetime import date as Date
+
+import pandas as pd
+import sqlalchemy as sa
+
+from liquidity.store.schema import SCORE_OUTCOMES, prediction_log
+from liquidity.store.store import StoreError, _first_line, _shown
+
+SOURCES = ("form", "api", "batch", "coin page", "forecast command", "daily")
+# Log column -> the loader's input name (and the model card's): the four inputs a forecast can be checked against.
+INPUT_COLUMNS = {"volume": "volume", "mkt_cap": "mkt_cap", "h1": "1h", "price": "price"}
+LOG_FIELDS = ("coin_id", "snapshot_date", "volume", "mkt_cap", "h1", "price", "score", "forecast_score", "level",
+              "band_low", "band_high")
+DEFAULT_KEEP_DAYS = 365
+
+
+
+def _clean(value):
+    """Return value as a float or text the database takes: NaN and None are NULL, numpy scalars plain Python."""
+    if value is None:
+        return None
+    if isinstance(value, (Date, datetime, str)):
+        return value
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def _day(value):
+    if value is None or isinstance(value, Date):
+        return value
+    return Date.fromisoformat(str(value))
+
+
+def _error(store, action, error):
+    return StoreError(f"cannot {action} the prediction log at DATABASE_URL={_shown(store.url)}: {_first_line(error)}")
+
+
+def log_forecasts(store, rows, *, source, model_version, now=None):
+    """Write one log row per mapping in rows (keys from LOG_FIELDS, missing ones NULL) in one transaction.
+
+    Return the number of rows written; raise StoreError on a store failure (callers that must not fail catch it).
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source {source!r} is not one of {', '.join(SOURCES)}")
+    created_at = now or datetime.now(UTC)
+    records = []
+    for row in rows:
+        record = {name: _clean(row.get(name)) for name in LOG_FIELDS}
+        record["snapshot_date"] = _day(record["snapshot_date"])
+        record.update(created_at=created_at, source=source, model_version=str(model_version))
+        records.append(record)
+    if not records:
+        return 0
+    try:
+        with store.engine.begin() as connection:
+            connection.execute(prediction_log.insert(), records)
+    except sa.exc.DBAPIError as error:
+        raise _error(store, "write to", error) from None
+    return len(records)
+
+
+def forecast_rows(forecasts, inputs=None):
+    """Return log rows from a forecast frame (date, coin_id, score, forecast_score, level, band_low, band_high).
+
+    inputs, if given, is the snapshot frame the forecasts came from (date, coin_id and the loader's input columns):
+    its volume, market cap, 1h change and price are logged with each forecast.
+    """
+    frame = forecasts.rename(columns={"date": "snapshot_date"})
+    if inputs is not None:
+        columns = ["date", "coin_id", *INPUT_COLUMNS.values()]
+        picked = inputs[[c for c in columns if c in inputs.columns]].rename(
+            columns={"date": "snapshot_date", "1h": "h1"})
+        frame = frame.merge(picked, on=["snapshot_date", "coin_id"], how="left", suffixes=("", "_input"))
+    present = [name for name in LOG_FIELDS if name in frame.columns]
+    return frame[present].to_dict("records")
+
+
+def score_outcomes(store):
+    """Give every logged forecast whose next snapshot is now stored its realized score; return how many got one."""
+    scored = sa.select(sa.func.count()).select_from(prediction_log).where(prediction_log.c.realized_score.isnot(None))
+    try:
+        with store.engine.begin() as connection:
+            before = connection.execute(scored).scalar_one()
+            connection.execute(SCORE_OUTCOMES)
+            return connection.execute(scored).scalar_one() - before
+    except sa.exc.DBAPIError as error:
+        raise _error(store, "score", error) from None
+
+
+def prune(store, keep_days=DEFAULT_KEEP_DAYS, now=None):
+    """Delete log rows older than keep_days; return how many went."""
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=keep_days)
+    try:
+        with store.engine.begin() as connection:
+            return connection.execute(prediction_log.delete().where(prediction_log.c.created_at < cutoff)).rowcount
+    except sa.exc.DBAPIError as error:
+        raise _error(store, "prune", error) from None
+
+
+def _read(store, statement, parameters=None):
+    try:
+        with store.engine.connect() as connection:
+            result = connection.execute(statement, parameters or {})
+            return pd.DataFrame(result.all(), columns=list(result.keys()))
+    except sa.exc.DBAPIError as error:
+        raise _error(store, "read", error) from None
+
+
+def counts(store):
+    """Return {source: rows logged} and the number of rows with a realized score."""
+    p = prediction_log
+    by_source = _read(store, sa.select(p.c.source, sa.func.count().label("rows")).group_by(p.c.source))
+    scored = _read(store, sa.select(sa.func.count().label("rows")).where(p.c.realized_score.isnot(None)))
+    return dict(zip(by_source["source"], by_source["rows"].astype(int))), int(scored["rows"].iloc[0])
+
+
+def _first_per_forecast():
+    """Return the ids of the first logged row per (coin, snapshot date, model version) that has an outcome.
+
+    A coin page viewed a hundred times logs the same forecast a hundred times; it is one forecast to score.
+    """
+    p = prediction_log
+    return (sa.select(sa.func.min(p.c.id))
+            .where(p.c.realized_score.isnot(None), p.c.score.isnot(None))
+            .group_by(p.c.coin_id, p.c.snapshot_date, p.c.model_version))
+
+
+def accuracy_by_date(store, threshold):
+    """Return per snapshot date and model version: forecasts scored, summed absolute errors of the model and of
+    persistence (next score = today's), and how many High/Low levels each got right at threshold."""
+    p = prediction_log
+
+    def hits(predicted):
+        right = (predicted >= threshold) == (p.c.realized_score >= threshold)
+        return sa.func.sum(sa.case((right, 1), else_=0))
+
+    statement = (sa.select(sa.cast(p.c.snapshot_date, sa.Text).label("date"), p.c.model_version,
+                           sa.func.count().label("scored"),
+                           sa.func.sum(sa.func.abs(p.c.forecast_score - p.c.realized_score)).label("model_error"),
+                           sa.func.sum(sa.func.abs(p.c.score - p.c.realized_score)).label("persistence_error"),
+                           hits(p.c.forecast_score).label("model_hits"),
+                           hits(p.c.score).label("persistence_hits"))
+                 .where(p.c.id.in_(_first_per_forecast()))
+                 .group_by(p.c.snapshot_date, p.c.model_version)
+                 .order_by(p.c.snapshot_date))
+    frame = _read(store, statement)
+    for column in ("scored", "model_hits", "persistence_hits"):
+        frame[column] = frame[column].astype(int)
+    for column in ("model_error", "persistence_error"):
+        frame[column] = frame[column].astype(float)
+    return frame
+
+
+def _logged_day(dialect):
+    """Return the UTC day a row was logged on, as 'YYYY-MM-DD' text, on either backend."""
+    if dialect == "postgresql":
+        return sa.func.to_char(sa.func.timezone("UTC", prediction_log.c.created_at), "YYYY-MM-DD")
+    return sa.func.substr(prediction_log.c.created_at, 1, 10)  # SQLite keeps 'YYYY-MM-DD HH:MM:SS' text, in UTC
+
+
+def inputs_by_day(store, ranges, since=None):
+    """Return per logged day and input: rows logged with that input, and how many lay outside ranges[input].
+
+    ranges maps the loader's input names (volume, mkt_cap, 1h, price) to {"min": ..., "max": ...}, as the model
+    card's inputs section does. A missing input (NULL) is neither in nor out of range.
+    """
+    p = prediction_log
+    day = _logged_day(store.dialect).label("day")
+    columns = [day]
+    for column, name in INPUT_COLUMNS.items():
+        value = p.c[column]
+        low, high = float(ranges[name]["min"]), float(ranges[name]["max"])
+        columns.append(sa.func.count(value).label(f"{column}_logged"))
+        columns.append(sa.func.sum(sa.case(((value < low) | (value > high), 1), else_=0)).label(f"{column}_outside"))
+    statement = sa.select(*columns)
+    if since is not None:
+        statement = statement.where(p.c.created_at >= since)
+    frame = _read(store, statement.group_by(day).order_by(day))
+    parts = []
+    for column, name in INPUT_COLUMNS.items():
+        parts.append(pd.DataFrame({"day": frame["day"].astype(str), "input": name,
+                                   "logged": frame[f"{column}_logged"].fillna(0).astype(int),
+                                   "outside": frame[f"{column}_outside"].fillna(0).astype(int)}))
+    if not parts or frame.empty:
+        return pd.DataFrame(columns=["day", "input", "logged", "outside"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def coin_log(store, coin_id, limit=30):
+    """Return the coin's logged forecasts, newest snapshot date first, one per snapshot date and model version."""
+    p = prediction_log
+    first = sa.select(sa.func.min(p.c.id)).where(p.c.coin_id == coin_id).group_by(p.c.snapshot_date,
+                                                                                   p.c.model_version)
+    statement = (sa.select(sa.cast(p.c.snapshot_date, sa.Text).label("date"), p.c.model_version, p.c.score,
+                           p.c.forecast_score, p.c.level, p.c.band_low, p.c.band_high,
+                           sa.cast(p.c.realized_date, sa.Text).label("realized_date"), p.c.realized_score)
+                 .where(p.c.id.in_(first))
+                 .order_by(p.c.snapshot_date.desc(), p.c.model_version).limit(limit))
+    return _read(store, statement)
