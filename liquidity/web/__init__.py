@@ -3,10 +3,11 @@
 from flask import Flask
 
 from liquidity.paths import STATIC_DIR, TEMPLATES_DIR
-from liquidity.web.extensions import ModelUnavailable, csrf, models
+from liquidity.web.extensions import ModelUnavailable, StoreUnavailable, csrf, models, stores
 from liquidity.web.settings import ConfigError, load_settings
 
-__all__ = ["ConfigError", "ModelUnavailable", "check_model", "create_app", "current_model"]
+__all__ = ["ConfigError", "ModelUnavailable", "StoreUnavailable", "check_model", "create_app", "current_model",
+           "current_store"]
 
 
 def create_app(test_config=None):
@@ -22,6 +23,7 @@ def create_app(test_config=None):
         app.debug = False
     observability.init_app(app)
     models.init_app(app)
+    stores.init_app(app)
     register_blueprints(app)
     ratelimit.init_app(app)
     errors.init_app(app)
@@ -46,6 +48,11 @@ def register_blueprints(app):
     for module in (home, model, batch, api, docs, health, report, live):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)
+
+
+def current_store():
+    """Return the app's MarketStore (opened on first use in this process), or raise StoreUnavailable."""
+    return stores.get()
 
 
 def current_model():

@@ -1,7 +1,10 @@
 """Flask extensions, created unbound and bound to an app in create_app with init_app."""
 
 import logging
+import os
+import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from flask import current_app
 from flask_wtf.csrf import CSRFProtect
@@ -74,3 +77,105 @@ def load_model(paths, threshold):
 
 csrf = CSRFProtect()
 models = ModelStore()
+
+
+class StoreUnavailable(ServiceUnavailable):
+    """The market store cannot be opened or read, so the pages built on it cannot be shown."""
+
+
+class LogCounter:
+    """How many forecasts this process logged, and how many it could not (per process: each worker its own)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.written = 0
+        self.failed = 0
+        self.last_failure_at = None
+
+    def add(self, written=0, failed=0):
+        with self.lock:
+            self.written += written
+            self.failed += failed
+            if failed:
+                self.last_failure_at = datetime.now(UTC).isoformat(timespec="seconds")
+
+    def as_dict(self):
+        with self.lock:
+            return {"written": self.written, "failed": self.failed, "last_failure_at": self.last_failure_at}
+
+
+class BoundStore:
+    """One app's market store, opened on first use in each process (never in gunicorn's master before the fork)."""
+
+    def __init__(self, url, log_enabled):
+        self.url = url
+        self.log_enabled = log_enabled
+        self.lock = threading.Lock()
+        self.store = None
+        self.pid = None
+        self.log = LogCounter()
+
+    def open(self):
+        from liquidity.store import MarketStore
+
+        with self.lock:
+            if self.store is None or self.pid != os.getpid():
+                # A forked worker must not share its parent's pooled connections.
+                if self.store is not None:
+                    self.store.engine.dispose(close=False)
+                self.store = MarketStore(self.url)
+                self.pid = os.getpid()
+            return self.store
+
+
+class StoreExtension:
+    """Bind the market store (DATABASE_URL, read in web/settings.py) to an app and write the prediction log."""
+
+    name = "liquidity_store"
+
+    def init_app(self, app):
+        """Remember app.config's DATABASE_URL and PREDICTION_LOG_ENABLED; the store opens on first use."""
+        app.extensions[self.name] = BoundStore(app.config["DATABASE_URL"], app.config["PREDICTION_LOG_ENABLED"])
+
+    def bound(self, app=None):
+        return (app or current_app).extensions[self.name]
+
+    def get(self):
+        """Return the current app's MarketStore, or raise StoreUnavailable with a reason fit to show."""
+        from liquidity.store import StoreError
+
+        try:
+            return self.bound().open()
+        except StoreError as error:
+            log.error("market store unavailable: %s", error)
+            raise StoreUnavailable("The market store cannot be opened right now; the operator can see why in "
+                                   "the logs.") from None
+
+    def log_forecasts(self, rows, source, model_version):
+        """Log rows (see liquidity.store.predictions.LOG_FIELDS) in one transaction; never raise.
+
+        A store error is logged and counted (GET /healthz shows the count) and the caller's answer still goes out.
+        """
+        bound = self.bound()
+        if not bound.log_enabled:
+            return 0
+        from liquidity.store import StoreError
+        from liquidity.store.predictions import log_forecasts
+
+        rows = list(rows)
+        try:
+            written = log_forecasts(bound.open(), rows, source=source, model_version=model_version)
+        except (StoreError, OSError) as error:
+            bound.log.add(failed=len(rows))
+            log.error("prediction log: %d forecast(s) from %s not logged: %s", len(rows), source, error)
+            return 0
+        bound.log.add(written=written)
+        return written
+
+    def log_state(self, app=None):
+        """Return this process's counts of logged and failed forecasts, and whether logging is on."""
+        bound = self.bound(app)
+        return {"enabled": bound.log_enabled, **bound.log.as_dict()}
+
+
+stores = StoreExtension()

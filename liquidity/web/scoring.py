@@ -10,7 +10,8 @@ from liquidity.schema import INPUTS, header_aliases
 from liquidity.tabular import DELIMITER_NAMES, TableError, TooManyRows, read_table
 from liquidity.validation import field_error
 
-__all__ = ["TableError", "TooManyRows", "read_csv_upload", "read_json_items", "check_json_items", "score"]
+__all__ = ["TableError", "TooManyRows", "read_csv_upload", "read_json_items", "check_json_items", "score",
+           "forecast_log_row", "frame_log_rows"]
 
 FORECAST_COLUMNS = ("liquidity_score", "liquidity_level", "borderline", "band_low", "band_high", "implied_ratio",
                     "implied_volume", "out_of_range", "warning")
@@ -128,3 +129,17 @@ def score(model, parsed):
     scored["error"] = pd.Series({number: "; ".join(texts) for number, texts in messages.items()}, dtype="object")
     scored["error"] = scored["error"].fillna("")
     return scored
+
+
+def forecast_log_row(forecast, volume, mkt_cap, h1, price):
+    """Return the prediction log's row for a Forecast made from the four inputs (no coin, no snapshot date)."""
+    return {"volume": volume, "mkt_cap": mkt_cap, "h1": h1, "price": price, "forecast_score": forecast.score,
+            "level": forecast.level, "band_low": forecast.band_low, "band_high": forecast.band_high}
+
+
+def frame_log_rows(inputs, forecast):
+    """Return the prediction log's rows for valid inputs (INPUT_COLUMNS) and their forecast (same index)."""
+    outputs = forecast[["liquidity_score", "liquidity_level", "band_low", "band_high"]].rename(
+        columns={"liquidity_score": "forecast_score", "liquidity_level": "level"})
+    table = inputs[list(INPUT_COLUMNS)].rename(columns={"1h": "h1"}).join(outputs)
+    return table.to_dict("records")

@@ -33,6 +33,28 @@ DEFAULT_RATELIMIT_API = "120 per minute"
 DEFAULT_RATELIMIT_FORMS = "60 per minute"
 RATELIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 DEFAULT_BATCH_KEEP_MINUTES = 30.0
+DEFAULT_LOG_KEEP_DAYS = 365
+
+
+def log_keep_days(environ=None):
+    """Return LIQUIDITY_LOG_KEEP_DAYS (how many days the prediction log keeps a row; default 365), checked."""
+    environ = os.environ if environ is None else environ
+    days = _number(environ, "LIQUIDITY_LOG_KEEP_DAYS", DEFAULT_LOG_KEEP_DAYS, 1, 36_500)
+    if days != int(days):
+        raise ConfigError(f"LIQUIDITY_LOG_KEEP_DAYS={environ['LIQUIDITY_LOG_KEEP_DAYS']!r} must be a whole number "
+                          "of days")
+    return int(days)
+
+
+def store_url(environ=None):
+    """Return DATABASE_URL (default: the embedded instance/market.db), checked, or raise ConfigError naming it."""
+    from liquidity.store import StoreError, database_url, parse_database_url
+
+    environ = os.environ if environ is None else environ
+    try:
+        return parse_database_url(database_url(environ))
+    except StoreError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _number(environ, name, default, low, high, *, low_inclusive=True):
@@ -87,7 +109,8 @@ def load_settings(environ=None):
     LIQUIDITY_MODEL_PATH / _SCALER_PATH / _CARD_PATH, LIQUIDITY_MAX_UPLOAD_MB, LIQUIDITY_REPORT_DIR,
     LIQUIDITY_LOG_LEVEL, LIQUIDITY_MAX_BATCH_ROWS, COINGECKO_BASE_URL / _API_KEY / _API_PLAN,
     LIQUIDITY_RATELIMIT_ENABLED / _API / _FORMS / _STORAGE_URL,
-    LIQUIDITY_PROXY_COUNT, LIQUIDITY_BATCH_RESULT_DIR, LIQUIDITY_BATCH_KEEP_MINUTES.
+    LIQUIDITY_PROXY_COUNT, LIQUIDITY_BATCH_RESULT_DIR, LIQUIDITY_BATCH_KEEP_MINUTES,
+    DATABASE_URL, LIQUIDITY_PREDICTION_LOG (on/off), LIQUIDITY_LOG_KEEP_DAYS.
     """
     environ = os.environ if environ is None else environ
     env = environ.get("LIQUIDITY_ENV", "development").strip().lower() or "development"
@@ -155,4 +178,7 @@ def load_settings(environ=None):
         "PROXY_COUNT": int(proxy_count),
         "BATCH_RESULT_DIR": Path(batch_dir) if batch_dir else None,  # None: a folder in the system's temp dir
         "BATCH_KEEP_SECONDS": int(keep_minutes * 60),
+        "DATABASE_URL": store_url(environ),
+        "PREDICTION_LOG_ENABLED": _switch(environ, "LIQUIDITY_PREDICTION_LOG", True),
+        "PREDICTION_LOG_KEEP_DAYS": log_keep_days(environ),
     }

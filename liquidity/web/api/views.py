@@ -10,8 +10,9 @@ from liquidity.schema import api_keys
 from liquidity.hints import borderline, h1_warning
 from liquidity.web import current_model
 from liquidity.web.api.openapi import openapi_document
+from liquidity.web.extensions import stores
 from liquidity.web.observability import log_event
-from liquidity.web.scoring import check_json_items, read_json_items
+from liquidity.web.scoring import check_json_items, forecast_log_row, frame_log_rows, read_json_items
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -115,6 +116,8 @@ def predict():
                              result.implied_ratio, result.implied_volume, result.out_of_range)
         log_event("prediction", source="api", inputs=row, score=round(result.score, 6),
                   liquidity_level=result.level, model_version=model.version)
+        stores.log_forecasts([forecast_log_row(result, row["volume"], row["mkt_cap"], row["1h"], row["price"])],
+                             "api", model.version)
         return {"model_version": model.version, "threshold": model.threshold, "prediction": answer}
     parsed = read_json_items(items)
     if parsed.errors:
@@ -126,6 +129,7 @@ def predict():
                for h1, row in zip(h1_values, forecast.itertuples())]
     log_event("prediction", source="api", items=len(answers), model_version=model.version,
               mean_score=round(float(forecast["liquidity_score"].mean()), 6))
+    stores.log_forecasts(frame_log_rows(parsed.valid, forecast), "api", model.version)
     return {"model_version": model.version, "threshold": model.threshold, "count": len(answers),
             "predictions": answers}
 

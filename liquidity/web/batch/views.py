@@ -5,12 +5,12 @@ from werkzeug.exceptions import Gone
 
 from liquidity.csvsafe import neutralise_frame
 from liquidity.features import INPUT_COLUMNS
-
 from liquidity.web import current_model
 from liquidity.web.batch import store
 from liquidity.web.batch.forms import BatchForm
+from liquidity.web.extensions import stores
 from liquidity.web.observability import log_event
-from liquidity.web.scoring import TableError, TooManyRows, read_csv_upload, score
+from liquidity.web.scoring import TableError, TooManyRows, frame_log_rows, read_csv_upload, score
 
 bp = Blueprint("batch", __name__)
 
@@ -40,6 +40,7 @@ def scored():
     table = score(model, parsed)
     log_event("prediction", source="batch", rows=len(table), scored=len(parsed.valid),
               errors=len(parsed.errors), model_version=model.version)
+    stores.log_forecasts(frame_log_rows(parsed.valid, table.loc[parsed.valid.index]), "batch", model.version)
     name = (form.file.data.filename or "snapshot.csv").rsplit(".", 1)[0] + "_scored.csv"
     # ASCII only: gunicorn writes headers in latin-1, and a name like 数据.csv would fail there (a 500).
     safe = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in name)

@@ -1,8 +1,8 @@
-"""GET /healthz: 200 with the model version, or 503 with the reason the model is not loaded."""
+"""GET /healthz: 200 with the model version, or 503 with the reason the model is not loaded; prediction log counts."""
 
 from flask import Blueprint
 
-from liquidity.web.extensions import models
+from liquidity.web.extensions import models, stores
 
 bp = Blueprint("health", __name__)
 
@@ -14,6 +14,7 @@ def healthz():
     model = state.model
     if model is None:
         reason = state.error or "the model is not loaded"
-        return {"status": "unavailable", "reason": reason}, 503
+        return {"status": "unavailable", "reason": reason, "prediction_log": stores.log_state()}, 503
+    # prediction_log counts this worker's logged forecasts and those a store error kept out of the log.
     return {"status": "ok", "model_version": model.version, "backend": model.backend,
-            "backend_reason": model.backend_reason}
+            "backend_reason": model.backend_reason, "prediction_log": stores.log_state()}
