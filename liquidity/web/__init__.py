@@ -42,10 +42,10 @@ def create_app(test_config=None):
 
 def register_blueprints(app):
     """Register one blueprint per feature, with CSRF on every form and none on the JSON API."""
-    from liquidity.web import api, batch, docs, health, home, live, model, report
+    from liquidity.web import api, batch, coins, docs, health, home, live, model, monitor, report
 
     csrf.init_app(app)
-    for module in (home, model, batch, api, docs, health, report, live):
+    for module in (home, model, batch, api, docs, health, report, live, coins, monitor):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)
 

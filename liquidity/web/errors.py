@@ -6,6 +6,7 @@ from flask import render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge, TooManyRequests
 
+from liquidity.web.extensions import StoreUnavailable
 from liquidity.web.ratelimit import retry_after_seconds
 
 log = logging.getLogger("liquidity.web")
@@ -16,6 +17,8 @@ TITLES = {400: "Bad request", 404: "Page not found", 405: "Method not allowed", 
 # What exists, for the 404 answer: (endpoint, what it is) for people, (method, path, what) for programs.
 SITE_PAGES = (
     ("home.index", "Forecast one coin from its 24h volume, market cap, 1h change and price"),
+    ("coins.index", "Every stored coin with its score today and its forecast"),
+    ("monitor.index", "How past forecasts turned out, against persistence"),
     ("batch.upload", "Score a whole snapshot CSV and download the result"),
     ("model.card", "The model card: data, accuracy next to its baselines, features"),
     ("report.index", "The exploratory data report"),
@@ -24,6 +27,10 @@ SITE_PAGES = (
 API_ENDPOINTS = (
     ("POST", "/api/v1/predict", "score one object or a list"),
     ("GET", "/api/v1/model", "the model card"),
+    ("GET", "/api/v1/coins", "the latest stored market with each coin's forecast"),
+    ("GET", "/api/v1/coins/<coin_id>", "a coin's stored history (?days=)"),
+    ("GET", "/api/v1/coins/<coin_id>/forecast", "a coin's forecast from its history"),
+    ("GET", "/api/v1/monitor", "realized accuracy and input drift by week"),
     ("GET", "/api/v1/openapi.json", "the OpenAPI document"),
     ("GET", "/healthz", "health check"),
 )
@@ -55,6 +62,7 @@ def handle_error(error):
         log.exception("unhandled error on %s %s", request.method, request.path)
         error = InternalServerError()
     code = error.code or 500
+    title = "Market store unavailable" if isinstance(error, StoreUnavailable) else TITLES.get(code, error.name)
     message = describe(error, request.max_content_length)
     # Keep Allow on a 405 (the only header of the error worth passing on; its Content-Type is replaced).
     headers = {name: value for name, value in error.get_headers() if name == "Allow"}
@@ -62,13 +70,13 @@ def handle_error(error):
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     if wants_json():
-        body = {"error": TITLES.get(code, error.name), "message": message}
+        body = {"error": title, "message": message}
         if retry_after is not None:
             body["retry_after"] = retry_after
         if code == 404:
             body["endpoints"] = [f"{method} {path}" for method, path, _ in API_ENDPOINTS]
         return body, code, headers
-    return render_template("errors/error.html", code=code, title=TITLES.get(code, error.name), message=message,
+    return render_template("errors/error.html", code=code, title=title, message=message,
                            retry_after=retry_after, pages=SITE_PAGES if code == 404 else ()), code, headers
 
 

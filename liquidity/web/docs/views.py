@@ -26,7 +26,8 @@ def describe(schema):
         return f"list of {describe(schema.get('items', {}))}{size}"
     if "enum" in schema:
         return " | ".join(map(str, schema["enum"]))
-    return schema.get("type", "any")
+    kind = schema.get("type", "any")
+    return " or ".join(kind) if isinstance(kind, list) else kind
 
 
 def fields(schema, prefix=""):
@@ -54,7 +55,10 @@ def operations(document):
             for status, response in operation.get("responses", {}).items():
                 schema = response.get("content", {}).get("application/json", {}).get("schema")
                 responses.append((status, response.get("description", ""), describe(schema) if schema else ""))
+            parameters = [(p["name"], p["in"], describe(p.get("schema", {})), p.get("description", ""),
+                           p.get("schema", {}).get("default")) for p in operation.get("parameters", ())]
             found.append({"method": method.upper(), "path": path, "summary": operation.get("summary", ""),
+                          "parameters": parameters,
                           "anchor": f"{method}-{path.strip('/').replace('/', '-').replace('.', '-')}",
                           "body": {kind: describe(spec["schema"]) for kind, spec in body.items()},
                           "responses": responses})

@@ -1,0 +1,101 @@
+"""GET /api/v1/coins, /api/v1/coins/<coin_id>, /api/v1/coins/<coin_id>/forecast and /api/v1/monitor."""
+
+from flask import abort, request
+
+from liquidity.store import StoreError
+from liquidity.store.predictions import coin_log
+from liquidity.web import current_model, current_store
+from liquidity.web.api.views import bad_request, bp
+from liquidity.web.extensions import StoreUnavailable
+from liquidity.web.market import market_table, parse_date, parse_days, parse_listing, select
+
+
+def _number(value):
+    """Return value as a float for JSON, None when missing (never NaN, which is not JSON)."""
+    return None if value is None or value != value else float(value)
+
+
+def _read(call, *args):
+    try:
+        return call(*args)
+    except StoreError as error:
+        raise StoreUnavailable(f"The market store cannot be read right now: {error}") from None
+
+
+def _bad_parameters(errors):
+    return bad_request(f"{len(errors)} invalid query parameter(s).", [(name, None, reason) for name, reason in errors])
+
+
+def coin_answer(row):
+    return {"coin_id": row.coin_id, "coin": row.coin, "symbol": row.symbol, "score": _number(row.score),
+            "forecast_score": _number(row.forecast_score), "level": row.level if row.level == row.level else None,
+            "band": {"low": _number(row.band_low), "high": _number(row.band_high), "percentiles": [10, 90]},
+            "volume_usd": _number(row.volume), "mkt_cap_usd": _number(row.mkt_cap), "price_usd": _number(row.price)}
+
+
+@bp.get("/coins")
+def coins():
+    """Return the latest stored snapshot with each coin's forecast; q, sort, order, page, per_page as on /coins."""
+    model = current_model()
+    listing, errors = parse_listing(request.args)
+    if errors:
+        return _bad_parameters(errors)
+    table = _read(market_table, current_store(), model)
+    rows, total, pages = select(table, listing)
+    return {"date": table["date"].iloc[0] if len(table) else None, "model_version": model.version,
+            "threshold": model.threshold, "total": total, "page": listing.page, "pages": pages,
+            "per_page": listing.per_page, "coins": [coin_answer(row) for row in rows.itertuples()]}
+
+
+@bp.get("/coins/<coin_id>")
+def coin(coin_id):
+    """Return the coin's stored history over the last ?days= days (default 90) up to the latest stored date."""
+    days, error = parse_days(request.args.get("days"))
+    if error:
+        return _bad_parameters([("days", error)])
+    store = current_store()
+    rows = _read(store.coin_history, coin_id, None, days)
+    if rows.empty:
+        abort(404, description=f"No coin with the id {coin_id!r} in the last {days} day(s) of the market store.")
+    last = rows.iloc[-1]
+    history = [{"date": row["date"], "price_usd": _number(row["price"]), "volume_usd": _number(row["volume"]),
+                "mkt_cap_usd": _number(row["mkt_cap"]), "change_1h": _number(row["1h"]),
+                "change_24h": _number(row["24h"]), "change_7d": _number(row["7d"]),
+                "turnover": _number(row["volume"] / row["mkt_cap"]), "score": _number(row["liquidity_score"])}
+               for row in rows.to_dict("records")]
+    return {"coin_id": coin_id, "coin": last["coin"], "symbol": last["symbol"], "days": days, "end": last["date"],
+            "count": len(history), "history": history}
+
+
+@bp.get("/coins/<coin_id>/forecast")
+def coin_forecast(coin_id):
+    """Forecast the coin's next-snapshot score from its stored history (?date=, default the latest); logged."""
+    from liquidity.forecasting import ForecastError
+    from liquidity.web.coins.views import forecast_and_log
+
+    date, error = parse_date(request.args.get("date"))
+    if error:
+        return _bad_parameters([("date", error)])
+    model = current_model()
+    store = current_store()
+    try:
+        forecast, _ = forecast_and_log(store, model, coin_id, "api", date)
+    except ForecastError as error:  # CoinNotFound included
+        abort(404, description=str(error))
+    past = _read(coin_log, store, coin_id, 10)
+    return {"model_version": model.version, "threshold": model.threshold, "coin_id": forecast.coin_id,
+            "coin": forecast.coin, "symbol": forecast.symbol, "date": forecast.date, "score": forecast.score,
+            "forecast_score": forecast.forecast_score, "level": forecast.level,
+            "band": {"low": forecast.band_low, "high": forecast.band_high, "percentiles": [10, 90]},
+            "past": [{"date": p.date, "forecast_score": _number(p.forecast_score), "score": _number(p.score),
+                      "realized_date": p.realized_date, "realized_score": _number(p.realized_score),
+                      "model_version": p.model_version} for p in past.itertuples()]}
+
+
+@bp.get("/monitor")
+def monitor():
+    """Return the monitor's figures: log counts, realized accuracy against persistence and input drift, by week."""
+    from liquidity.web.extensions import stores
+    from liquidity.web.monitor.views import figures
+
+    return {**figures(), "log_writes_this_worker": stores.log_state()}

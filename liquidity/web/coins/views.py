@@ -1,0 +1,217 @@
+"""GET /coins (the market), GET /coins/<coin_id> (one coin's history and forecast), GET /coins/pick (fill the form)."""
+
+import math
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from liquidity.store import StoreError
+from liquidity.store.predictions import coin_log
+from liquidity.web import current_model, current_store
+from liquidity.web.charts import line_chart
+from liquidity.web.extensions import StoreUnavailable, stores
+from liquidity.web.market import (
+    HISTORY_DAYS,
+    CACHE,
+    coin_forecast_history,
+    data_version,
+    market_table,
+    parse_days,
+    parse_listing,
+    select,
+)
+
+bp = Blueprint("coins", __name__)
+
+PICKER_COINS = 200  # the largest coins offered as suggestions; any stored coin can be typed
+PAST_FORECASTS = 30
+COLUMNS = (("coin", "Coin"), ("symbol", "Symbol"), ("score", "Score today"), ("forecast", "Forecast"),
+           (None, "Level"), (None, "Band"), ("volume", "24h volume"), ("mkt_cap", "Market cap"))
+
+
+class CoinUnknown(LookupError):
+    pass
+
+
+def store_or_503():
+    try:
+        return current_store()
+    except StoreError as error:  # pragma: no cover - current_store raises StoreUnavailable itself
+        raise StoreUnavailable(str(error)) from None
+
+
+def read(call, *args):
+    """Run a store read; a store failure is a 503 with the reason, never a 500."""
+    try:
+        return call(*args)
+    except StoreError as error:
+        raise StoreUnavailable(f"The market store cannot be read right now: {error}") from None
+
+
+def coin_log_row(forecast, row):
+    """Return the prediction log's row for a CoinForecast and the coin's stored row it came from."""
+    h1 = row["1h"]
+    return {"coin_id": forecast.coin_id, "snapshot_date": forecast.date, "volume": row["volume"],
+            "mkt_cap": row["mkt_cap"], "h1": None if h1 is None or h1 != h1 else h1, "price": row["price"],
+            "score": forecast.score, "forecast_score": forecast.forecast_score, "level": forecast.level,
+            "band_low": forecast.band_low, "band_high": forecast.band_high}
+
+
+def forecast_and_log(store, model, coin_id, source, date=None):
+    """Return (CoinForecast, the coin's stored row that day); log the forecast. Raise CoinNotFound/ForecastError."""
+    from liquidity.forecasting import forecast_coin
+
+    forecast = read(forecast_coin, store, model, coin_id, date)
+    rows = read(store.coin_history, coin_id, forecast.date, 1)
+    row = rows.iloc[-1]
+    stores.log_forecasts([coin_log_row(forecast, row)], source, model.version)
+    return forecast, row
+
+
+@bp.get("/coins")
+def index():
+    """List the latest stored snapshot with each coin's forecast: searchable, sortable, paginated."""
+    model = current_model()
+    store = store_or_503()
+    listing, errors = parse_listing(request.args)
+    if errors:
+        return render_template("coins/index.html", listing=listing, errors=errors, rows=None, total=0, pages=1,
+                               date=None, columns=COLUMNS), 400
+    table = read(market_table, store, model)
+    rows, total, pages = select(table, listing)
+    if listing.page > pages:
+        abort(404, description=f"Page {listing.page} does not exist: this listing has {pages} page(s).")
+    date = table["date"].iloc[0] if len(table) else None
+    return render_template("coins/index.html", listing=listing, errors=[], rows=rows, total=total, pages=pages,
+                           date=date, columns=COLUMNS, model=model)
+
+
+def history_charts(history, coin, forecast):
+    """Return the coin page's charts: score with the forecast made the day before, turnover, price."""
+    dates = history["date"].tolist()
+    labels = dates + ["next"]
+    scores = history["liquidity_score"].tolist() + [None]
+    # The forecast made on each date is for the next one: drawn one step later, where it can be checked.
+    forecasts = [None] + history["forecast_score"].tolist()
+    lows = [None] + history["band_low"].tolist()
+    highs = [None] + history["band_high"].tolist()
+    score_chart = line_chart(f"{coin}: liquidity score and the forecast made the snapshot before", labels,
+                             [("score", "s-score", scores), ("forecast", "s-forecast", forecasts)],
+                             y_min=0.0, y_max=1.0, band=("band", lows, highs))
+    turnover = (history["volume"] / history["mkt_cap"]).tolist()
+    turnover_chart = line_chart(f"{coin}: turnover (24h volume / market cap)", dates,
+                                [("turnover", "s-turnover", turnover)], y_min=0.0,
+                                tick_format=lambda v: f"{v * 100:.3g} %")
+    price_chart = line_chart(f"{coin}: price in USD", dates, [("price", "s-price", history["price"].tolist())],
+                             tick_format=compact)
+    return {"score": score_chart, "turnover": turnover_chart, "price": price_chart}
+
+
+def compact(value):
+    if value == 0 or not math.isfinite(value):
+        return "0"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+@bp.get("/coins/<coin_id>")
+def coin(coin_id):
+    """Show one coin: today's forecast with its band, its history as charts, past forecasts against outcomes."""
+    from liquidity.forecasting import CoinNotFound, ForecastError
+
+    model = current_model()
+    store = store_or_503()
+    days, error = parse_days(request.args.get("days"))
+    if error:
+        abort(400, description=f"days: {error}.")
+    try:
+        forecast, row = forecast_and_log(store, model, coin_id, "coin page")
+    except CoinNotFound:
+        abort(404, description=f"No coin with the id {coin_id!r} is in the latest stored snapshot. Search for it "
+                               "on the coins page.")
+    except ForecastError as error:
+        abort(404, description=str(error))
+    history = read(coin_forecast_history, store, model, coin_id, days)
+    past = read(coin_log, store, coin_id, PAST_FORECASTS)
+    return render_template("coins/coin.html", forecast=forecast, row=row, days=days, day_choices=HISTORY_DAYS,
+                           charts=history_charts(history, forecast.coin, forecast), history=history, past=past,
+                           model=model)
+
+
+def picker_coins(store):
+    """Return (coin_id, label) of the largest stored coins on the latest date, cached until the store changes."""
+    version = data_version(store)
+
+    def compute():
+        if version[1] is None:
+            return []
+        latest = store.snapshot(version[1]).sort_values("mkt_cap", ascending=False).head(PICKER_COINS)
+        return [(row.coin_id, f"{row.coin} ({row.symbol})") for row in latest.itertuples()]
+
+    return CACHE.get(("picker", version), compute)
+
+
+def resolve(store, text):
+    """Return the coin_id text names (an id, else a symbol or a name, largest market cap first), or None."""
+    latest = store.latest_date()
+    if latest is None:
+        return None
+    rows = store.snapshot(latest)
+    needle = text.strip().lower()
+    for column in ("coin_id", "symbol", "coin"):
+        found = rows[rows[column].str.lower() == needle]
+        if len(found):
+            return found.sort_values("mkt_cap", ascending=False)["coin_id"].iloc[0]
+    return None
+
+
+def percent_text(fraction):
+    """Return a fraction as the percent the form takes, in plain decimals (0.0125 -> '1.25')."""
+    return format(round(fraction * 100, 10), "f").rstrip("0").rstrip(".") or "0"
+
+
+@bp.get("/coins/pick")
+def pick():
+    """Fill the home form with a stored coin's latest volume, market cap, 1h change and price."""
+    text = request.args.get("coin", "").strip()
+    if not text:
+        abort(400, description="coin: missing; type a coin's name, symbol or id, e.g. bitcoin or BTC.")
+    if len(text) > 100:
+        abort(400, description="coin: at most 100 characters.")
+    store = store_or_503()
+    coin_id = read(resolve, store, text)
+    if coin_id is None:
+        return redirect(url_for("coins.index", q=text))  # let the person choose among near matches
+    row = read(store.coin_history, coin_id, None, 1).iloc[-1]
+    params = {"volume": format(row["volume"], "f").rstrip("0").rstrip("."),
+              "mkt_cap": format(row["mkt_cap"], "f").rstrip("0").rstrip("."),
+              "price": repr(float(row["price"])), "store_coin": coin_id, "store_date": row["date"]}
+    if row["1h"] == row["1h"]:  # not NaN
+        params["h1"] = percent_text(row["1h"])
+    else:
+        params["store_missing"] = "h1"
+    return redirect(request.script_root + "/?" + urlencode(params))
+
+
+@bp.app_context_processor
+def inject_store_picker():
+    """Give templates `store_picker()`: the picker's coins and message, read only when a template asks."""
+
+    def store_picker():
+        try:
+            coins = picker_coins(current_store())
+        except (StoreError, StoreUnavailable):
+            coins = []
+        coin = request.args.get("store_coin", "")
+        date = request.args.get("store_date", "")
+        message = ""
+        if coin:
+            message = f"Filled from the stored snapshot of {coin} on {date}."
+            if request.args.get("store_missing") == "h1":
+                message += (" That snapshot has no 1h change (the daily history has none): type it yourself, or "
+                            "see the coin's own forecast from its history.")
+        return {"coins": coins, "coin": coin, "message": message, "action": url_for("coins.pick"),
+                "coin_url": url_for("coins.coin", coin_id=coin) if coin else None}
+
+    return {"store_picker": store_picker}

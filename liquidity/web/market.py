@@ -1,0 +1,211 @@
+"""What the coin pages and the coin API share: the latest market with its forecasts, the listing's query, a coin's
+history with the forecast made on each date. Results are cached per process until the store or the model changes.
+"""
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date as Date
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from liquidity.store.schema import snapshots
+
+PER_PAGE = 50
+MAX_PER_PAGE = 500
+HISTORY_DAYS = (30, 90, 365)
+MAX_DAYS = 3650
+# listing sort key -> column of the market table
+SORT_COLUMNS = {"coin": "coin", "symbol": "symbol", "score": "score", "forecast": "forecast_score",
+                "volume": "volume", "mkt_cap": "mkt_cap", "price": "price"}
+TEXT_SORTS = ("coin", "symbol")
+MAX_QUERY = 100
+CACHE_ENTRIES = 64
+
+
+class LookupCache:
+    """A small LRU of computed frames, keyed by what they depend on (the store's data version, the model)."""
+
+    def __init__(self, size=CACHE_ENTRIES):
+        self.size = size
+        self.lock = threading.Lock()
+        self.entries = OrderedDict()
+
+    def get(self, key, compute):
+        with self.lock:
+            if key in self.entries:
+                self.entries.move_to_end(key)
+                return self.entries[key]
+        value = compute()  # outside the lock: two threads may compute one key, neither waits on the other
+        with self.lock:
+            self.entries[key] = value
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+        return value
+
+
+CACHE = LookupCache()
+
+
+def data_version(store):
+    """Return (newest row id, newest date): it changes whenever an import or ingest adds rows."""
+    with store.engine.connect() as connection:
+        newest_id, latest = connection.execute(sa.select(sa.func.max(snapshots.c.id),
+                                                         sa.func.max(snapshots.c.date))).one()
+    return newest_id, None if latest is None else str(latest)
+
+
+def market_table(store, model):
+    """Return the latest snapshot with each coin's forecast: one row per coin, largest market cap first."""
+    version = data_version(store)
+    if version[1] is None:
+        return pd.DataFrame(columns=["date", "coin_id", "coin", "symbol", "price", "volume", "mkt_cap", "turnover",
+                                     "score", "forecast_score", "level", "band_low", "band_high"])
+
+    def compute():
+        from liquidity.forecasting import forecast_market
+
+        day = version[1]
+        forecasts = forecast_market(store, model, day)
+        rows = store.snapshot(day)[["coin_id", "coin", "symbol", "price", "volume", "mkt_cap"]]
+        table = rows.merge(forecasts[["coin_id", "score", "forecast_score", "level", "band_low", "band_high"]],
+                           on="coin_id", how="left", validate="one_to_one")
+        table.insert(0, "date", day)
+        table["turnover"] = table["volume"] / table["mkt_cap"]
+        return table.sort_values("mkt_cap", ascending=False, kind="stable").reset_index(drop=True)
+
+    return CACHE.get(("market", id(model), model.version, version), compute)
+
+
+@dataclass
+class Listing:
+    """The listing's query: search text, sort key and direction, page and page size."""
+
+    q: str = ""
+    sort: str = "mkt_cap"
+    order: str = "desc"
+    page: int = 1
+    per_page: int = PER_PAGE
+
+    def args(self, **changes):
+        """Return the query string of this listing with changes, leaving defaults out."""
+        values = {"q": self.q, "sort": self.sort, "order": self.order, "page": self.page, "per_page": self.per_page,
+                  **changes}
+        defaults = Listing()
+        return {name: value for name, value in values.items() if value != getattr(defaults, name)}
+
+
+def _whole(raw, name, low, high, errors):
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        errors.append((name, f"must be a whole number from {low} to {high}, not {raw!r}"))
+        return None
+    if not low <= value <= high:
+        errors.append((name, f"must be from {low} to {high}, not {value}"))
+        return None
+    return value
+
+
+def parse_listing(args):
+    """Return (Listing, errors) from query args; each error is (parameter, reason)."""
+    listing, errors = Listing(), []
+    q = args.get("q", "").strip()
+    if len(q) > MAX_QUERY:
+        errors.append(("q", f"must be at most {MAX_QUERY} characters"))
+    listing.q = q[:MAX_QUERY]
+    sort = args.get("sort", listing.sort)
+    if sort not in SORT_COLUMNS:
+        errors.append(("sort", f"must be one of {', '.join(SORT_COLUMNS)}, not {sort!r}"))
+    else:
+        listing.sort = sort
+    order = args.get("order", "asc" if sort in TEXT_SORTS else "desc")
+    if order not in ("asc", "desc"):
+        errors.append(("order", f"must be asc or desc, not {order!r}"))
+    else:
+        listing.order = order
+    if "page" in args:
+        listing.page = _whole(args["page"], "page", 1, 1_000_000, errors) or 1
+    if "per_page" in args:
+        listing.per_page = _whole(args["per_page"], "per_page", 1, MAX_PER_PAGE, errors) or PER_PAGE
+    return listing, errors
+
+
+def select(table, listing):
+    """Return (the rows of table on the listing's page, rows matching, pages)."""
+    rows = table
+    if listing.q:
+        needle = listing.q.lower()
+        match = (table["coin"].str.lower().str.contains(needle, regex=False)
+                 | table["symbol"].str.lower().str.contains(needle, regex=False)
+                 | table["coin_id"].str.lower().str.contains(needle, regex=False))
+        rows = table[match]
+    column = SORT_COLUMNS[listing.sort]
+    key = (lambda values: values.str.lower()) if listing.sort in TEXT_SORTS else None
+    rows = rows.sort_values(column, ascending=listing.order == "asc", kind="stable", key=key, na_position="last")
+    total = len(rows)
+    pages = max(1, -(-total // listing.per_page))
+    start = (listing.page - 1) * listing.per_page
+    return rows.iloc[start:start + listing.per_page], total, pages
+
+
+def parse_days(raw, default=90):
+    """Return (days, error): a whole number of days from 1 to MAX_DAYS, or the reason it is not."""
+    if raw is None:
+        return default, None
+    errors = []
+    days = _whole(raw, "days", 1, MAX_DAYS, errors)
+    return days, (errors[0][1] if errors else None)
+
+
+def parse_date(raw):
+    """Return (date text or None, error)."""
+    if raw is None:
+        return None, None
+    try:
+        return Date.fromisoformat(raw).isoformat(), None
+    except ValueError:
+        return None, f"must be a date like 2024-03-16, not {raw!r}"
+
+
+def coin_frame(store, coin_id, days):
+    """Return the coin's stored rows over the `days` days ending at the latest stored date (empty if unknown)."""
+    return store.coin_history(coin_id, days=days)
+
+
+def coin_forecast_history(store, model, coin_id, days):
+    """Return the coin's rows over the last `days` days, each with the forecast made from it (for the next date).
+
+    Each date's forecast is the one forecast_coin gives for that date: the same history window, the same model.
+    """
+    version = data_version(store)
+
+    def compute():
+        from liquidity.features import LONGEST_LAG
+
+        rows = store.coin_history(coin_id, days=days + LONGEST_LAG + 1)
+        if rows.empty:
+            return rows.assign(forecast_score=[], band_low=[], band_high=[], level=[])
+        end = Date.fromisoformat(version[1])
+        first_shown = (end - timedelta(days=days)).isoformat()
+        dates = rows["date"].to_numpy()
+        days_of = np.array([Date.fromisoformat(d).toordinal() for d in dates])
+        columns = {name: rows[name].to_numpy() for name in ("volume", "mkt_cap", "1h", "price", "liquidity_score")}
+        forecast, low, high, level = [], [], [], []
+        shown = np.flatnonzero(dates > first_shown)
+        for index in shown:
+            window = (days_of > days_of[index] - (LONGEST_LAG + 1)) & (np.arange(len(dates)) <= index)
+            result = model.forecast_history(dates[window], columns["volume"][window], columns["mkt_cap"][window],
+                                            columns["1h"][window], columns["price"][window],
+                                            columns["liquidity_score"][window])
+            forecast.append(result.forecast_score)
+            low.append(result.band_low)
+            high.append(result.band_high)
+            level.append(result.level)
+        picked = rows.iloc[shown].reset_index(drop=True)
+        return picked.assign(forecast_score=forecast, band_low=low, band_high=high, level=level)
+
+    return CACHE.get(("coin", id(model), model.version, version, coin_id, days), compute)
