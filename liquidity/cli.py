@@ -23,6 +23,7 @@ COMMANDS = {
     "predict": "liquidity.cli:predict_command",
     "import": "liquidity.store.importer:import_command",
     "forecast": "liquidity.cli:forecast_command",
+    "daily": "liquidity.daily:daily_command",
 }
 
 
@@ -133,7 +134,9 @@ day_option = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV file to write")
 @click.option("--database-url", "url", default=None,
               help="market store to read (default: DATABASE_URL, else the embedded instance/market.db)")
-def forecast_command(start, end, day, out, url):
+@click.option("--log/--no-log", default=True, show_default=True,
+              help="log the forecasts in the store's prediction log (source 'forecast command')")
+def forecast_command(start, end, day, out, url, log):
     """Forecast every stored coin on each snapshot date in a range: one CSV row per coin per date."""
     from liquidity.artifacts import ArtifactError, default_artifact_paths
     from liquidity.csvsafe import neutralise_frame
@@ -162,12 +165,27 @@ def forecast_command(start, end, day, out, url):
             if not dates:
                 raise ForecastError(f"no stored snapshot from {first} to {last}")
             forecasts = forecast_dates(store, model, dates)
+            if log:
+                log_command_forecasts(store, model, forecasts, dates)
         table = neutralise_frame(forecasts[list(FORECAST_COLUMNS)])
         write_atomically(out, table.to_csv(index=False).encode())
     except (ArtifactError, ForecastError, StoreError, OSError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"wrote {len(forecasts):,} forecast(s) for {len(dates)} snapshot date(s), {dates[0]} to {dates[-1]}, "
                f"to {out}")
+
+
+def log_command_forecasts(store, model, forecasts, dates):
+    """Log the command's forecasts with their inputs in one transaction; a store error warns and does not stop it."""
+    from liquidity.store import StoreError
+    from liquidity.store.predictions import forecast_rows, log_forecasts
+
+    try:
+        inputs = store.history(start=dates[0], end=dates[-1])
+        log_forecasts(store, forecast_rows(forecasts, inputs=inputs), source="forecast command",
+                      model_version=model.version)
+    except StoreError as error:
+        click.echo(f"warning: the forecasts were not logged: {error}", err=True)
 
 
 class LazyGroup(click.Group):

@@ -4,6 +4,7 @@ No web code: the app, the forecast command and the daily command all write throu
 """
 
 import math
+import os
 from datetime import UTC, datetime, timedelta
 from datetime import date as Date
 
@@ -19,6 +20,22 @@ INPUT_COLUMNS = {"volume": "volume", "mkt_cap": "mkt_cap", "h1": "1h", "price": 
 LOG_FIELDS = ("coin_id", "snapshot_date", "volume", "mkt_cap", "h1", "price", "score", "forecast_score", "level",
               "band_low", "band_high")
 DEFAULT_KEEP_DAYS = 365
+MAX_KEEP_DAYS = 36_500
+
+
+def keep_days_setting(environ=None):
+    """Return LIQUIDITY_LOG_KEEP_DAYS, the days the log keeps a row (default 365); ValueError naming it if bad."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get("LIQUIDITY_LOG_KEEP_DAYS", "").strip()
+    if not raw:
+        return DEFAULT_KEEP_DAYS
+    try:
+        days = int(raw)
+    except ValueError:
+        raise ValueError(f"LIQUIDITY_LOG_KEEP_DAYS={raw!r} must be a whole number of days") from None
+    if not 1 <= days <= MAX_KEEP_DAYS:
+        raise ValueError(f"LIQUIDITY_LOG_KEEP_DAYS={raw!r} must lie in [1, {MAX_KEEP_DAYS}]")
+    return days
 
 
 

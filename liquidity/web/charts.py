@@ -6,7 +6,7 @@ No JavaScript and no inline style (the CSP forbids both): every colour comes fro
 import math
 from dataclasses import dataclass, field
 
-LEFT, RIGHT, TOP, BOTTOM = 48, 10, 10, 26  # room for the y labels on the left and the x labels below
+LEFT, RIGHT, TOP, BOTTOM = 52, 12, 10, 24  # room for the y labels on the left and the x labels below
 
 
 @dataclass
@@ -80,7 +80,7 @@ def _y_scale(chart, low, high, tick_format, ticks=4):
 
 
 def line_chart(title, labels, series, *, y_min=None, y_max=None, tick_format="{:.2f}".format, band=None,
-               width=640, height=220):
+               width=420, height=200):
     """Return a Chart of series [(name, css class, values)] over labels; None values break the line.
 
     band, if given, is (css class, lows, highs): a shaded area between two series (e.g. a forecast band).
@@ -117,7 +117,7 @@ def _close(line, run):
         line.dots.append(run[0])
 
 
-def bar_chart(title, labels, values, *, tick_format="{:,.0f}".format, width=640, height=180):
+def bar_chart(title, labels, values, *, tick_format="{:,.0f}".format, width=420, height=170):
     """Return a Chart of one bar per label (None or 0 draws no bar)."""
     low, high = _nice_range([0.0, *values], 0.0, None)
     chart, xs = _frame(title, labels, width, height)

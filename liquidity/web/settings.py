@@ -33,17 +33,14 @@ DEFAULT_RATELIMIT_API = "120 per minute"
 DEFAULT_RATELIMIT_FORMS = "60 per minute"
 RATELIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 DEFAULT_BATCH_KEEP_MINUTES = 30.0
-DEFAULT_LOG_KEEP_DAYS = 365
-
-
 def log_keep_days(environ=None):
-    """Return LIQUIDITY_LOG_KEEP_DAYS (how many days the prediction log keeps a row; default 365), checked."""
-    environ = os.environ if environ is None else environ
-    days = _number(environ, "LIQUIDITY_LOG_KEEP_DAYS", DEFAULT_LOG_KEEP_DAYS, 1, 36_500)
-    if days != int(days):
-        raise ConfigError(f"LIQUIDITY_LOG_KEEP_DAYS={environ['LIQUIDITY_LOG_KEEP_DAYS']!r} must be a whole number "
-                          "of days")
-    return int(days)
+    """Return LIQUIDITY_LOG_KEEP_DAYS (days the prediction log keeps a row; default 365), or raise ConfigError."""
+    from liquidity.store.predictions import keep_days_setting
+
+    try:
+        return keep_days_setting(os.environ if environ is None else environ)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def store_url(environ=None):

@@ -1,0 +1,119 @@
+"""The day's work in one command: ingest today's snapshot, score the forecasts it settles, forecast every coin of
+it (logged, source daily), and prune the prediction log to its retention. Run it once a day from cron or a timer.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+
+from liquidity.ingest import DEFAULT_COINS, DEFAULT_OUT, IngestError, ingest, snapshot_path
+
+DAILY_SOURCE = "daily"
+
+
+@dataclass
+class DailyResult:
+    """What one run did, step by step."""
+
+    ingested: str  # one line about the snapshot
+    scored: int  # logged forecasts given their outcome
+    date: str  # the snapshot forecast
+    forecast: int  # forecasts logged (0 when this date and model were forecast already)
+    pruned: int
+    keep_days: int
+
+    def summary(self):
+        forecast = (f"forecast {self.forecast:,} coin(s) of {self.date}, logged" if self.forecast else
+                    f"the forecasts of {self.date} by this model were logged already; not repeated")
+        return "\n".join([self.ingested, f"scored {self.scored:,} logged forecast(s) against what happened",
+                          forecast, f"pruned {self.pruned:,} log row(s) older than {self.keep_days} day(s)"])
+
+
+def already_forecast(store, date, model_version):
+    """Return True when the daily run logged forecasts of date by this model before (a re-run must not repeat)."""
+    from liquidity.store.schema import prediction_log as log
+
+    statement = (sa.select(sa.func.count()).select_from(log)
+                 .where(log.c.source == DAILY_SOURCE, log.c.snapshot_date == sa.bindparam("day", type_=sa.Date),
+                        log.c.model_version == model_version))
+    with store.engine.connect() as connection:
+        return connection.execute(statement, {"day": datetime.fromisoformat(date).date()}).scalar_one() > 0
+
+
+def forecast_and_score(store, model, ingested, keep_days, now=None):
+    """Run every step after the ingest on store: score outcomes, forecast and log the latest snapshot, prune."""
+    from liquidity.forecasting import ForecastError, forecast_market
+    from liquidity.store.predictions import forecast_rows, log_forecasts, prune, score_outcomes
+
+    scored = score_outcomes(store)
+    date = store.latest_date()
+    if date is None:
+        raise ForecastError("the market store is empty: import snapshots first (python -m liquidity import DATASET)")
+    logged = 0
+    if not already_forecast(store, date, model.version):
+        forecasts = forecast_market(store, model, date)
+        rows = forecast_rows(forecasts, inputs=store.snapshot(date))
+        logged = log_forecasts(store, rows, source=DAILY_SOURCE, model_version=model.version, now=now)
+    pruned = prune(store, keep_days, now=now)
+    return DailyResult(ingested=ingested, scored=scored, date=date, forecast=logged, pruned=pruned,
+                       keep_days=keep_days)
+
+
+def ingest_today(out, coins, client, snapshot_date, database):
+    """Ingest today's snapshot into out and the store; a snapshot already on disk is imported (idempotent) instead."""
+    from liquidity.store import MarketStore
+    from liquidity.store.importer import import_snapshots
+
+    day = snapshot_date or datetime.now(UTC).date().isoformat()
+    path = snapshot_path(out, day)
+    if path.exists():  # a re-run the same day: CoinGecko is not asked again
+        with MarketStore(database) as store:
+            result = import_snapshots(path, store)
+        return f"{path} exists already: imported it again ({result.added:,} new row(s))"
+    result = ingest(out, coins, client=client, snapshot_date=day, database=database)
+    return result.summary().splitlines()[0] + f"; {result.stored.added:,} row(s) new in the store"
+
+
+@click.command("daily")
+@click.option("--coins", type=click.IntRange(min=1), default=DEFAULT_COINS, show_default=True,
+              help="How many coins to ingest, largest market cap first.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT,
+              show_default="DATASET/", help="Folder for the snapshot CSV.")
+@click.option("--base-url", default=None, help="CoinGecko API base URL (default: COINGECKO_BASE_URL, else CoinGecko).")
+@click.option("--date", "snapshot_date", default=None, help="Snapshot date YYYY-MM-DD (default: today, UTC).")
+@click.option("--skip-ingest", is_flag=True, help="Do not fetch: forecast the latest snapshot already stored.")
+@click.option("--keep-days", type=click.IntRange(min=1), default=None,
+              help="Days the prediction log keeps a row  [default: LIQUIDITY_LOG_KEEP_DAYS, else 365]")
+@click.option("--database-url", "url", default=None,
+              help="Market store (default: DATABASE_URL, else the embedded instance/market.db).")
+def daily_command(coins, out, base_url, snapshot_date, skip_ingest, keep_days, url):
+    """Ingest today's snapshot, score the forecasts it settles, forecast and log every coin, prune the log."""
+    from liquidity.artifacts import ArtifactError, default_artifact_paths
+    from liquidity.coingecko import CoinGeckoClient, CoinGeckoError, SettingError, coingecko_settings
+    from liquidity.forecasting import ForecastError
+    from liquidity.ingest import _parse_date
+    from liquidity.modeling.predict import LiquidityModel
+    from liquidity.store import MarketStore, StoreError, database_url, parse_database_url
+    from liquidity.store.predictions import keep_days_setting
+
+    try:
+        snapshot_date = _parse_date(None, None, snapshot_date)
+        keep_days = keep_days or keep_days_setting()
+        database = parse_database_url(url or database_url())
+        # Load the model first: a bad artifact stops the run before it spends any API quota.
+        model = LiquidityModel.load(default_artifact_paths())
+        if skip_ingest:
+            ingested = "ingest skipped (--skip-ingest)"
+        else:
+            env_url, api_key, plan = coingecko_settings()
+            with CoinGeckoClient(base_url or env_url, api_key, plan) as client:
+                ingested = ingest_today(out, coins, client, snapshot_date, database)
+        with MarketStore(database) as store:
+            result = forecast_and_score(store, model, ingested, keep_days)
+    except (ArtifactError, CoinGeckoError, ForecastError, IngestError, SettingError, StoreError, OSError,
+            ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(result.summary())
