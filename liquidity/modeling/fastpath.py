@@ -308,13 +308,22 @@ def check_rows(forest, n_features, count=512, seed=0):
     """Return scaled float32 rows that probe the forest's splits: at, just below and above thresholds, and beyond."""
     thresholds = np.concatenate([estimator.tree_.threshold[estimator.tree_.children_left != -1]
                                  for estimator in forest.estimators_] or [np.zeros(1)])
+    # A split that only separates missing from present values has an infinite threshold: no row sits at it.
+    thresholds = thresholds[np.isfinite(thresholds)]
     rng = np.random.default_rng(seed)
     low, high = (thresholds.min(), thresholds.max()) if len(thresholds) else (-1.0, 1.0)
     spread = max(high - low, 1.0)
     rows = rng.uniform(low - spread, high + spread, size=(count, n_features))
     at = np.float32(rng.choice(thresholds, size=(count, n_features)))
     edges = np.concatenate([at, np.nextafter(at, np.float32(-np.inf)), np.nextafter(at, np.float32(np.inf))])
-    return np.concatenate([rows.astype(np.float32), edges]).astype(np.float64)
+    checked = np.concatenate([rows.astype(np.float32), edges]).astype(np.float64)
+    # Missing values: each feature missing alone, then a random share missing, so every NaN route is tried.
+    missing = checked[: count * 2].copy()
+    missing[np.arange(len(missing)), np.arange(len(missing)) % n_features] = np.nan
+    some = checked[count * 2: count * 4].copy()
+    some[rng.random(some.shape) < 0.3] = np.nan
+    everything = np.full((1, n_features), np.nan)
+    return np.concatenate([checked, missing, some, everything])
 
 
 def compile_forest(forest, scaler):
