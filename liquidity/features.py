@@ -83,7 +83,7 @@ def rank_in_reference(ratios, reference):
 
 
 def input_features(volume, mkt_cap, h1, price, reference):
-    """Return the (n, features) matrix of the four-input path: today's score ranked against reference, history missing."""
+    """Return the (n, features) matrix of the four-input path: today's score ranked in reference, history missing."""
     card = build_features(volume, mkt_cap, h1, price)
     ratio = np.asarray(volume, dtype=np.float64).reshape(-1) / np.asarray(mkt_cap, dtype=np.float64).reshape(-1)
     history = np.full((len(card), len(HISTORY_FEATURES)), np.nan)
@@ -188,9 +188,22 @@ def coin_feature_row(dates, volume, mkt_cap, h1, price, score):
     return np.concatenate([card[-1], [grids[0][LONGEST_LAG, 0]], history[0]])
 
 
+def with_features(frame):
+    """Return frame (snapshot rows of every date, liquidity_score included) with one column per feature."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        features = snapshot_features(frame)
+    return frame.assign(**{name: features[:, i] for i, name in enumerate(FEATURE_NAMES)})
+
+
 def features_from_frame(frame, reference=None):
-    """Return the feature matrix of a frame: the history path when it holds date, coin_id and liquidity_score,
-    else the four-input path, today's score ranked against the sorted reference ratios."""
+    """Return the feature matrix of a frame: its feature columns when it has them, else the history path when
+    it holds date, coin_id and liquidity_score, else the four-input path, today's score ranked against the
+    sorted reference ratios."""
+    if set(FEATURE_NAMES) <= set(frame.columns):  # e.g. pairs made from with_features' rows
+        return frame[list(FEATURE_NAMES)].to_numpy(dtype=np.float64)
     if {"date", "coin_id", "liquidity_score"} <= set(frame.columns):
         return snapshot_features(frame)
     if reference is None:

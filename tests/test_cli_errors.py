@@ -183,3 +183,34 @@ def test_report_command_with_an_out_folder_it_cannot_create_fails_in_one_line(ru
     assert "Traceback" not in result.output
     assert result.output.strip().splitlines()[-1].startswith("Error: ")
     assert "a-file" in result.output.strip().splitlines()[-1]
+
+
+def test_verify_passes_on_the_data_and_card_it_was_trained_on_and_fails_when_a_figure_moved(trained_dir, tmp_path,
+                                                                                          capsys):
+    import json
+    import shutil
+
+    from liquidity.modeling.verify import main
+
+    assert main(["--data", str(SNAPSHOTS), "--card", str(trained_dir / "model_card.json")]) == 0
+    assert str(trained_dir / "model_card.json") in capsys.readouterr().out
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_dir, copy)
+    card = json.loads((copy / "model_card.json").read_text())
+    card["verification"]["validation"]["models"]["random_forest"]["r2"] += 0.001
+    (copy / "model_card.json").write_text(json.dumps(card))
+    assert main(["--data", str(SNAPSHOTS), "--card", str(copy / "model_card.json")]) == 1
+    assert "verification.validation.models.random_forest.r2" in capsys.readouterr().err
+
+
+def test_verify_reads_the_pkls_beside_the_card_it_is_given(trained_dir, tmp_path, capsys):
+    import shutil
+
+    from liquidity.modeling.verify import main
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_dir, copy)
+    (copy / "tuned_liquidity_model.pkl").write_bytes(b"not the model")
+    assert main(["--data", str(SNAPSHOTS), "--card", str(copy / "model_card.json")]) == 1
+    err = capsys.readouterr().err
+    assert str(copy / "tuned_liquidity_model.pkl") in err and "SHA-256" in err

@@ -179,7 +179,8 @@ def test_missing_onnxruntime_falls_back_to_scikit_learn_and_says_so(committed_mo
     np.testing.assert_array_equal(slow.predict_frame(frame)["liquidity_score"], sklearn_scores(slow, frame))
     assert slow.predict_one(35e9, 770e9, 0.022, 40859.46).score == pytest.approx(
         committed_model.predict_one(35e9, 770e9, 0.022, 40859.46).score, abs=TOLERANCE)
-    assert slow.tree_scores(input_features(35e9, 770e9, 0.022, 40859.46, slow.reference)).shape == (committed_model.fast.n_trees, 1)
+    trees = slow.tree_scores(input_features(35e9, 770e9, 0.022, 40859.46, slow.reference))
+    assert trees.shape == (committed_model.fast.n_trees, 1)
 
 
 def test_a_fast_path_that_disagrees_with_scikit_learn_is_not_used(committed_model, monkeypatch, caplog):

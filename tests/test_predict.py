@@ -95,7 +95,8 @@ def test_todays_score_is_ranked_in_the_snapshot_the_caller_passes(fixture_model)
     ratios = np.sort((snapshot["volume"] / snapshot["mkt_cap"]).to_numpy())
     row = input_feature_row(*check_inputs(**BITCOIN), ratios)
     expected = fixture_model.forest.predict(fixture_model.scaler.transform(np.array([row])))[0]
-    assert predict_liquidity(**BITCOIN, model=fixture_model, snapshot=snapshot).score == pytest.approx(expected, abs=1e-9)
+    given = predict_liquidity(**BITCOIN, model=fixture_model, snapshot=snapshot)
+    assert given.score == pytest.approx(expected, abs=1e-9)
     card_row = input_feature_row(*check_inputs(**BITCOIN), fixture_model.reference)
     assert predict_liquidity(**BITCOIN, model=fixture_model).score == pytest.approx(
         fixture_model.forest.predict(fixture_model.scaler.transform(np.array([card_row])))[0], abs=1e-9)

@@ -2,6 +2,7 @@
 
 import math
 import platform
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -110,17 +111,12 @@ def build_card(*, snapshots, pairs, training_rows, features, config, grid, searc
         "verification": verification,
         "feature_importances": dict(zip(FEATURE_NAMES, map(float, forest.feature_importances_))),
         "reference_snapshot": {"date": latest, "liquidity_ratios": [float(r) for r in reference]},
-        "probe": {"features": jsonable_rows(probe), "scores": [float(s) for s in search.best_estimator_.predict(probe)]},
+        "probe": {"features": jsonable_rows(probe),
+                  "scores": [float(s) for s in search.best_estimator_.predict(probe)]},
         "versions": {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
                      "numpy": np.__version__, "pandas": pd.__version__},
-        "training_seconds": round(time_since(started), 1),
+        "training_seconds": round(time.perf_counter() - started, 1),
     }
-
-
-def time_since(started):
-    import time
-
-    return time.perf_counter() - started
 
 
 def probe_rows(features, count=12):
@@ -158,7 +154,8 @@ def probe_differences(card, pipeline_predict):
 
 def _same(value, other):
     if isinstance(value, dict):
-        return isinstance(other, dict) and value.keys() == other.keys() and all(_same(value[k], other[k]) for k in value)
+        return (isinstance(other, dict) and value.keys() == other.keys()
+                and all(_same(value[k], other[k]) for k in value))
     if isinstance(value, list):
         return isinstance(other, list) and len(value) == len(other) and all(map(_same, value, other))
     if isinstance(value, float) and isinstance(other, (int, float)):

@@ -1,6 +1,7 @@
 """Train the tuned RandomForest on snapshot history and write the artifacts and model card."""
 
 import argparse
+import gzip
 import logging
 import sys
 import time
@@ -9,7 +10,6 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression
@@ -17,9 +17,9 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from liquidity.artifacts import ArtifactPaths, save_artifacts
+from liquidity.artifacts import PREDICTIONS_FILE, ArtifactPaths, save_artifacts
 from liquidity.dataset import DatasetError, load_snapshots, make_pairs
-from liquidity.features import FEATURE_NAMES, HISTORY_FEATURES, LONGEST_LAG, snapshot_features
+from liquidity.features import FEATURE_NAMES, HISTORY_FEATURES, LONGEST_LAG, with_features
 from liquidity.files import write_atomically
 from liquidity.modeling import card as model_card
 from liquidity.modeling import evaluation
@@ -30,7 +30,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = PROJECT_ROOT / "DATASET"
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_SEED = 42
-CV_PREDICTIONS_FILE = "cv_predictions.csv"
 
 # Small on purpose: each candidate is fit on max_rows sampled rows per fold, and the whole run (grid, validation,
 # final fit, verification run) must finish on the full daily history in under 15 minutes on 2 cores.
@@ -108,7 +107,8 @@ def validation_plan(pair_dates, config):
 
 
 def selection_folds(dates, next_dates, coins, before, n_folds, test_days, gap_days, coin_folds):
-    """Return GridSearchCV folds over rows whose targets precede `before`: forward-chaining date blocks, coins grouped."""
+    """Return GridSearchCV folds over rows whose targets precede `before`: forward-chaining date blocks, coins
+    grouped."""
     if gap_days == 0:  # too short a history for blocks: one fold on the last date
         return time_ordered_splits_or_fail(dates, next_dates, coins, [str(np.max(dates))], 0, 1, coin_folds)
     last = np.datetime64(before, "D") - np.timedelta64(gap_days, "D")
@@ -130,11 +130,7 @@ class Run:
     def __init__(self, data, config, progress):
         self.snapshots = load_snapshots(data)
         frame = self.snapshots.frame
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            features = snapshot_features(frame)
-        frame = frame.assign(**{name: features[:, i] for i, name in enumerate(FEATURE_NAMES)})
-        pairs = make_pairs(frame)
+        pairs = make_pairs(with_features(frame))
         self.pairs = pairs
         keep = np.ones(len(pairs), dtype=bool)
         if config.since:
@@ -151,7 +147,8 @@ class Run:
         self.coins = self.rows["coin_id"].to_numpy()
         progress(f"loaded {len(frame)} rows from {len(self.snapshots.files)} file(s), dates "
                  f"{self.snapshots.dates[0]}..{self.snapshots.dates[-1]}; {len(pairs)} next-snapshot pairs, "
-                 f"{len(self.rows)} trained on ({self.dates.min()}..{self.dates.max()}), {self.rows['coin_id'].nunique()} coins")
+                 f"{len(self.rows)} trained on ({self.dates.min()}..{self.dates.max()}), "
+                 f"{self.rows['coin_id'].nunique()} coins")
 
     def masked(self):
         masked = self.features.copy()
@@ -160,7 +157,8 @@ class Run:
 
 
 def validate(run, config, params, seed, threshold, progress):
-    """Return (time-ordered figures, four-input figures, test predictions) of the forest with params and the baselines."""
+    """Return (figures, test predictions, first origin, gap): the forest with params and the baselines, time-ordered,
+    with the four-input figures under figures["four_input"]."""
     origins, test_days, gap_days = validation_plan(run.dates, config)
     splits = evaluation.time_ordered_splits(run.dates, run.next_dates, run.coins, origins, gap_days, test_days,
                                             config.coin_folds)
@@ -254,20 +252,17 @@ def train(data, out_dir, *, grid=None, n_folds=5, seed=DEFAULT_SEED, threshold=D
     progress("final fit on every training row")
     pipeline, final_rows = fit_final(run, config, params, seed)
     search.best_estimator_ = pipeline
-    verification = None
-    if gap_days:  # a history long enough for the smaller run to have test windows of its own
-        progress("verification run (the smaller configuration `verify` retrains)")
-        small = verification_config(run, config)
-        verification = verification_figures(data, small, params, seed, threshold)
+    progress("verification run (the smaller configuration `verify` retrains)")
+    verification = verification_figures(data, verification_config(run, config), params, seed, threshold)
     card = model_card.build_card(
         snapshots=run.snapshots, pairs=run.pairs, training_rows=run.rows, features=final_rows, config=asdict(config),
         grid=grid, search=search, forest=pipeline.named_steps["forest"], validation=validation,
         verification=verification, seed=seed, threshold=threshold, started=started)
     tested = predictions["index"]
-    held_out = run.rows.loc[tested, ["date", "next_date", "coin_id", "symbol", "liquidity_score",
-                                     "next_liquidity_score"]].assign(
-        **{f"predicted_{name}": values for name, values in predictions.items() if name != "index"})
-    write_atomically(Path(out_dir) / CV_PREDICTIONS_FILE, held_out.to_csv(index=False).encode())
+    # Persistence is left out: it is the liquidity_score column.
+    held_out = run.rows.loc[tested, ["date", "coin_id", "liquidity_score", "next_liquidity_score"]].assign(
+        **{f"predicted_{name}": values for name, values in predictions.items() if name not in ("index", "persistence")})
+    write_atomically(Path(out_dir) / PREDICTIONS_FILE, gzip.compress(held_out.to_csv(index=False).encode(), mtime=0))
     card = save_artifacts(ArtifactPaths.in_folder(out_dir), pipeline.named_steps["forest"],
                           pipeline.named_steps["scaler"], card)
     progress(format_metrics_table(card))

@@ -30,6 +30,8 @@ def check_probe(paths):
     """Reload the artifacts at paths and return the differences between their predictions and the card's probe."""
     artifacts = load_artifacts(paths)
     problems = [f"card section {name}" for name in model_card.check_card(artifacts.card)]
+    if problems:  # a probe in another layout cannot be replayed
+        return problems
 
     def predict(features):
         return artifacts.forest.predict(artifacts.scaler.transform(features))
@@ -40,8 +42,8 @@ def check_probe(paths):
 def check_retrained(committed, data):
     """Retrain the card's verification run on data and return the figures that differ from the card's."""
     recorded = committed.get("verification")
-    if not recorded:
-        return ["the card records no verification run (trained on too short a history); nothing to compare"]
+    if not isinstance(recorded, dict) or "config" not in recorded:
+        return ["the card records no verification run; retrain with liquidity.modeling.train"]
     config = TrainingConfig(**recorded["config"])
     retrained = verification_figures(data, config, recorded["hyperparameters"], committed["seed"],
                                      committed["threshold"])
@@ -49,7 +51,7 @@ def check_retrained(committed, data):
 
 
 def main(argv=None):
-    """Check the committed artifacts against --card and retrain its verification run on --data; exit 1 on any difference."""
+    """Check the artifacts beside --card and retrain its verification run on --data; exit 1 on any difference."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--data", nargs="+", required=True, help="the snapshot files or folders it was trained on")
     parser.add_argument("--card", default=str(default_artifact_paths().card),
