@@ -128,3 +128,10 @@ def test_forecast_snapshots_scores_a_snapshot_without_liquidity_scores(fixture_m
     raw = load_snapshots(SNAPSHOTS).frame.drop(columns=["liquidity_score", "liquidity_ratio"])
     with_scores = load_snapshots(SNAPSHOTS).frame
     pd.testing.assert_frame_equal(fixture_model.forecast_snapshots(raw), fixture_model.forecast_snapshots(with_scores))
+
+
+def test_forecast_snapshots_reads_a_store_frame_without_1h_as_missing(fixture_model):
+    frame = load_snapshots(SNAPSHOTS).frame
+    without = fixture_model.forecast_snapshots(frame.drop(columns=["1h", "liquidity_score", "liquidity_ratio"]))
+    missing = fixture_model.forecast_snapshots(frame.assign(**{"1h": np.nan}))
+    pd.testing.assert_frame_equal(without, missing)

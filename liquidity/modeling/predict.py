@@ -234,6 +234,8 @@ class LiquidityModel:
         forecast_score (the next snapshot's), level, band_low, band_high.
         """
         frame = snapshots if "liquidity_score" in snapshots else add_liquidity_score(snapshots)
+        if "1h" not in frame:  # a source without it: missing, as in the daily history
+            frame = frame.assign(**{"1h": np.nan})
         frame = frame.reset_index(drop=True)
         rows = np.arange(len(frame)) if dates is None else np.flatnonzero(frame["date"].isin(list(dates)).to_numpy())
         features = snapshot_features(frame, rows)
