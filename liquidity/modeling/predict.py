@@ -148,9 +148,12 @@ class LiquidityModel:
         return low_scores, high_scores
 
     def reference_ratios(self, snapshot=None):
-        """Return the sorted ratios today's score is ranked against: snapshot's (a frame of one date) or the card's."""
+        """Return the sorted ratios today's score is ranked against: snapshot's (a frame of one date, or its
+        sorted ratios as an array, e.g. from liquidity.forecasting.LatestReference) or the card's."""
         if snapshot is None:
             return self.reference
+        if isinstance(snapshot, np.ndarray):
+            return snapshot
         if "liquidity_ratio" in snapshot:
             ratios = snapshot["liquidity_ratio"].to_numpy(dtype=np.float64)
         else:
@@ -277,11 +280,23 @@ def predict_liquidity(volume, mkt_cap, h1, price, *, model=None, threshold=None,
     """Forecast the next-snapshot liquidity score and level for one coin from its four inputs.
 
     volume and mkt_cap in USD, h1 as a fraction (0.022 = +2.2 %), price in USD. Today's score is the
-    rank of volume / mkt_cap in snapshot (a frame of the latest stored snapshot) when given, else in
-    the model card's reference snapshot; the coin's history is missing.
-    Raises liquidity.validation.InputError naming each invalid field.
+    rank of volume / mkt_cap in snapshot when given (a frame of one date), else in the latest snapshot
+    of the market store at DATABASE_URL (re-read at most once a minute), else in the model card's
+    reference snapshot; the coin's history is missing. Raises liquidity.validation.InputError naming
+    each invalid field.
     """
     model = model or default_model()
+    if snapshot is None:
+        snapshot = default_reference().ratios()
     score, _ = model.predict_one(volume, mkt_cap, h1, price, snapshot=snapshot)
     cutoff = model.threshold if threshold is None else threshold
     return Prediction(score, "High" if score >= cutoff else "Low")
+
+
+@functools.cache
+def default_reference():
+    """Return the LatestReference of the store at DATABASE_URL, shared by this process's predict_liquidity calls."""
+    from liquidity.forecasting import LatestReference
+    from liquidity.store import database_url
+
+    return LatestReference(database_url)
