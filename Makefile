@@ -42,11 +42,11 @@ test-quick: $(VENV)/.dev ## the tests not marked slow (no notebooks, browser, su
 train: $(VENV)/.runtime ## retrain on DATA (default DATASET/) and overwrite the committed artifacts
 	$(BIN)/python -m liquidity train --data $(DATA)
 
-train-shared: $(VENV)/.runtime ## retrain the committed model on the shared CoinGecko snapshots
-	$(BIN)/python -m liquidity train --data $(SHARED_DATA)
+train-shared: $(VENV)/.runtime ## retrain the committed model on the shared daily history (~10 min on 2 cores)
+	$(BIN)/python -m liquidity train --data $(HISTORY_DATA)
 
-check-model: $(VENV)/.runtime ## retrain on the shared snapshots in a temp folder and compare with model_card.json
-	$(BIN)/python -m liquidity verify --data $(SHARED_DATA)
+check-model: $(VENV)/.runtime ## check the committed pkls against model_card.json and retrain its verification run (~1 min)
+	$(BIN)/python -m liquidity verify --data $(HISTORY_DATA) --card model_card.json
 
 ingest: $(VENV)/.runtime ## snapshot today's top 500 coins from CoinGecko into DATA (default DATASET/)
 	$(BIN)/python -m liquidity ingest --out $(DATA)

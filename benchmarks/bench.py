@@ -7,6 +7,9 @@ Figures (goals from issue 5 in brackets):
   on the same pickles [median <= 0.1 ms and >= 100x faster];
 - forecast (score + tree band), one row, vs the same model scoring with scikit-learn;
 - predict_frame rows/s on --rows rows vs scikit-learn's vectorised predict [>= 200,000 rows/s];
+- forecast from history (issue 11): the whole market's latest snapshot (1,000 coins, 31 days of their rows)
+  through forecast_snapshots [< 50 ms], and one coin from its own rows through forecast_history [< 1 ms],
+  each next to the same call on scikit-learn;
 - cold start: import + LiquidityModel.load, with and without the fast path; create_app + first /healthz [< 2 s];
 - HTTP under gunicorn -w 2 on loopback (gunicorn.conf.py applies too): req/s and p50/p99 of
   POST /api/v1/predict vs GET /healthz, same server, same client, same run [>= 70 %]; a --rows CSV
@@ -40,7 +43,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from liquidity.features import INPUT_COLUMNS, build_features, features_from_frame  # noqa: E402
+from liquidity.dataset import add_liquidity_score  # noqa: E402
+from liquidity.features import INPUT_COLUMNS, LONGEST_LAG, input_features  # noqa: E402
 from liquidity.modeling import fastpath  # noqa: E402
 from liquidity.modeling.predict import LiquidityModel, predict_liquidity  # noqa: E402
 
@@ -87,6 +91,8 @@ def synthetic_frame(card, rows, seed=0):
     columns = {}
     for name in INPUT_COLUMNS:
         low, high = ranges[name]["min"], ranges[name]["max"]
+        if low is None:  # an input the training data never held (the daily history has no 1h)
+            low, high = -0.05, 0.05
         if name == "1h":
             columns[name] = rng.uniform(low, high, rows)
         else:
@@ -110,7 +116,7 @@ def sklearn_only(model):
 
 def bench_one_row(model, seconds):
     print("\n== one row, in process ==")
-    row = build_features(*BITCOIN.values())
+    row = input_features(*BITCOIN.values(), model.reference)
     forest, scaler = model.forest, model.scaler
     baseline = time_calls(lambda: forest.predict(scaler.transform(row)), 300, seconds, warmup=3)
     fast = time_calls(lambda: predict_liquidity(**BITCOIN, model=model), 50_000, seconds)
@@ -133,7 +139,7 @@ def bench_one_row(model, seconds):
 def bench_batch(model, rows):
     print(f"\n== batch, in process, {rows:,} rows ==")
     frame = synthetic_frame(model.card, rows)
-    features = features_from_frame(frame)
+    features = model.input_features(frame)
     fast = best_of(lambda: model.predict_frame(frame))
     baseline = best_of(lambda: model.forest.predict(model.scaler.transform(features)))
     print(f"predict_frame (features + scores + levels): {rows / fast:,.0f} rows/s ({fast:.3f} s),"
@@ -143,6 +149,43 @@ def bench_batch(model, rows):
     print(f"-> {baseline / fast:.1f}x; {verdict(rows / fast >= 200_000)} (>= 200,000 rows/s)")
     band = best_of(lambda: model.band(features), repeats=1)
     print(f"band (10-90 % of the trees) for all rows: {rows / band:,.0f} rows/s ({band:.3f} s)")
+
+
+def synthetic_market(coins=1000, days=LONGEST_LAG + 1, seed=0):
+    """Return `days` daily snapshots of `coins` coins in the loader's columns, with liquidity scores."""
+    rng = np.random.default_rng(seed)
+    dates = np.arange(np.datetime64("2024-01-01"), np.datetime64("2024-01-01") + days).astype(str)
+    mkt_cap = np.exp(rng.uniform(np.log(1e7), np.log(1e12), coins))
+    frame = pd.DataFrame({
+        "date": np.repeat(dates, coins), "coin_id": np.tile([f"coin-{i}" for i in range(coins)], days),
+        "symbol": np.tile([f"C{i}" for i in range(coins)], days),
+        "price": np.exp(rng.normal(0, 3, coins * days)), "mkt_cap": np.tile(mkt_cap, days),
+        "1h": np.nan})
+    frame["volume"] = frame["mkt_cap"] * np.exp(rng.normal(-3, 1.5, len(frame)))
+    return add_liquidity_score(frame)
+
+
+def bench_history(model, seconds):
+    print("\n== forecast from history, in process ==")
+    market = synthetic_market()
+    latest = market["date"].max()
+    slow = sklearn_only(model)
+    fast = time_calls(lambda: model.forecast_snapshots(market, dates=[latest]), 200, seconds, warmup=3)
+    baseline = time_calls(lambda: slow.forecast_snapshots(market, dates=[latest]), 20, seconds, warmup=1)
+    coins = market["coin_id"].nunique()
+    print(f"whole market, {coins:,} coins x {market['date'].nunique()} days of rows, latest date forecast with band:"
+          f" median {percentile_ms(fast, 50):.1f} ms, p99 {percentile_ms(fast, 99):.1f} ms"
+          f" ({coins / np.median(fast):,.0f} rows/s); with scikit-learn median {percentile_ms(baseline, 50):.1f} ms"
+          f" -> {np.median(baseline) / np.median(fast):.1f}x; {verdict(percentile_ms(fast, 50) < 50)} (< 50 ms)")
+    own = market[market["coin_id"] == "coin-7"]
+    arrays = (own["date"].to_numpy(), own["volume"].to_numpy(), own["mkt_cap"].to_numpy(), own["1h"].to_numpy(),
+              own["price"].to_numpy(), own["liquidity_score"].to_numpy())
+    fast = time_calls(lambda: model.forecast_history(*arrays), 20_000, seconds)
+    baseline = time_calls(lambda: slow.forecast_history(*arrays), 200, seconds, warmup=3)
+    print(f"one coin from its {len(own)} rows (forecast_history, score + band):"
+          f" median {percentile_ms(fast, 50):.3f} ms,"
+          f" p99 {percentile_ms(fast, 99):.3f} ms; with scikit-learn median {percentile_ms(baseline, 50):.2f} ms"
+          f" -> {np.median(baseline) / np.median(fast):,.0f}x; {verdict(percentile_ms(fast, 50) < 1)} (< 1 ms)")
 
 
 STARTUP = """
@@ -430,6 +473,7 @@ def main(argv=None):
     print(f"load average before the run: {load_avg:.2f} (figures are only comparable on a quiet machine)")
     bench_one_row(model, args.seconds)
     bench_batch(model, args.rows)
+    bench_history(model, args.seconds)
     bench_startup()
     if not args.no_http:
         bench_http(model, args.rows, args.clients, args.seconds)

@@ -15,6 +15,8 @@ from liquidity.paths import PROJECT_ROOT
 MODEL_FILE = "tuned_liquidity_model.pkl"
 SCALER_FILE = "liquidity_scaler.pkl"
 CARD_FILE = "model_card.json"
+# The time-ordered test predictions, gzipped: 120k rows would be 19 MB of plain CSV in the repository.
+PREDICTIONS_FILE = "cv_predictions.csv.gz"
 
 
 class ArtifactError(RuntimeError):

@@ -4,13 +4,19 @@ The store holds each row's liquidity score (its rank within its date), so a coin
 re-ranked; the model computes the features from those rows with the same function training used.
 """
 
+import logging
+import threading
+import time
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 
 from liquidity.features import LONGEST_LAG
+
+log = logging.getLogger(__name__)
 
 FORECAST_COLUMNS = ("date", "coin_id", "symbol", "score", "forecast_score", "level", "band_low", "band_high")
 # Dates forecast per pass over a range: bounds the per-tree matrix of the band (rows x trees) in memory.
@@ -94,3 +100,51 @@ def forecast_market(store, model, date=None):
 def stored_dates(store, start, end):
     """Return the stored snapshot dates from start to end inclusive, as 'YYYY-MM-DD'."""
     return [day for day in store.dates() if str(start) <= day <= str(end)]
+
+
+def latest_ratios(store):
+    """Return the sorted liquidity ratios of the store's latest snapshot, or None for an empty store."""
+    latest = store.latest_date()
+    if latest is None:
+        return None
+    snapshot = store.snapshot(latest)
+    ratios = snapshot["volume"].to_numpy(dtype=np.float64) / snapshot["mkt_cap"].to_numpy(dtype=np.float64)
+    return np.sort(ratios[np.isfinite(ratios)])
+
+
+class LatestReference:
+    """The latest stored snapshot's sorted ratios, re-read at most every max_age seconds, that a coin given by its
+    four inputs is ranked against; None (the model card's reference) while the store is empty or unreadable."""
+
+    def __init__(self, url, max_age=60.0):
+        self.url = url  # a URL, or a callable returning one (read when the store is first opened)
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._read_at = None
+        self._ratios = None
+
+    def ratios(self):
+        """Return the sorted ratios, or None to rank against the model card's reference snapshot."""
+        now = time.monotonic()
+        if self._read_at is not None and now - self._read_at < self.max_age:
+            return self._ratios
+        with self._lock:
+            if self._read_at is None or now - self._read_at >= self.max_age:
+                self._ratios = self._read()
+                self._read_at = time.monotonic()
+        return self._ratios
+
+    def _read(self):
+        from liquidity.store import MarketStore, StoreError, parse_database_url
+        from liquidity.store.store import sqlite_file
+
+        url = self.url() if callable(self.url) else self.url
+        try:
+            path = sqlite_file(parse_database_url(url))
+            if path is not None and not path.exists():
+                return None  # no store yet: opening one would create an empty database as a side effect
+            with MarketStore(url) as store:
+                return latest_ratios(store)
+        except StoreError as error:
+            log.warning("ranking against the model card's reference snapshot: %s", error)
+            return None

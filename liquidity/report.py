@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from liquidity.artifacts import CARD_FILE, ArtifactError, read_card, sha256_file
+from liquidity.artifacts import CARD_FILE, PREDICTIONS_FILE, ArtifactError, read_card, sha256_file
 from liquidity.dataset import DatasetError, load_snapshots, make_pairs
-from liquidity.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES
+from liquidity.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES, with_features
 from liquidity.files import write_atomically
 from liquidity.paths import DATASET_DIR, PROJECT_ROOT
 from liquidity.schema import BY_COLUMN
@@ -26,9 +26,7 @@ ASSETS = Path(__file__).resolve().parent / "report_assets"
 REPORT_FILE = "report.html"
 STYLE_FILE = "report.css"
 FIGURES_DIR = "figures"
-PREDICTIONS_FILE = "cv_predictions.csv"
-PREDICTION_COLUMNS = ("next_liquidity_score", "predicted_random_forest", "predicted_linear_regression",
-                      "predicted_persistence")
+PREDICTION_COLUMNS = ("date", "next_liquidity_score", "predicted_random_forest", "predicted_linear_regression")
 
 # A stablecoin behaves like one dollar: price within STABLE_PRICE_TOLERANCE of 1 USD and a 24h change
 # (the 1h change where 24h is missing) no larger than STABLE_CHANGE_LIMIT, on every snapshot of the coin.
@@ -44,9 +42,9 @@ COLUMN_MEANINGS = {column: BY_COLUMN[column].description if column in BY_COLUMN 
                    for column in COLUMN_ORDER}
 COLUMN_UNITS = {column: BY_COLUMN[column].unit if column in BY_COLUMN else EXTRA_COLUMNS[column][1]
                 for column in COLUMN_ORDER}
-MODEL_ORDER = ("random_forest", "persistence", "linear_regression")
+MODEL_ORDER = ("random_forest", "persistence", "mean_7_days", "linear_regression")
 MODEL_LABELS = {"random_forest": "tuned random forest", "persistence": "persistence (next score = today's)",
-                "linear_regression": "linear regression"}
+                "mean_7_days": "the coin's 7-day mean score", "linear_regression": "linear regression"}
 
 
 class ReportError(Exception):
@@ -139,7 +137,7 @@ def load_model_inputs(model_dir):
     except ArtifactError as error:
         raise ReportError(str(error)) from None
     try:
-        card["validation"]["grouped_cv"]["models"]["random_forest"]["r2"]
+        card["validation"]["models"]["random_forest"]["r2"]
         card["feature_importances"].items()
         card["hyperparameters"].items()
     except (KeyError, TypeError, AttributeError):
@@ -173,7 +171,7 @@ def _figures(snapshots, pairs, card, predictions):
     yield "liquidity_score.png", "liquidity score", plots.score_histogram(frame["liquidity_score"])
     yield ("feature_correlations.png", "correlations of the engineered features",
            plots.correlation_heatmap(plots.correlation_matrix(pairs)))
-    models = card["validation"]["grouped_cv"]["models"]
+    models = card["validation"]["models"]
     yield ("model_comparison.png", "model comparison",
            plots.model_comparison_chart({name: models[name] for name in MODEL_ORDER if name in models}))
     yield "feature_importances.png", "feature importances", plots.importance_chart(card["feature_importances"])
@@ -190,8 +188,8 @@ def _metric_rows(block):
             continue
         metrics = block["models"][name]
         rows.append({"name": MODEL_LABELS.get(name, name),
-                     **{key: number(metrics.get(key)) for key in ("r2", "rmse", "mae", "accuracy", "f1", "roc_auc")},
-                     "r2_fold_std": number(metrics.get("r2_fold_std"))})
+                     **{key: number(metrics.get(key)) for key in ("r2", "mae", "spearman", "accuracy", "f1",
+                                                                  "roc_auc")}})
     return rows
 
 
@@ -228,9 +226,10 @@ def report_context(snapshots, pairs, card, predictions, figures):
     correlations = correlation_matrix(pairs)["next_liquidity_score"].drop("next_liquidity_score")
     strongest = correlations.abs().idxmax()
     threshold = float(card.get("threshold", 0.5))
-    recomputed = score_metrics(predictions["next_liquidity_score"], predictions["predicted_random_forest"], threshold)
-    grouped = card["validation"]["grouped_cv"]
-    time_ordered = card["validation"].get("time_ordered")
+    recomputed = score_metrics(predictions["next_liquidity_score"], predictions["predicted_random_forest"],
+                               predictions["date"], threshold)
+    grouped = card["validation"]
+    four_input = card["validation"].get("four_input")
     residuals = predictions["next_liquidity_score"] - predictions["predicted_random_forest"]
     forest = grouped["models"]["random_forest"]
     persistence = grouped["models"].get("persistence")
@@ -262,8 +261,9 @@ def report_context(snapshots, pairs, card, predictions, figures):
         "card": {
             "version": card.get("model_version", "n/a"),
             "created_at": card.get("created_at", "n/a"),
-            "dates": ", ".join(card.get("data", {}).get("dates", [])),
-            "pairs": card.get("data", {}).get("pairs", "n/a"),
+            "dates": " to ".join(card.get("data", {}).get("training_dates", [])),
+            "pairs": card.get("data", {}).get("training_pairs", "n/a"),
+            "training": card.get("training", {}),
             "coins": card.get("data", {}).get("coins", "n/a"),
             "same_data": _data_match(snapshots, card),
             "threshold": number(threshold, 2),
@@ -279,14 +279,14 @@ def report_context(snapshots, pairs, card, predictions, figures):
             "versions": ", ".join(f"{k} {v}" for k, v in card.get("versions", {}).items()),
         },
         "forest_r2": number(forest["r2"]),
-        "forest_rmse": number(forest["rmse"]),
+        "forest_mae": number(forest["mae"]),
         "persistence_r2": number(persistence["r2"]) if persistence else "n/a",
         "forest_minus_persistence_r2": (f"{round(forest['r2'] - persistence['r2'], 3) + 0.0:+.3f}"
                                         if persistence else "n/a"),
         "grouped_rows": _metric_rows(grouped),
-        "time_ordered": ({"test_date": time_ordered.get("test_date", "n/a"), "folds": time_ordered.get("folds"),
-                          "pairs_tested": time_ordered.get("pairs_tested"), "rows": _metric_rows(time_ordered)}
-                         if time_ordered else None),
+        "origins": ", ".join(split["origin"] for split in grouped["splits"] if split["coin_fold"] == 0),
+        "four_input": ({"pairs_tested": four_input.get("pairs_tested"), "rows": _metric_rows(four_input)}
+                       if four_input else None),
         "predictions_rows": len(predictions),
         "recomputed_r2": number(recomputed["r2"]),
         "recomputed_matches": bool(np.isclose(recomputed["r2"], forest["r2"], rtol=0, atol=1e-9)),
@@ -315,7 +315,7 @@ def build_report(data, model_dir, out):
         raise ReportError(f"the report needs the development requirements ({error.name} is missing): "
                           "pip install -r requirements-dev.txt") from None
     snapshots = load_snapshots(data)
-    pairs = make_pairs(snapshots.frame)
+    pairs = make_pairs(with_features(snapshots.frame))
     card, predictions = load_model_inputs(model_dir)
     out = Path(out)
     figures_dir = out / FIGURES_DIR
@@ -337,7 +337,7 @@ def build_report(data, model_dir, out):
 @click.option("--data", "data", multiple=True, type=click.Path(path_type=Path),
               help="snapshot CSV file or folder; repeat for more (default: DATASET/)")
 @click.option("--model-dir", type=click.Path(path_type=Path), default=PROJECT_ROOT, show_default="project root",
-              help="folder holding model_card.json and cv_predictions.csv")
+              help="folder holding model_card.json and cv_predictions.csv.gz")
 @click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default="EDA_REPORT/",
               help="folder for report.html, report.css and figures/")
 def report_command(data, model_dir, out):

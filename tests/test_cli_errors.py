@@ -185,3 +185,40 @@ def test_report_command_with_an_out_folder_it_cannot_create_fails_in_one_line(sn
     assert "Traceback" not in result.output
     assert result.output.strip().splitlines()[-1].startswith("Error: ")
     assert "a-file" in result.output.strip().splitlines()[-1]
+
+
+def run_verify(*args):
+    from click.testing import CliRunner
+
+    from liquidity.cli import verify_command
+
+    return CliRunner().invoke(verify_command, [str(arg) for arg in args])
+
+
+def test_verify_passes_on_the_data_and_card_it_was_trained_on_and_fails_when_a_figure_moved(snapshots_dir, trained_dir,
+                                                                                          tmp_path):
+    import json
+    import shutil
+
+    passed = run_verify("--data", snapshots_dir, "--card", trained_dir / "model_card.json")
+    assert passed.exit_code == 0, passed.output
+    assert str(trained_dir / "model_card.json") in passed.output
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_dir, copy)
+    card = json.loads((copy / "model_card.json").read_text())
+    card["verification"]["validation"]["models"]["random_forest"]["r2"] += 0.001
+    (copy / "model_card.json").write_text(json.dumps(card))
+    failed = run_verify("--data", snapshots_dir, "--card", copy / "model_card.json")
+    assert failed.exit_code == 1
+    assert "verification.validation.models.random_forest.r2" in failed.output
+
+
+def test_verify_reads_the_pkls_beside_the_card_it_is_given(snapshots_dir, trained_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_dir, copy)
+    (copy / "tuned_liquidity_model.pkl").write_bytes(b"not the model")
+    result = run_verify("--data", snapshots_dir, "--card", copy / "model_card.json")
+    assert result.exit_code == 1
+    assert str(copy / "tuned_liquidity_model.pkl") in result.output and "SHA-256" in result.output

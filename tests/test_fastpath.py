@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from liquidity.features import INPUT_COLUMNS, build_features, feature_row
+from liquidity.features import FEATURE_NAMES, INPUT_COLUMNS, build_features, feature_row, input_features
 from liquidity.modeling import fastpath
 from liquidity.modeling.predict import LiquidityModel, predict_liquidity
 from liquidity.validation import INPUT_LIMITS
@@ -30,9 +30,14 @@ def model(request, fixture_model):
     return chosen
 
 
+def features_of(model, frame):
+    """The four-input path's features of frame's rows, ranked against the model's reference snapshot."""
+    return input_features(*(frame[c] for c in INPUT_COLUMNS), model.reference)
+
+
 def sklearn_scores(model, frame):
     """The reference: the pickled scaler and forest, exactly as scikit-learn runs them."""
-    return model.forest.predict(model.scaler.transform(build_features(*(frame[c] for c in INPUT_COLUMNS))))
+    return model.forest.predict(model.scaler.transform(features_of(model, frame)))
 
 
 def raw_rows(card, count=4000, seed=7):
@@ -40,9 +45,14 @@ def raw_rows(card, count=4000, seed=7):
     rng = np.random.default_rng(seed)
     ranges = card["inputs"]
     columns = {}
+    bounds = {}
     for name in INPUT_COLUMNS:
-        low, high = ranges[name]["min"], ranges[name]["max"]
         limit_low, limit_high, _ = INPUT_LIMITS[name]
+        low, high = ranges[name]["min"], ranges[name]["max"]
+        if low is None:  # an input the training data never held: its limits instead
+            low, high = max(limit_low, -0.5), min(limit_high, 1.0)
+        bounds[name] = (low, high)
+        low, high = bounds[name]
         if name == "1h":
             inside = rng.uniform(low, high, count // 2)
             beyond = rng.uniform(limit_low + 1e-3, 1.0, count // 2)
@@ -53,18 +63,19 @@ def raw_rows(card, count=4000, seed=7):
         columns[name] = np.concatenate([inside, beyond])
     frame = pd.DataFrame(columns)
     # Every corner of the training box: each input at its exact minimum or maximum.
-    corners = np.array(np.meshgrid(*[[ranges[n]["min"], ranges[n]["max"]] for n in INPUT_COLUMNS])).reshape(4, -1).T
+    corners = np.array(np.meshgrid(*[bounds[n] for n in INPUT_COLUMNS])).reshape(4, -1).T
     corners = pd.DataFrame(corners, columns=list(INPUT_COLUMNS))
     corners["volume"] = corners["volume"].clip(lower=0.0)
-    return pd.concat([frame, corners, pd.DataFrame(card["probe"]["inputs"])], ignore_index=True)
+    return pd.concat([frame, corners], ignore_index=True)
 
 
 def threshold_rows(model, seed=3):
     """Scaled rows sitting exactly on split thresholds (as float32) and one float32 step either side."""
     rng = np.random.default_rng(seed)
     forest = model.forest
-    per_feature = [np.concatenate([e.tree_.threshold[e.tree_.feature == j] for e in forest.estimators_])
-                   for j in range(forest.n_features_in_)]
+    # Only finite thresholds: a split separating missing from present values has an infinite one.
+    per_feature = [np.concatenate([e.tree_.threshold[(e.tree_.feature == j) & np.isfinite(e.tree_.threshold)]
+                                   for e in forest.estimators_]) for j in range(forest.n_features_in_)]
     rows = rng.normal(size=(1500, forest.n_features_in_)).astype(np.float32)
     for j, thresholds in enumerate(per_feature):
         if len(thresholds):
@@ -105,7 +116,7 @@ def test_rows_exactly_at_split_thresholds_take_scikit_learns_branch(model):
 
 def test_threaded_and_single_threaded_batches_agree(committed_model):
     frame = raw_rows(committed_model.card, count=3000)
-    features = build_features(*(frame[c] for c in INPUT_COLUMNS))
+    features = features_of(committed_model, frame)
     one_thread = fastpath.FastForest(committed_model.forest, committed_model.scaler, workers=1)
     two_threads = fastpath.FastForest(committed_model.forest, committed_model.scaler, workers=2)
     one_thread.start()
@@ -115,7 +126,7 @@ def test_threaded_and_single_threaded_batches_agree(committed_model):
 
 def test_tree_scores_and_band_equal_scikit_learns_trees(model):
     frame = raw_rows(model.card, count=1000)
-    features = build_features(*(frame[c] for c in INPUT_COLUMNS))
+    features = features_of(model, frame)
     scaled = model.scaler.transform(features)
     expected = np.stack([tree.predict(scaled) for tree in model.forest.estimators_])
     got = model.tree_scores(features)
@@ -130,7 +141,7 @@ def test_tree_scores_and_band_equal_scikit_learns_trees(model):
 def test_forecast_score_and_band_match_scikit_learn_for_one_row(committed_model):
     inputs = dict(volume=35e9, mkt_cap=770e9, h1=0.022, price=40859.46)
     forecast = committed_model.forecast(**inputs)
-    features = build_features(*inputs.values())
+    features = input_features(*inputs.values(), committed_model.reference)
     scaled = committed_model.scaler.transform(features)
     trees = np.array([tree.predict(scaled)[0] for tree in committed_model.forest.estimators_])
     assert forecast.score == pytest.approx(committed_model.forest.predict(scaled)[0], abs=TOLERANCE)
@@ -168,7 +179,8 @@ def test_missing_onnxruntime_falls_back_to_scikit_learn_and_says_so(committed_mo
     np.testing.assert_array_equal(slow.predict_frame(frame)["liquidity_score"], sklearn_scores(slow, frame))
     assert slow.predict_one(35e9, 770e9, 0.022, 40859.46).score == pytest.approx(
         committed_model.predict_one(35e9, 770e9, 0.022, 40859.46).score, abs=TOLERANCE)
-    assert slow.tree_scores(build_features(35e9, 770e9, 0.022, 40859.46)).shape == (committed_model.fast.n_trees, 1)
+    trees = slow.tree_scores(input_features(35e9, 770e9, 0.022, 40859.46, slow.reference))
+    assert trees.shape == (committed_model.fast.n_trees, 1)
 
 
 def test_a_fast_path_that_disagrees_with_scikit_learn_is_not_used(committed_model, monkeypatch, caplog):
@@ -222,7 +234,7 @@ for _ in range(2):
     pid = os.fork()
     if pid == 0:  # a worker: scores, then exits as a recycled gunicorn worker does
         model.predict_one(35e9, 770e9, 0.022, 40859.46)
-        model.predict_scores([[1.0, 2.0, 3.0, 0.0, 1.0]] * 1000)
+        model.predict_scores([[1.0, 2.0, 3.0, 0.0, 1.0, 0.5] + [float("nan")] * 8] * 1000)
         sys.exit(0 if model.fast.started else 3)
     children.append(pid)
 print(sorted(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children))
@@ -239,8 +251,8 @@ def test_forked_workers_score_with_onnxruntime_and_exit_cleanly():
 @pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
 @pytest.mark.parametrize("bad", [np.inf, -np.inf, 1e300])
 def test_infinite_features_are_refused_as_scikit_learn_refuses_them(committed_model, bad):
-    features = build_features([1e6, 2e6], [1e8, 1e9], [0.0, 0.01], [1.0, 2.0])
-    features[1, 3] = bad
+    features = input_features([1e6, 2e6], [1e8, 1e9], [0.0, 0.01], [1.0, 2.0], committed_model.reference)
+    features[1, 0] = bad
     with pytest.raises(ValueError):
         committed_model.forest.predict(committed_model.scaler.transform(features))
     with pytest.raises(ValueError, match="infinity"):
@@ -254,7 +266,7 @@ def test_missing_values_take_the_branch_scikit_learn_sends_them_to(model):
     rows[rng.random(rows.shape) < 0.3] = np.nan
     expected = model.forest.predict(rows.astype(np.float32))
     assert np.max(np.abs(model.fast.predict_scaled(rows) - expected)) <= TOLERANCE
-    features = build_features([1e6, 2e6], [1e8, 1e9], [0.0, np.nan], [1.0, 2.0])
+    features = input_features([1e6, 2e6], [1e8, 1e9], [0.0, np.nan], [1.0, 2.0], model.reference)
     np.testing.assert_allclose(model.predict_scores(features),
                                model.forest.predict(model.scaler.transform(features)), rtol=0, atol=TOLERANCE)
 
@@ -267,3 +279,28 @@ def test_forecast_scores_from_the_per_tree_run_equal_predict_one_and_scikit_lear
     assert [f.score for f in forecasts] == one_row  # the same float, not just close
     assert np.max(np.abs(np.array(one_row) - sklearn_scores(model, frame))) <= TOLERANCE
     assert all(f.band_low <= f.band_high for f in forecasts)
+
+
+def test_rows_with_nan_in_every_feature_at_and_around_thresholds_route_as_scikit_learn(model):
+    """Each feature missing in turn, at, just below and just above every threshold of the others."""
+    model.warm_up()
+    rows = threshold_rows(model).astype(np.float64)
+    for feature in range(len(FEATURE_NAMES)):
+        missing = rows.copy()
+        missing[:, feature] = np.nan
+        expected = model.forest.predict(missing.astype(np.float32))
+        assert np.max(np.abs(model.fast.predict_scaled(missing) - expected)) <= TOLERANCE, FEATURE_NAMES[feature]
+    everything = np.full((3, len(FEATURE_NAMES)), np.nan)
+    assert np.max(np.abs(model.fast.predict_scaled(everything) - model.forest.predict(everything))) <= TOLERANCE
+
+
+def test_history_rows_score_and_band_as_scikit_learn(snapshots_dir, model):
+    from liquidity.dataset import load_snapshots
+
+    frame = load_snapshots(snapshots_dir).frame
+    fast = model.forecast_snapshots(frame)
+    slow = LiquidityModel(model.forest, model.scaler, model.card)
+    slow.fast, slow.backend = None, "scikit-learn"
+    reference = slow.forecast_snapshots(frame)
+    for column in ("forecast_score", "band_low", "band_high"):
+        assert np.max(np.abs(fast[column] - reference[column])) <= TOLERANCE

@@ -82,11 +82,11 @@ def test_feature_engineering_notebook_runs_top_to_bottom(snapshots_dir):
 def test_training_notebook_writes_only_to_its_artifact_folder_and_predicts(snapshots_dir, tmp_path):
     committed = {name: sha256_file(PROJECT_ROOT / name) for name in (MODEL_FILE, SCALER_FILE, CARD_FILE)}
     notebook = execute(NOTEBOOKS[2], DATA=str(snapshots_dir), ARTIFACT_DIR=str(tmp_path))
-    assert {p.name for p in tmp_path.iterdir()} == {MODEL_FILE, SCALER_FILE, CARD_FILE, "cv_predictions.csv"}
+    assert {p.name for p in tmp_path.iterdir()} == {MODEL_FILE, SCALER_FILE, CARD_FILE, "cv_predictions.csv.gz"}
     assert {name: sha256_file(PROJECT_ROOT / name) for name in committed} == committed
     text = outputs_text(notebook)
     assert f"writing artifacts to {tmp_path}" in text
-    assert "coin-grouped CV: 3 folds, 24 pairs tested" in text
+    assert "time-ordered, history path: 2 split(s), 12 rows tested" in text
     assert "level " in text and "Forecast(score=" in text
 
 

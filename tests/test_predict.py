@@ -84,3 +84,53 @@ def test_ratio_for_score_inverts_the_mid_rank_percentile(fixture_model):
 def test_forecast_flags_inputs_outside_the_training_range(fixture_model):
     forecast = fixture_model.forecast(volume=1e12, mkt_cap=760e9, h1=0.5, price=40000.0)
     assert forecast.out_of_range == ("volume", "1h")
+
+
+def test_todays_score_is_ranked_in_the_snapshot_the_caller_passes(snapshots_dir, fixture_model):
+    from liquidity.features import input_feature_row
+    from liquidity.validation import check_inputs
+
+    snapshot = load_snapshots(snapshots_dir / "day4.csv").frame
+    ratios = np.sort((snapshot["volume"] / snapshot["mkt_cap"]).to_numpy())
+    row = input_feature_row(*check_inputs(**BITCOIN), ratios)
+    expected = fixture_model.forest.predict(fixture_model.scaler.transform(np.array([row])))[0]
+    given = predict_liquidity(**BITCOIN, model=fixture_model, snapshot=snapshot)
+    assert given.score == pytest.approx(expected, abs=1e-9)
+    card_row = input_feature_row(*check_inputs(**BITCOIN), fixture_model.reference)
+    assert predict_liquidity(**BITCOIN, model=fixture_model).score == pytest.approx(
+        fixture_model.forest.predict(fixture_model.scaler.transform(np.array([card_row])))[0], abs=1e-9)
+
+
+def test_forecast_snapshots_gives_one_row_per_coin_per_date_from_its_history(snapshots_dir, fixture_model):
+    frame = load_snapshots(snapshots_dir).frame
+    forecasts = fixture_model.forecast_snapshots(frame)
+    assert list(forecasts.columns) == ["date", "coin_id", "symbol", "score", "forecast_score", "level", "band_low",
+                                       "band_high"]
+    assert len(forecasts) == len(frame)
+    assert (forecasts["score"].to_numpy() == frame["liquidity_score"].to_numpy()).all()
+    assert (forecasts["level"] == np.where(forecasts["forecast_score"] >= 0.5, "High", "Low")).all()
+    assert (forecasts["band_low"] <= forecasts["band_high"]).all()
+    last = forecasts[forecasts["date"] == "2024-01-04"].set_index("coin_id")
+    only_last = fixture_model.forecast_snapshots(frame, dates=["2024-01-04"]).set_index("coin_id")
+    assert (only_last["forecast_score"] == last["forecast_score"]).all()
+    for coin, own in frame.groupby("coin_id"):
+        one = fixture_model.forecast_history(own["date"].to_numpy(), own["volume"], own["mkt_cap"], own["1h"],
+                                             own["price"], own["liquidity_score"])
+        if own["date"].iloc[-1] == "2024-01-04":
+            assert one.forecast_score == pytest.approx(last.loc[coin, "forecast_score"], abs=1e-12)
+            assert one.score == last.loc[coin, "score"]
+            assert (one.band_low, one.band_high) == pytest.approx((last.loc[coin, "band_low"],
+                                                                   last.loc[coin, "band_high"]), abs=1e-12)
+
+
+def test_forecast_snapshots_scores_a_snapshot_without_liquidity_scores(snapshots_dir, fixture_model):
+    raw = load_snapshots(snapshots_dir).frame.drop(columns=["liquidity_score", "liquidity_ratio"])
+    with_scores = load_snapshots(snapshots_dir).frame
+    pd.testing.assert_frame_equal(fixture_model.forecast_snapshots(raw), fixture_model.forecast_snapshots(with_scores))
+
+
+def test_forecast_snapshots_reads_a_store_frame_without_1h_as_missing(snapshots_dir, fixture_model):
+    frame = load_snapshots(snapshots_dir).frame
+    without = fixture_model.forecast_snapshots(frame.drop(columns=["1h", "liquidity_score", "liquidity_ratio"]))
+    missing = fixture_model.forecast_snapshots(frame.assign(**{"1h": np.nan}))
+    pd.testing.assert_frame_equal(without, missing)

@@ -48,13 +48,13 @@ def test_report_numbers_come_from_the_data_and_the_model_card(snapshots_dir, bui
     _, html = built
     snapshots = load_snapshots(snapshots_dir)
     card = json.loads((trained_dir / "model_card.json").read_text())
-    forest = card["validation"]["grouped_cv"]["models"]["random_forest"]
+    forest = card["validation"]["models"]["random_forest"]
     assert f"{snapshots.rows_read} rows read, {len(snapshots.frame)} kept" in html
     assert f"its held-out R² is {forest['r2']:.3f}" in html
-    assert f'<td class="num">{forest["rmse"]:.3f}</td>' in html
+    assert f'<td class="num">{forest["mae"]:.3f}</td>' in html
     assert f"Model {card['model_version']}" in html
     assert "Its training files are the files of this report (SHA-256 match)" in html
-    assert "as in the model card" in html  # R² recomputed from cv_predictions.csv equals the card's
+    assert "as in the model card" in html  # R² recomputed from cv_predictions.csv.gz equals the card's
 
 
 def test_outlier_table_names_the_fixture_outliers(built):

@@ -134,8 +134,7 @@ def test_model_endpoint_gives_inputs_with_units_and_ranges_metrics_and_version(c
     assert set(body["inputs"]) == {"price", "1h", "24h_volume", "mkt_cap"}
     assert body["inputs"]["24h_volume"]["unit"] == "USD"
     assert body["inputs"]["mkt_cap"]["max"] == card["inputs"]["mkt_cap"]["max"]
-    assert body["validation"]["grouped_cv"]["models"]["persistence"]["r2"] == \
-        card["validation"]["grouped_cv"]["models"]["persistence"]["r2"]
+    assert body["validation"]["models"]["persistence"]["r2"] == card["validation"]["models"]["persistence"]["r2"]
 
 
 def test_openapi_document_describes_the_endpoints(client):

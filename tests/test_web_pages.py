@@ -133,9 +133,9 @@ def test_form_with_a_forged_csrf_token_is_refused(client):
 def test_model_page_shows_metrics_next_to_baselines_chart_and_hashes(client, app):
     card = models.get(app).card
     html = client.get("/model").get_data(as_text=True)
-    for name in ("Tuned random forest", "Persistence", "Linear regression"):
+    for name in ("Tuned random forest", "Persistence", "7-day mean score", "Linear regression"):
         assert name in html
-    forest_r2 = card["validation"]["grouped_cv"]["models"]["random_forest"]["r2"]
+    forest_r2 = card["validation"]["models"]["random_forest"]["r2"]
     assert f"{forest_r2:.3f}" in html
     assert html.count("<rect") == len(card["feature_importances"])
     assert card["artifacts"]["model"]["sha256"] in html

@@ -1,83 +1,127 @@
-"""Honest validation: coin-grouped folds, a time-ordered split, and baselines on the same folds."""
+"""Honest validation: train on earlier dates, test on later ones and on other coins, next to baselines.
+
+Time-ordered with a gap: a training row's target (the next snapshot's score) lies at least `gap_days`
+calendar days before the first test date, so no lag or rolling window of a test row reaches into the
+training targets' days unseen. Coins are also grouped: the test coins of a fold are not in its
+training rows. Several origins (test windows) roll forward in time when asked.
+"""
+
+import zlib
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score, roc_auc_score
-from sklearn.model_selection import GroupKFold
+
+METRICS = ("r2", "mae", "spearman", "accuracy", "f1", "roc_auc")
+# Figures where smaller is better; for the others larger is better.
+LOWER_IS_BETTER = ("mae",)
 
 
-def coin_groups(pairs):
-    """Return one group label per pair: the coin's name and symbol."""
-    return (pairs["coin"] + "|" + pairs["symbol"]).to_numpy()
+def coin_fold(coin_ids, n_folds):
+    """Return a stable fold number per coin_id (CRC32, so the same coin lands in the same fold on every run)."""
+    coin_ids = np.asarray(coin_ids).astype(str)
+    uniques, inverse = np.unique(coin_ids, return_inverse=True)
+    folds = np.array([zlib.crc32(name.encode()) % n_folds for name in uniques])
+    return folds[inverse]
 
 
-def grouped_splits(pairs, n_folds):
-    """Return GroupKFold (train, test) index pairs that never put one coin on both sides."""
-    groups = coin_groups(pairs)
-    n_folds = min(n_folds, len(np.unique(groups)))
-    return list(GroupKFold(n_splits=n_folds).split(pairs, groups=groups))
+def time_ordered_splits(dates, next_dates, coin_ids, origins, gap_days, test_days, n_coin_folds=2,
+                        rotate=False):
+    """Return (train, test, description) triples, one per origin and coin fold (one per origin if rotate).
 
-
-def time_ordered_splits(pairs, n_folds):
-    """Train on pairs before the latest date, test on the latest date's pairs, coins kept apart.
-
-    Returns [] when there are fewer than two pair dates (three snapshot dates).
+    Test rows: dates in [origin, origin + test_days), coins in fold k. Train rows: targets (next_dates)
+    at least gap_days before origin, coins not in fold k. With rotate, origin i tests coin fold i mod n.
     """
-    pair_dates = sorted(pairs["date"].unique())
-    if len(pair_dates) < 2:
-        return []
-    latest = pairs["date"].to_numpy() == pair_dates[-1]
-    groups = coin_groups(pairs)
+    dates = np.asarray(dates, dtype="datetime64[D]")
+    next_dates = np.asarray(next_dates, dtype="datetime64[D]")
+    folds = coin_fold(coin_ids, n_coin_folds)
     splits = []
-    for _, test in grouped_splits(pairs, n_folds):
-        test_coins = set(groups[test])
-        in_test_coins = np.isin(groups, list(test_coins))
-        train_index = np.flatnonzero(~latest & ~in_test_coins)
-        test_index = np.flatnonzero(latest & in_test_coins)
-        if len(train_index) and len(test_index):
-            splits.append((train_index, test_index))
+    for number, origin in enumerate(origins):
+        start = np.datetime64(origin, "D")
+        end = start + np.timedelta64(test_days, "D")
+        in_test = (dates >= start) & (dates < end)
+        in_train = next_dates <= start - np.timedelta64(gap_days, "D")
+        for fold in ([number % n_coin_folds] if rotate else range(n_coin_folds)):
+            train = np.flatnonzero(in_train & (folds != fold))
+            test = np.flatnonzero(in_test & (folds == fold))
+            if len(train) and len(test):
+                splits.append((train, test, {"origin": str(start), "test_days": int(test_days),
+                                             "gap_days": int(gap_days), "coin_fold": int(fold),
+                                             "train_rows": int(len(train)), "test_rows": int(len(test))}))
     return splits
 
 
-def score_metrics(actual, predicted, threshold):
-    """Return regression metrics on the score and classification metrics on the High/Low level."""
+def spearman_per_date(actual, predicted, dates):
+    """Return the mean over dates of the Spearman correlation of predicted and actual scores within each date."""
+    frame = pd.DataFrame({"a": actual, "p": predicted, "d": np.asarray(dates)})
+    ranked = frame.groupby("d")[["a", "p"]].rank()
+    ranked["d"] = frame["d"]
+    per_date = ranked.groupby("d").apply(lambda g: g["a"].corr(g["p"]) if len(g) > 2 else np.nan,
+                                         include_groups=False)
+    return float(per_date.mean())
+
+
+def score_metrics(actual, predicted, dates, threshold):
+    """Return R², MAE, per-date Spearman on the score and accuracy, F1, ROC-AUC on the High/Low level."""
     actual = np.asarray(actual, dtype=float)
     predicted = np.asarray(predicted, dtype=float)
     actual_high = actual >= threshold
     predicted_high = predicted >= threshold
-    metrics = {
+    both_levels = 0 < actual_high.sum() < len(actual)
+    return {
         "r2": float(r2_score(actual, predicted)),
-        "rmse": float(np.sqrt(np.mean((actual - predicted) ** 2))),
         "mae": float(mean_absolute_error(actual, predicted)),
+        "rmse": float(np.sqrt(np.mean((actual - predicted) ** 2))),
+        "spearman": spearman_per_date(actual, predicted, dates),
         "accuracy": float(accuracy_score(actual_high, predicted_high)),
         "f1": float(f1_score(actual_high, predicted_high, zero_division=0)),
-        "roc_auc": float(roc_auc_score(actual_high, predicted)) if 0 < actual_high.sum() < len(actual) else None,
+        "roc_auc": float(roc_auc_score(actual_high, predicted)) if both_levels else None,
     }
-    return metrics
 
 
-def evaluate(fitters, features, target, groups, persistence, splits, threshold, progress=None):
-    """Fit every model on each split's train side; score out-of-fold predictions next to persistence.
+def beats(model, baseline):
+    """Return the metric names on which model is not strictly better than baseline."""
+    worse = []
+    for name in METRICS:
+        a, b = model.get(name), baseline.get(name)
+        if a is None or b is None:
+            continue
+        if (a >= b) if name in LOWER_IS_BETTER else (a <= b):
+            worse.append(name)
+    return worse
 
-    fitters maps a model name to fit(features, target, groups) -> fitted estimator, so a nested
-    search can keep its own folds grouped by coin. Returns the metrics of the pooled out-of-fold
-    predictions with the per-fold R², and the predictions themselves.
+
+def evaluate(fitters, baselines, features, target, dates, splits, threshold, masked=None, progress=None):
+    """Fit every model on each split's train rows; score the pooled test rows next to the baselines.
+
+    fitters maps a name to fit(train_index) -> fitted estimator with predict(features); baselines maps
+    a name to a column of precomputed predictions (persistence, the 7-day mean). With masked (the
+    features with history missing), each model is also scored on the masked test rows. Returns
+    (results, masked_results or None, predictions of the test rows, one column per model).
     """
-    tested = np.concatenate([test for _, test in splits])
+    tested = np.concatenate([test for _, test, _ in splits])
     predictions = {name: np.full(len(target), np.nan) for name in fitters}
-    predictions["persistence"] = np.asarray(persistence, dtype=float).copy()
-    fold_r2 = {name: [] for name in predictions}
-    for fold, (train, test) in enumerate(splits, start=1):
+    masked_predictions = {name: np.full(len(target), np.nan) for name in fitters}
+    for number, (train, test, _) in enumerate(splits, start=1):
         for name, fit in fitters.items():
-            model = fit(features[train], target[train], groups[train])
+            model = fit(train)
             predictions[name][test] = model.predict(features[test])
+            if masked is not None:
+                masked_predictions[name][test] = model.predict(masked[test])
             if progress:
-                progress(f"fold {fold}/{len(splits)}: {name} fitted on {len(train)} pairs, tested on {len(test)}")
-        for name in predictions:
-            fold_r2[name].append(float(r2_score(target[test], predictions[name][test])))
-    results = {}
-    for name, predicted in predictions.items():
-        metrics = score_metrics(target[tested], predicted[tested], threshold)
-        metrics["r2_per_fold"] = fold_r2[name]
-        metrics["r2_fold_std"] = float(np.std(fold_r2[name]))
-        results[name] = metrics
-    return {"folds": len(splits), "pairs_tested": int(len(tested)), "models": results}, predictions
+                progress(f"split {number}/{len(splits)}: {name} fitted, tested on {len(test)} rows")
+    for name, column in baselines.items():
+        predictions[name] = np.asarray(column, dtype=float)
+
+    def block(columns):
+        return {"splits": [info for _, _, info in splits], "folds": len(splits), "pairs_tested": int(len(tested)),
+                "models": {name: score_metrics(target[tested], predicted[tested], dates[tested], threshold)
+                           for name, predicted in columns.items()}}
+
+    masked_block = None
+    if masked is not None:
+        masked_block = block({**{f"{name}": p for name, p in masked_predictions.items()},
+                              "persistence": predictions["persistence"]} if "persistence" in predictions
+                             else masked_predictions)
+    return (block(predictions), masked_block,
+            {"index": tested, **{name: predicted[tested] for name, predicted in predictions.items()}})

@@ -69,53 +69,66 @@ def ensemble_proto(forest, per_tree=False):
     if type(forest).__name__ != "RandomForestRegressor" or getattr(forest, "n_outputs_", 1) != 1:
         raise FastPathError(f"model is a {type(forest).__name__} with {getattr(forest, 'n_outputs_', '?')}"
                             " outputs, not a single-output RandomForestRegressor")
-    roots, features, splits, true_ids, true_leafs, false_ids, false_leafs = [], [], [], [], [], [], []
-    missing_left = []  # where a NaN goes at each split, as scikit-learn decided when it grew the tree
-    leaf_targets, leaf_weights = [], []
+    # Built with numpy per tree, not per node: a deep forest has hundreds of thousands of nodes and this
+    # runs at every model load.
+    roots, features, splits, missing_left = [], [], [], []  # missing_left: where NaN goes, as scikit-learn decided
+    true_ids, true_leafs, false_ids, false_leafs, leaf_targets, leaf_weights = [], [], [], [], [], []
+    n_interior = n_leaves = 0
     for number, estimator in enumerate(forest.estimators_):
         tree = estimator.tree_
         left, right = tree.children_left, tree.children_right
         values = tree.value[:, 0, 0]
-        interior = np.flatnonzero(left != -1)
-        leaves = np.flatnonzero(left == -1)
-        # TreeEnsemble numbers interior nodes and leaves separately, across all trees.
-        node_ids = dict(zip(interior.tolist(), range(len(features), len(features) + len(interior))))
-        leaf_ids = dict(zip(leaves.tolist(), range(len(leaf_weights), len(leaf_weights) + len(leaves))))
+        is_leaf = left == -1
+        interior = np.flatnonzero(~is_leaf)
+        leaves = np.flatnonzero(is_leaf)
         target = number if per_tree else 0
         if not len(interior):  # a one-leaf tree: a dummy split whose branches both reach the leaf
-            roots.append(len(features))
-            features.append(0)
-            splits.append(0.0)
-            missing_left.append(1)
-            for ids, is_leaf in ((true_ids, true_leafs), (false_ids, false_leafs)):
-                ids.append(len(leaf_weights))
-                is_leaf.append(1)
-            leaf_targets.append(target)
-            leaf_weights.append(float(values[0]))
+            roots.append(n_interior)
+            features.append(np.zeros(1, dtype=np.int64))
+            splits.append(np.zeros(1))
+            missing_left.append(np.ones(1, dtype=np.int64))
+            for ids, leaf in ((true_ids, true_leafs), (false_ids, false_leafs)):
+                ids.append(np.array([n_leaves]))
+                leaf.append(np.ones(1, dtype=np.int64))
+            leaf_targets.append(np.array([target]))
+            leaf_weights.append(values[:1].astype(np.float64))
+            n_interior, n_leaves = n_interior + 1, n_leaves + 1
             continue
-        roots.append(node_ids[0])
+        # TreeEnsemble numbers interior nodes and leaves separately, across all trees.
+        ids = np.zeros(tree.node_count, dtype=np.int64)
+        ids[interior] = n_interior + np.arange(len(interior))
+        ids[leaves] = n_leaves + np.arange(len(leaves))
+        roots.append(int(ids[0]))
         go_left = getattr(tree, "missing_go_to_left", np.ones(tree.node_count, dtype=np.uint8))
-        for node in interior.tolist():
-            features.append(int(tree.feature[node]))
-            splits.append(float(tree.threshold[node]))
-            missing_left.append(int(go_left[node]))
-            for child, ids, is_leaf in ((left[node], true_ids, true_leafs), (right[node], false_ids, false_leafs)):
-                child_is_leaf = left[child] == -1
-                ids.append(leaf_ids[child] if child_is_leaf else node_ids[child])
-                is_leaf.append(int(child_is_leaf))
-        leaf_targets.extend([target] * len(leaves))
-        leaf_weights.extend(values[leaves].tolist())
+        features.append(tree.feature[interior].astype(np.int64))
+        splits.append(tree.threshold[interior].astype(np.float64))
+        missing_left.append(np.asarray(go_left)[interior].astype(np.int64))
+        for children, ids_out, leaf_out in ((left[interior], true_ids, true_leafs),
+                                            (right[interior], false_ids, false_leafs)):
+            ids_out.append(ids[children])
+            leaf_out.append(is_leaf[children].astype(np.int64))
+        leaf_targets.append(np.full(len(leaves), target))
+        leaf_weights.append(values[leaves].astype(np.float64))
+        n_interior, n_leaves = n_interior + len(interior), n_leaves + len(leaves)
+
+    def joined(parts):
+        return np.concatenate(parts).tolist()
+
+    features, missing_left = joined(features), joined(missing_left)
+    true_ids, true_leafs, false_ids, false_leafs = map(joined, (true_ids, true_leafs, false_ids, false_leafs))
+    leaf_targets = joined(leaf_targets)
+    splits, leaf_weights = np.concatenate(splits), np.concatenate(leaf_weights)
 
     n_targets = len(forest.estimators_) if per_tree else 1
     node = helper.make_node(
         "TreeEnsemble", ["X"], ["Y"], domain="ai.onnx.ml",
         aggregate_function=SUM if per_tree else AVERAGE, n_targets=n_targets, post_transform=0,
         tree_roots=roots, nodes_featureids=features,
-        nodes_splits=numpy_helper.from_array(np.asarray(splits, dtype=np.float64)),
+        nodes_splits=numpy_helper.from_array(splits),
         nodes_modes=numpy_helper.from_array(np.full(len(features), BRANCH_LEQ, dtype=np.uint8)),
         nodes_truenodeids=true_ids, nodes_trueleafs=true_leafs,
         nodes_falsenodeids=false_ids, nodes_falseleafs=false_leafs, nodes_missing_value_tracks_true=missing_left,
-        leaf_targetids=leaf_targets, leaf_weights=numpy_helper.from_array(np.asarray(leaf_weights, dtype=np.float64)),
+        leaf_targetids=leaf_targets, leaf_weights=numpy_helper.from_array(leaf_weights),
     )
     graph = helper.make_graph(
         [node], "random_forest",
@@ -308,13 +321,22 @@ def check_rows(forest, n_features, count=512, seed=0):
     """Return scaled float32 rows that probe the forest's splits: at, just below and above thresholds, and beyond."""
     thresholds = np.concatenate([estimator.tree_.threshold[estimator.tree_.children_left != -1]
                                  for estimator in forest.estimators_] or [np.zeros(1)])
+    # A split that only separates missing from present values has an infinite threshold: no row sits at it.
+    thresholds = thresholds[np.isfinite(thresholds)]
     rng = np.random.default_rng(seed)
     low, high = (thresholds.min(), thresholds.max()) if len(thresholds) else (-1.0, 1.0)
     spread = max(high - low, 1.0)
     rows = rng.uniform(low - spread, high + spread, size=(count, n_features))
     at = np.float32(rng.choice(thresholds, size=(count, n_features)))
     edges = np.concatenate([at, np.nextafter(at, np.float32(-np.inf)), np.nextafter(at, np.float32(np.inf))])
-    return np.concatenate([rows.astype(np.float32), edges]).astype(np.float64)
+    checked = np.concatenate([rows.astype(np.float32), edges]).astype(np.float64)
+    # Missing values: each feature missing alone, then a random share missing, so every NaN route is tried.
+    missing = checked[: count * 2].copy()
+    missing[np.arange(len(missing)), np.arange(len(missing)) % n_features] = np.nan
+    some = checked[count * 2: count * 4].copy()
+    some[rng.random(some.shape) < 0.3] = np.nan
+    everything = np.full((1, n_features), np.nan)
+    return np.concatenate([checked, missing, some, everything])
 
 
 def compile_forest(forest, scaler):

@@ -77,8 +77,11 @@ def _first_line(error):
     return text.splitlines()[0] if text else error.__class__.__name__
 
 
-def _sqlite_file(url):
+def sqlite_file(url):
+    """Return the file of a SQLite URL, None for an in-memory one or another backend."""
     database = url.database or ""
+    if url.get_backend_name() != "sqlite":
+        return None
     return None if database in ("", ":memory:") or database.startswith("file:") else Path(database)
 
 
@@ -87,7 +90,7 @@ def create_store_engine(url):
     url = parse_database_url(url)
     if url.get_backend_name() != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True)
-    path = _sqlite_file(url)
+    path = sqlite_file(url)
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

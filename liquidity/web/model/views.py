@@ -7,7 +7,7 @@ from liquidity.web import current_model
 bp = Blueprint("model", __name__)
 
 MODEL_NAMES = {"random_forest": "Tuned random forest", "persistence": "Persistence (next score = today's)",
-               "linear_regression": "Linear regression"}
+               "mean_7_days": "The coin's 7-day mean score", "linear_regression": "Linear regression"}
 CHART_WIDTH = 320  # px of the longest importance bar in the inline SVG chart
 
 
@@ -49,8 +49,9 @@ def card():
     """Show what the model was trained on, how good it is next to its baselines, and what it is."""
     model = current_model()
     card = model.card
-    blocks = [(title, card["validation"].get(key)) for key, title in
-              (("grouped_cv", "Coin-grouped cross-validation"), ("time_ordered", "Time-ordered evaluation"))]
+    validation = card["validation"]
+    blocks = [("Time-ordered evaluation, with the coin's history", validation),
+              ("Four inputs only (history missing, as for a new coin)", validation.get("four_input"))]
     return render_template("model/card.html", card=card, model=model, bars=importance_bars(card),
                            chart_width=CHART_WIDTH,
                            blocks=[(t, b, compared_with_persistence(b)) for t, b in blocks if b],
