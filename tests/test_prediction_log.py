@@ -126,6 +126,9 @@ def test_input_drift_counts_inputs_outside_the_training_range_per_day(store):
     assert drift.loc[("2024-05-02", "mkt_cap")].tolist() == [1, 1]
     recent = inputs_by_day(store, RANGES, since=now - timedelta(hours=1))
     assert set(recent["day"]) == {"2024-05-03"}
+    # An input the model never saw in training (no range in the card): every value given is outside it.
+    untrained = inputs_by_day(store, {**RANGES, "1h": {"min": None, "max": None}}).set_index(["day", "input"])
+    assert untrained.loc[("2024-05-03", "1h")].tolist() == [2, 2]
 
 
 def test_prune_keeps_only_the_retention_window(store):

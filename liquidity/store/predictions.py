@@ -186,16 +186,22 @@ def inputs_by_day(store, ranges, since=None):
     """Return per logged day and input: rows logged with that input, and how many lay outside ranges[input].
 
     ranges maps the loader's input names (volume, mkt_cap, 1h, price) to {"min": ..., "max": ...}, as the model
-    card's inputs section does. A missing input (NULL) is neither in nor out of range.
+    card's inputs section does; a range of None (an input never present in training) puts every value outside.
+    A missing input (NULL) is neither in nor out of range.
     """
     p = prediction_log
     day = _logged_day(store.dialect).label("day")
     columns = [day]
     for column, name in INPUT_COLUMNS.items():
         value = p.c[column]
-        low, high = float(ranges[name]["min"]), float(ranges[name]["max"])
+        low, high = ranges[name].get("min"), ranges[name].get("max")
         columns.append(sa.func.count(value).label(f"{column}_logged"))
-        columns.append(sa.func.sum(sa.case(((value < low) | (value > high), 1), else_=0)).label(f"{column}_outside"))
+        if low is None or high is None:
+            # The model never saw this input (e.g. 1h, absent from the daily history): every value given is outside.
+            outside = sa.func.count(value)
+        else:
+            outside = sa.func.sum(sa.case(((value < float(low)) | (value > float(high)), 1), else_=0))
+        columns.append(outside.label(f"{column}_outside"))
     statement = sa.select(*columns)
     if since is not None:
         statement = statement.where(p.c.created_at >= since)

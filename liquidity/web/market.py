@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from liquidity.store import StoreError
 from liquidity.store.schema import snapshots
 
 PER_PAGE = 50
@@ -52,9 +53,12 @@ CACHE = LookupCache()
 
 def data_version(store):
     """Return (newest row id, newest date): it changes whenever an import or ingest adds rows."""
-    with store.engine.connect() as connection:
-        newest_id, latest = connection.execute(sa.select(sa.func.max(snapshots.c.id),
-                                                         sa.func.max(snapshots.c.date))).one()
+    try:
+        with store.engine.connect() as connection:
+            newest_id, latest = connection.execute(sa.select(sa.func.max(snapshots.c.id),
+                                                             sa.func.max(snapshots.c.date))).one()
+    except sa.exc.DBAPIError as error:
+        raise StoreError(f"cannot read the store: {str(error.orig).splitlines()[0]}") from None
     return newest_id, None if latest is None else str(latest)
 
 

@@ -1,5 +1,8 @@
 """GET /monitor: the model's realized accuracy against persistence, forecasts scored and input drift, by week."""
 
+from datetime import date
+
+import sqlalchemy as sa
 from flask import Blueprint, render_template
 
 from liquidity.monitoring import INPUT_NAMES, monitor_figures
@@ -7,6 +10,7 @@ from liquidity.store import StoreError
 from liquidity.web import current_model, current_store
 from liquidity.web.charts import bar_chart, line_chart
 from liquidity.web.extensions import StoreUnavailable, stores
+from liquidity.web.market import CACHE, data_version
 
 bp = Blueprint("monitor", __name__)
 
@@ -17,10 +21,25 @@ INPUT_TITLES = {"volume": "24h volume", "mkt_cap": "market cap", "1h": "1h chang
 def figures():
     """Return the monitor's figures from the current app's store and model (503 when either is unavailable)."""
     model = current_model()
+    store = current_store()
     try:
-        return monitor_figures(current_store(), model)
+        # The figures change only when a forecast is logged or scored, or rows are pruned: cache on those.
+        key = ("monitor", id(model), model.version, log_version(store), data_version(store), date.today())
+        return CACHE.get(key, lambda: monitor_figures(store, model))
     except StoreError as error:
         raise StoreUnavailable(f"The prediction log cannot be read right now: {error}") from None
+
+
+def log_version(store):
+    """Return (newest log id, rows logged, rows scored): any write, scoring or pruning changes it."""
+    from liquidity.store.schema import prediction_log as log
+
+    try:
+        with store.engine.connect() as connection:
+            return tuple(connection.execute(sa.select(sa.func.max(log.c.id), sa.func.count(),
+                                                      sa.func.count(log.c.realized_score))).one())
+    except sa.exc.DBAPIError as error:
+        raise StoreUnavailable(f"The prediction log cannot be read right now: {error.orig}") from None
 
 
 def percent(value):
