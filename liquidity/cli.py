@@ -182,14 +182,16 @@ def forecast_command(start, end, day, out, url, log):
 
 
 def log_command_forecasts(store, model, forecasts, dates):
-    """Log the command's forecasts with their inputs in one transaction; a store error warns and does not stop it."""
+    """Log the command's forecasts with their inputs in one transaction and score those whose outcome is stored;
+    a store error warns and does not stop the command."""
     from liquidity.store import StoreError
-    from liquidity.store.predictions import forecast_rows, log_forecasts
+    from liquidity.store.predictions import forecast_rows, log_forecasts, score_outcomes
 
     try:
         inputs = store.history(start=dates[0], end=dates[-1])
         log_forecasts(store, forecast_rows(forecasts, inputs=inputs), source="forecast command",
                       model_version=model.version)
+        score_outcomes(store)  # forecasts of past dates: their next snapshot is stored already
     except StoreError as error:
         click.echo(f"warning: the forecasts were not logged: {error}", err=True)
 

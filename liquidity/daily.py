@@ -43,12 +43,24 @@ def already_forecast(store, date, model_version):
         return connection.execute(statement, {"day": datetime.fromisoformat(date).date()}).scalar_one() > 0
 
 
-def forecast_and_score(store, model, ingested, keep_days, now=None):
-    """Run every step after the ingest on store: score outcomes, forecast and log the latest snapshot, prune."""
+def scored_count(store):
+    """Return how many logged forecasts have their outcome."""
+    from liquidity.store.predictions import counts
+
+    return counts(store)[1]
+
+
+def forecast_and_score(store, model, ingested, keep_days, scored_before=None, now=None):
+    """Run every step after the ingest on store: score outcomes, forecast and log the latest snapshot, prune.
+
+    scored_before, the scored count before the ingest, lets the summary count what the ingest itself scored.
+    """
     from liquidity.forecasting import ForecastError, forecast_market
     from liquidity.store.predictions import forecast_rows, log_forecasts, prune, score_outcomes
 
     scored = score_outcomes(store)
+    if scored_before is not None:
+        scored = scored_count(store) - scored_before
     date = store.latest_date()
     if date is None:
         raise ForecastError("the market store is empty: import snapshots first (python -m liquidity import DATASET)")
@@ -105,14 +117,15 @@ def daily_command(coins, out, base_url, snapshot_date, skip_ingest, keep_days, u
         database = parse_database_url(url or database_url())
         # Load the model first: a bad artifact stops the run before it spends any API quota.
         model = LiquidityModel.load(default_artifact_paths())
-        if skip_ingest:
-            ingested = "ingest skipped (--skip-ingest)"
-        else:
-            env_url, api_key, plan = coingecko_settings()
-            with CoinGeckoClient(base_url or env_url, api_key, plan) as client:
-                ingested = ingest_today(out, coins, client, snapshot_date, database)
         with MarketStore(database) as store:
-            result = forecast_and_score(store, model, ingested, keep_days)
+            before = scored_count(store)
+            if skip_ingest:
+                ingested = "ingest skipped (--skip-ingest)"
+            else:
+                env_url, api_key, plan = coingecko_settings()
+                with CoinGeckoClient(base_url or env_url, api_key, plan) as client:
+                    ingested = ingest_today(out, coins, client, snapshot_date, database)
+            result = forecast_and_score(store, model, ingested, keep_days, scored_before=before)
     except (ArtifactError, CoinGeckoError, ForecastError, IngestError, SettingError, StoreError, OSError,
             ValueError) as error:
         raise click.ClickException(str(error)) from None
