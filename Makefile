@@ -61,7 +61,7 @@ bench: $(VENV)/.runtime ## time one-row, batch, start-up and HTTP figures agains
 	$(BIN)/python benchmarks/bench.py
 
 .PHONY: soak
-soak: $(VENV)/.runtime ## load test: gunicorn on loopback, 16 clients for 60 s; p99 latency and worker RSS
+soak: $(VENV)/.runtime ## load test: gunicorn on loopback, 16 clients for 60 s, prediction log on SQLite; p99, RSS, log rows
 	$(BIN)/python benchmarks/soak.py --seconds 60 --clients 16 --workers 2
 
 .PHONY: bench-import

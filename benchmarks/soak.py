@@ -3,11 +3,15 @@
 Run: make soak   (or: .venv/bin/python benchmarks/soak.py --seconds 60 --clients 16 --workers 2)
 
 Starts `gunicorn -c gunicorn.conf.py app:app` on a free 127.0.0.1 port with LIQUIDITY_ENV=production and a random
-SECRET_KEY, waits for /healthz, warms up, then runs the clients: half POST /api/v1/predict, half GET / and POST
-/predict with the form's CSRF token and session cookie. Reports requests, errors (non-2xx or exceptions), req/s,
-p50/p99/max latency per request kind, and each worker's RSS at start and end. Worker recycling (max_requests) is
-turned off so a leak would show. Stops gunicorn itself. Exit status 1 on any error or RSS growth above
---max-growth, 0 otherwise. Never leaves loopback.
+SECRET_KEY, on a fresh SQLite market store filled from DATASET/ (the demo slice), with the prediction log on
+(--no-log turns it off, for comparison). Waits for /healthz, warms up, then runs the clients, a third each:
+POST /api/v1/predict; GET / and POST /predict with the form's CSRF token and session cookie; a coin page
+(GET /coins/<coin_id>) and the coin forecast API. Every one of those answers writes a log row, so several workers
+write the same SQLite file at once. Reports requests, errors (non-2xx or exceptions), req/s, p50/p99/max latency per
+request kind, each worker's RSS at start and end, the log rows written against the answers that should have written
+one, and any "database is locked" or failed log write in gunicorn's log. Worker recycling (max_requests) is turned
+off so a leak would show. Stops gunicorn itself. Exit status 1 on any error, missing log row, locked database or
+RSS growth above --max-growth, 0 otherwise. Never leaves loopback.
 """
 
 import argparse
@@ -79,8 +83,15 @@ def coin():
             "24h_volume": mkt_cap * 10 ** random.uniform(-4, 0), "mkt_cap": mkt_cap}
 
 
+# Answers that write one prediction log row each when they succeed.
+LOGGING_KINDS = {"POST /api/v1/predict", "GET /predict?...", "GET /coins/<id>", "GET /api/v1/coins/<id>/forecast"}
+
+
 class Recorder:
-    """Thread-safe latencies and failures per request kind."""
+    """Thread-safe latencies and failures per request kind, and the log rows the answers should have written."""
+
+    logged = 0  # shared by every recorder of a run (warm-up included): the log is counted once at the end
+    logged_lock = threading.Lock()
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -93,6 +104,9 @@ class Recorder:
             self.latencies[kind].append(elapsed)
             if error is not None or status not in expected:
                 self.errors[kind].append(error or f"HTTP {status}")
+            elif kind in LOGGING_KINDS:
+                with Recorder.logged_lock:
+                    Recorder.logged += 1
 
 
 def api_client(port, deadline, recorder):
@@ -141,6 +155,43 @@ def form_client(port, deadline, recorder):
             recorder.record("GET /predict?...", started, error=f"{error.__class__.__name__}: {error}")
 
 
+COIN_IDS = []  # filled from /api/v1/coins before the clients start
+
+
+def coin_client(port, deadline, recorder):
+    while time.monotonic() < deadline:
+        coin_id = urllib.parse.quote(random.choice(COIN_IDS), safe="")
+        for kind, path in (("GET /coins/<id>", f"/coins/{coin_id}?days=30"),
+                           ("GET /api/v1/coins/<id>/forecast", f"/api/v1/coins/{coin_id}/forecast")):
+            started = time.perf_counter()
+            try:
+                status, _, body = request(port, "GET", path)
+                if status == 200 and kind.startswith("GET /coins") and b'id="forecast-score"' not in body:
+                    raise ValueError("no forecast on the coin page")
+                recorder.record(kind, started, status)
+            except Exception as error:
+                recorder.record(kind, started, error=f"{error.__class__.__name__}: {error}")
+
+
+def prepare_store(folder):
+    """Return the URL of a fresh SQLite store in folder holding DATASET/ (the demo slice)."""
+    url = f"sqlite:///{folder}/market.db"
+    subprocess.run([sys.executable, "-m", "liquidity", "import", str(ROOT / "DATASET")], cwd=ROOT, check=True,
+                   env={**os.environ, "DATABASE_URL": url}, stdout=subprocess.DEVNULL)
+    return url
+
+
+def log_rows(url):
+    """Return the number of rows in the store's prediction log."""
+    import sqlite3
+
+    connection = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        return connection.execute("SELECT COUNT(*) FROM prediction_log").fetchone()[0]
+    finally:
+        connection.close()
+
+
 def wait_for_health(port, process, seconds=60):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -173,8 +224,9 @@ def percentile(values, fraction):
 
 def run_clients(port, clients, seconds, recorder):
     deadline = time.monotonic() + seconds
-    threads = [threading.Thread(target=api_client if i % 2 == 0 else form_client, args=(port, deadline, recorder),
-                                daemon=True) for i in range(clients)]
+    kinds = (api_client, form_client, coin_client)
+    threads = [threading.Thread(target=kinds[i % 3], args=(port, deadline, recorder), daemon=True)
+               for i in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -189,10 +241,14 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of load before start RSS is read")
     parser.add_argument("--max-growth", type=float, default=0.20, help="largest allowed RSS growth per worker")
+    parser.add_argument("--no-log", dest="log", action="store_false", help="turn the prediction log off")
     args = parser.parse_args(argv)
 
     port = free_port()
+    store_folder = tempfile.TemporaryDirectory(prefix="soak-store-")
+    store_url = prepare_store(store_folder.name)
     environ = {**os.environ, "LIQUIDITY_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
+               "DATABASE_URL": store_url, "LIQUIDITY_PREDICTION_LOG": "true" if args.log else "false",
                "WEB_CONCURRENCY": str(args.workers), "GUNICORN_BIND": f"{HOST}:{port}", "LIQUIDITY_LOG_LEVEL": "INFO",
                # 16 clients on one address would meet the per-client rate limits: the soak measures the app.
                "LIQUIDITY_RATELIMIT_ENABLED": "false"}
@@ -206,6 +262,8 @@ def main(argv=None):
     try:
         wait_for_health(port, process)
         workers = wait_for_workers(process.pid, args.workers)
+        listing = json.loads(request(port, "GET", "/api/v1/coins?per_page=500")[2])
+        COIN_IDS.extend(coin["coin_id"] for coin in listing["coins"])
         cold = {pid: rss_mb(pid) for pid in workers}
         run_clients(port, args.clients, args.warmup, Recorder())
         start = {pid: rss_mb(pid) for pid in workers}
@@ -223,11 +281,17 @@ def main(argv=None):
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
+    written = log_rows(store_url)
+    store_folder.cleanup()
+    log_text = Path(log.name).read_text(errors="replace")
+    locked = log_text.count("database is locked")
+    failed_writes = log_text.count("prediction log:")
 
     total = sum(len(v) for v in recorder.latencies.values())
     errors = sum(len(v) for v in recorder.errors.values())
-    print(f"\n{args.clients} clients ({args.clients // 2 + args.clients % 2} API, {args.clients // 2} form), "
-          f"{args.workers} workers, {elapsed:.1f} s, {os.cpu_count()} cores")
+    print(f"\n{args.clients} clients (a third each: API, form, coin page + coin API), {args.workers} workers, "
+          f"{elapsed:.1f} s, {os.cpu_count()} cores, {len(COIN_IDS)} stored coins, prediction log "
+          f"{'on' if args.log else 'off'}")
     print(f"{'request':<24}{'count':>8}{'errors':>8}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
     for kind in sorted(recorder.latencies):
         values = recorder.latencies[kind]
@@ -247,8 +311,13 @@ def main(argv=None):
     if workers_after != workers:
         print(f"workers changed during the run: {workers} -> {workers_after}")
         growth_ok = False
-    ok = errors == 0 and total > 0 and growth_ok
-    print("\nPASS" if ok else "\nFAIL", f"(errors: {errors}, RSS growth limit {args.max_growth:.0%})")
+    expected_rows = Recorder.logged if args.log else 0
+    print(f"\nprediction log (SQLite, WAL): {written} row(s) written, {expected_rows} expected (warm-up included); "
+          f"'database is locked' in gunicorn's log: {locked}; failed log writes: {failed_writes}")
+    log_ok = written == expected_rows and locked == 0 and failed_writes == 0
+    ok = errors == 0 and total > 0 and growth_ok and log_ok
+    print("\nPASS" if ok else "\nFAIL", f"(errors: {errors}, log rows missing: {expected_rows - written}, locked: "
+          f"{locked}, RSS growth limit {args.max_growth:.0%})")
     if ok:
         Path(log.name).unlink()
     else:

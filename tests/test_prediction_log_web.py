@@ -107,3 +107,11 @@ def test_the_settings_default_to_the_embedded_store_and_a_year_of_log():
     settings = load_settings({})
     assert settings["DATABASE_URL"].database.endswith("instance/market.db")
     assert settings["PREDICTION_LOG_KEEP_DAYS"] == 365 and settings["PREDICTION_LOG_ENABLED"] is True
+
+
+def test_a_card_without_a_1h_range_still_warns_on_a_percent():
+    from liquidity.hints import h1_warning, percent_bound
+
+    assert percent_bound({"min": None, "max": None}) == 1.0
+    assert h1_warning(2.2, {"min": None, "max": None}).startswith("1h looks like a percent")
+    assert h1_warning(0.022, {"min": None, "max": None}) is None
