@@ -253,6 +253,18 @@ class MarketStore:
         latest = self._scalars(sa.select(sa.func.max(snapshots.c.date)))[0]
         return None if latest is None else str(latest)
 
+    def latest_signature(self):
+        """Return (latest date, rows stored on it), or (None, 0): one cheap query that changes when new data lands."""
+        latest = sa.select(sa.func.max(snapshots.c.date)).scalar_subquery()
+        statement = (sa.select(sa.cast(snapshots.c.date, sa.Text), sa.func.count())
+                     .where(snapshots.c.date == latest).group_by(snapshots.c.date))
+        try:
+            with self.engine.connect() as connection:
+                row = connection.execute(statement).first()
+        except sa.exc.DBAPIError as error:
+            raise StoreError(f"cannot read the store at DATABASE_URL={_shown(self.url)}: {_first_line(error)}") from None
+        return (None, 0) if row is None else (str(row[0]), int(row[1]))
+
     def snapshot(self, date):
         """Return every coin's row on date, by coin_id."""
         statement = (sa.select(*_FRAME_SELECT).where(snapshots.c.date == _as_date(date))
