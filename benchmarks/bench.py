@@ -190,7 +190,7 @@ def bench_history(model, seconds):
 
 def bench_store(model, seconds):
     """Forecasts read from a SQLite market store of the synthetic market, next to the same forecasts from memory."""
-    from liquidity.forecasting import MarketWindow, forecast_coin, forecast_market
+    from liquidity.forecasting import MarketWindow, forecast_coin, forecast_dates, forecast_market
     from liquidity.store import MarketStore
 
     print("\n== forecast from the market store (SQLite), in process ==")
@@ -226,6 +226,18 @@ def bench_store(model, seconds):
               f" {verdict(percentile_ms(cached, 50) < 50)} (< 50 ms); computed from the store each time median"
               f" {percentile_ms(direct, 50):.1f} ms ({coins / np.median(direct):,.0f} rows/s, 31 days read), once per"
               f" snapshot; from rows in memory see forecast_snapshots above")
+
+    # What `python -m liquidity forecast --start .. --end ..` does, minus writing the CSV.
+    days = 180
+    market = synthetic_market(days=days + LONGEST_LAG, seed=1).assign(source="bench", **{"24h": np.nan, "7d": np.nan})
+    market["coin"] = market["symbol"]
+    with tempfile.TemporaryDirectory() as folder, MarketStore(f"sqlite:///{folder}/market.db") as store:
+        store.add_snapshots(market)
+        dates = sorted(market["date"].unique())[-days:]
+        took = best_of(lambda: forecast_dates(store, model, dates), repeats=1)
+        print(f"forecast command's work, {days} days x {market['coin_id'].nunique():,} coins"
+              f" ({days * market['coin_id'].nunique():,} forecasts with band, read from the store): {took:.1f} s"
+              f" {verdict(took < 60)} (< 60 s)")
 
 
 STARTUP = """
