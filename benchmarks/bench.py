@@ -188,6 +188,58 @@ def bench_history(model, seconds):
           f" -> {np.median(baseline) / np.median(fast):,.0f}x; {verdict(percentile_ms(fast, 50) < 1)} (< 1 ms)")
 
 
+def bench_store(model, seconds):
+    """Forecasts read from a SQLite market store of the synthetic market, next to the same forecasts from memory."""
+    from liquidity.forecasting import MarketWindow, forecast_coin, forecast_dates, forecast_market
+    from liquidity.store import MarketStore
+
+    print("\n== forecast from the market store (SQLite), in process ==")
+    market = synthetic_market().assign(source="bench", **{"24h": np.nan, "7d": np.nan})
+    market["coin"] = market["symbol"]
+    with tempfile.TemporaryDirectory() as folder, MarketStore(f"sqlite:///{folder}/market.db") as store:
+        started = time.perf_counter()
+        store.add_snapshots(market)
+        took = time.perf_counter() - started
+        print(f"import {len(market):,} rows with their scores: {len(market) / took:,.0f} rows/s ({took:.2f} s;"
+              " the full history: make bench-import)")
+        own = market[market["coin_id"] == "coin-7"]
+        arrays = (own["date"].to_numpy(), own["volume"].to_numpy(), own["mkt_cap"].to_numpy(), own["1h"].to_numpy(),
+                  own["price"].to_numpy(), own["liquidity_score"].to_numpy())
+        stored = time_calls(lambda: forecast_coin(store, model, "coin-7"), 5_000, seconds)
+        memory = time_calls(lambda: model.forecast_history(*arrays), 20_000, seconds)
+        window = MarketWindow(store)
+        started = time.perf_counter()
+        forecast_coin(window, model, "coin-7")  # loads the window: once per new snapshot
+        loaded = time.perf_counter() - started
+        windowed = time_calls(lambda: forecast_coin(window, model, "coin-7"), 20_000, seconds)
+        print(f"one coin, {len(own)} rows of history, score + band: through the window median"
+              f" {percentile_ms(windowed, 50):.3f} ms, p99 {percentile_ms(windowed, 99):.3f} ms"
+              f" {verdict(percentile_ms(windowed, 50) < 1)} (< 1 ms); from rows already in memory (baseline) median"
+              f" {percentile_ms(memory, 50):.3f} ms -> {np.median(windowed) / np.median(memory):.2f}x;"
+              f" reading the store each time (forecast_coin on the store) median {percentile_ms(stored, 50):.3f} ms,"
+              f" p99 {percentile_ms(stored, 99):.3f} ms; loading the window once per snapshot {loaded * 1000:.0f} ms")
+        coins = market["coin_id"].nunique()
+        direct = time_calls(lambda: forecast_market(store, model), 50, seconds, warmup=1)
+        forecast_market(window, model)
+        cached = time_calls(lambda: forecast_market(window, model), 2_000, seconds)
+        print(f"whole latest snapshot ({coins:,} coins): through the window median {percentile_ms(cached, 50):.2f} ms"
+              f" {verdict(percentile_ms(cached, 50) < 50)} (< 50 ms); computed from the store each time median"
+              f" {percentile_ms(direct, 50):.1f} ms ({coins / np.median(direct):,.0f} rows/s, 31 days read), once per"
+              f" snapshot; from rows in memory see forecast_snapshots above")
+
+    # What `python -m liquidity forecast --start .. --end ..` does, minus writing the CSV.
+    days = 180
+    market = synthetic_market(days=days + LONGEST_LAG, seed=1).assign(source="bench", **{"24h": np.nan, "7d": np.nan})
+    market["coin"] = market["symbol"]
+    with tempfile.TemporaryDirectory() as folder, MarketStore(f"sqlite:///{folder}/market.db") as store:
+        store.add_snapshots(market)
+        dates = sorted(market["date"].unique())[-days:]
+        took = best_of(lambda: forecast_dates(store, model, dates), repeats=1)
+        print(f"forecast command's work, {days} days x {market['coin_id'].nunique():,} coins"
+              f" ({days * market['coin_id'].nunique():,} forecasts with band, read from the store): {took:.1f} s"
+              f" {verdict(took < 60)} (< 60 s)")
+
+
 STARTUP = """
 import json, sys, time
 started = time.perf_counter()
@@ -474,6 +526,7 @@ def main(argv=None):
     bench_one_row(model, args.seconds)
     bench_batch(model, args.rows)
     bench_history(model, args.seconds)
+    bench_store(model, args.seconds)
     bench_startup()
     if not args.no_http:
         bench_http(model, args.rows, args.clients, args.seconds)

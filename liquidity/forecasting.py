@@ -58,7 +58,12 @@ def _latest(store):
 
 
 def forecast_coin(store, model, coin_id, date=None):
-    """Forecast coin_id's next-snapshot score from its row on date (default: the latest stored date) and its past."""
+    """Forecast coin_id's next-snapshot score from its row on date (default: the latest stored date) and its past.
+
+    store: a MarketStore, or a MarketWindow that answers the latest date from memory.
+    """
+    if isinstance(store, MarketWindow):
+        return store.forecast_coin(model, coin_id, date)
     day = str(date) if date is not None else _latest(store)
     rows = store.coin_history(coin_id, end=day, days=LONGEST_LAG + 1)
     if rows.empty or rows["date"].iloc[-1] != day:
@@ -89,7 +94,12 @@ def forecast_dates(store, model, dates):
 
 
 def forecast_market(store, model, date=None):
-    """Forecast every coin of the snapshot on date (default: the latest stored one) from its own history."""
+    """Forecast every coin of the snapshot on date (default: the latest stored one) from its own history.
+
+    store: a MarketStore, or a MarketWindow that keeps the latest snapshot's forecasts in memory.
+    """
+    if isinstance(store, MarketWindow):
+        return store.forecast_market(model, date)
     day = str(date) if date is not None else _latest(store)
     forecasts = forecast_dates(store, model, [day])
     if forecasts.empty:
@@ -148,3 +158,93 @@ class LatestReference:
         except StoreError as error:
             log.warning("ranking against the model card's reference snapshot: %s", error)
             return None
+
+
+@dataclass(frozen=True)
+class _CoinRows:
+    """One coin's rows of the window, oldest first, as the arrays forecast_history reads."""
+
+    coin: str
+    symbol: str
+    arrays: tuple  # dates, volume, mkt_cap, 1h, price, liquidity_score
+
+
+class MarketWindow:
+    """The store's last LONGEST_LAG + 1 days in memory, and the latest snapshot's forecasts once computed.
+
+    Pages and the API ask for forecasts of the latest snapshot all day, while the store changes about once
+    a day: the window re-checks the store's latest date (and its row count) at most every check_every
+    seconds and reloads only when they changed. Other dates go to the store.
+    """
+
+    def __init__(self, store, check_every=5.0):
+        self.store = store
+        self.check_every = check_every
+        self._lock = threading.Lock()
+        self._checked_at = None
+        self._signature = (None, 0)
+        self._coins = {}
+        self._market = {}  # model version -> forecasts of the latest snapshot
+
+    @property
+    def latest(self):
+        """Return the latest stored date ('YYYY-MM-DD'), or None for an empty store."""
+        self._refresh()
+        return self._signature[0]
+
+    def latest_date(self):
+        """Return the latest stored date, as MarketStore.latest_date does."""
+        return self.latest
+
+    def _refresh(self):
+        now = time.monotonic()
+        if self._checked_at is not None and now - self._checked_at < self.check_every:
+            return
+        with self._lock:
+            if self._checked_at is not None and now - self._checked_at < self.check_every:
+                return
+            signature = self.store.latest_signature()
+            if signature != self._signature:
+                self._coins = self._load(signature[0])
+                self._market = {}
+                self._signature = signature
+            self._checked_at = time.monotonic()
+
+    def _load(self, latest):
+        if latest is None:
+            return {}
+        frame = self.store.history(start=_day(latest) - timedelta(days=LONGEST_LAG), end=latest)
+        columns = [frame[name].to_numpy() for name in ("date", "volume", "mkt_cap", "1h", "price", "liquidity_score")]
+        names, symbols, dates = frame["coin"].to_numpy(), frame["symbol"].to_numpy(), columns[0]
+        coins = {}
+        for coin_id, rows in frame.groupby("coin_id", sort=False).indices.items():
+            if dates[rows[-1]] == latest:  # history() orders by date, so a coin's rows are oldest first
+                coins[coin_id] = _CoinRows(names[rows[-1]], symbols[rows[-1]],
+                                           tuple(column[rows] for column in columns))
+        return coins
+
+    def forecast_coin(self, model, coin_id, date=None):
+        """Forecast one coin as forecast_coin does; the latest date from memory."""
+        latest = self.latest
+        if latest is None:
+            raise ForecastError("the market store is empty: import snapshots first (python -m liquidity import DATASET)")
+        if date is not None and str(date) != latest:
+            return forecast_coin(self.store, model, coin_id, date)
+        rows = self._coins.get(coin_id)
+        if rows is None:
+            raise CoinNotFound(f"no stored snapshot of coin {coin_id!r} on {latest}")
+        result = model.forecast_history(*rows.arrays)
+        return CoinForecast(coin_id=coin_id, coin=rows.coin, symbol=rows.symbol, date=latest, score=result.score,
+                            forecast_score=result.forecast_score, level=result.level, band_low=result.band_low,
+                            band_high=result.band_high)
+
+    def forecast_market(self, model, date=None):
+        """Forecast every coin of a snapshot as forecast_market does; the latest one computed once per model."""
+        latest = self.latest
+        if date is not None and str(date) != latest:
+            return forecast_market(self.store, model, date)
+        forecasts = self._market.get(model.version)
+        if forecasts is None:
+            forecasts = forecast_market(self.store, model, latest)
+            self._market[model.version] = forecasts
+        return forecasts.copy()  # the caller may sort or add columns; the cached frame stays as computed

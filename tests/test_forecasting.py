@@ -181,3 +181,48 @@ def test_the_latest_reference_never_creates_a_store(tmp_path):
 
     assert LatestReference(f"sqlite:///{tmp_path}/absent/market.db").ratios() is None
     assert not (tmp_path / "absent").exists()
+
+
+def test_the_market_window_forecasts_what_the_store_does(store, fixture_model):
+    from liquidity.forecasting import MarketWindow
+
+    window = MarketWindow(store)
+    assert window.latest == "2024-01-04"
+    for coin_id in ("Bitcoin:BTC", "Ethereum:ETH"):
+        assert forecast_coin(window, fixture_model, coin_id) == forecast_coin(store, fixture_model, coin_id)
+        # A past date is read from the store.
+        assert (forecast_coin(window, fixture_model, coin_id, "2024-01-02")
+                == forecast_coin(store, fixture_model, coin_id, "2024-01-02"))
+    assert forecast_market(window, fixture_model).equals(forecast_market(store, fixture_model))
+    with pytest.raises(CoinNotFound, match="'no-such-coin' on 2024-01-04"):
+        forecast_coin(window, fixture_model, "no-such-coin")
+
+
+def test_the_market_window_reloads_when_a_newer_snapshot_lands(store, fixture_model, tmp_path):
+    from liquidity.forecasting import MarketWindow
+
+    window = MarketWindow(store, check_every=3600)
+    before = forecast_market(window, fixture_model)
+    later = tmp_path / "later.csv"
+    later.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n2024-01-05,Bitcoin:BTC,Bitcoin,BTC,43000,1,100\n")
+    import_snapshots(later, store)
+    assert window.latest == "2024-01-04"  # checked less than check_every ago: the window still serves its copy
+    assert forecast_market(window, fixture_model).equals(before)
+    window.check_every = 0
+    assert window.latest == "2024-01-05"
+    assert forecast_market(window, fixture_model)["coin_id"].tolist() == ["Bitcoin:BTC"]
+    assert forecast_coin(window, fixture_model, "Bitcoin:BTC") == forecast_coin(store, fixture_model, "Bitcoin:BTC")
+    with pytest.raises(CoinNotFound):
+        forecast_coin(window, fixture_model, "Ethereum:ETH")  # not in the newest snapshot
+
+
+def test_an_empty_window_says_to_import_first(market_store_in_tmp, fixture_model):
+    from liquidity.forecasting import MarketWindow
+
+    with MarketStore(market_store_in_tmp) as empty:
+        window = MarketWindow(empty)
+        assert window.latest is None
+        with pytest.raises(ForecastError, match="import snapshots first"):
+            forecast_coin(window, fixture_model, "Bitcoin:BTC")
+        with pytest.raises(ForecastError, match="import snapshots first"):
+            forecast_market(window, fixture_model)

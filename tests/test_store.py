@@ -389,3 +389,13 @@ def test_the_store_package_imports_no_web_code():
     assert "sqlalchemy" in imported and "alembic" in imported  # the walk saw the package
     assert not {name for name in imported if name.split(".")[0] in ("flask", "flask_wtf", "werkzeug")
                 or name.startswith("liquidity.web")}
+
+
+def test_the_latest_signature_is_the_latest_date_and_its_row_count(store, tmp_path):
+    assert store.latest_signature() == (None, 0)
+    import_snapshots(DAILY, store)
+    assert store.latest_signature() == ("2024-03-02", 3)
+    late = tmp_path / "late.csv"
+    late.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n2024-03-02,late-coin,Late,LATE,1,2,3\n")
+    import_snapshots(late, store)
+    assert store.latest_signature() == ("2024-03-02", 4)  # a late coin on the same date changes it too

@@ -239,12 +239,16 @@ class MarketStore:
             raise StoreError(f"cannot read the store at DATABASE_URL={_shown(self.url)}: {_first_line(error)}") from None
         return _rows_to_frame(rows)
 
-    def _scalars(self, statement):
+    def _all(self, statement):
+        """Return every row of statement, or raise StoreError in one line."""
         try:
             with self.engine.connect() as connection:
-                return connection.execute(statement).scalars().all()
+                return connection.execute(statement).all()
         except sa.exc.DBAPIError as error:
             raise StoreError(f"cannot read the store at DATABASE_URL={_shown(self.url)}: {_first_line(error)}") from None
+
+    def _scalars(self, statement):
+        return [row[0] for row in self._all(statement)]
 
     def count(self):
         """Return how many snapshot rows the store holds."""
@@ -259,6 +263,14 @@ class MarketStore:
         """Return the newest stored snapshot date as 'YYYY-MM-DD', or None for an empty store."""
         latest = self._scalars(sa.select(sa.func.max(snapshots.c.date)))[0]
         return None if latest is None else str(latest)
+
+    def latest_signature(self):
+        """Return (latest date, rows stored on it), or (None, 0): one cheap query that changes when new data lands."""
+        latest = sa.select(sa.func.max(snapshots.c.date)).scalar_subquery()
+        statement = (sa.select(sa.cast(snapshots.c.date, sa.Text), sa.func.count())
+                     .where(snapshots.c.date == latest).group_by(snapshots.c.date))
+        rows = self._all(statement)
+        return (None, 0) if not rows else (str(rows[0][0]), int(rows[0][1]))
 
     def snapshot(self, date):
         """Return every coin's row on date, by coin_id."""
@@ -291,12 +303,7 @@ class MarketStore:
         latest = sa.select(sa.func.max(snapshots.c.date)).scalar_subquery()
         statement = (sa.select(snapshots.c.coin_id, snapshots.c.coin, snapshots.c.symbol)
                      .where(snapshots.c.date == latest).order_by(snapshots.c.coin_id))
-        try:
-            with self.engine.connect() as connection:
-                rows = connection.execute(statement).all()
-        except sa.exc.DBAPIError as error:
-            raise StoreError(f"cannot read the store at DATABASE_URL={_shown(self.url)}: {_first_line(error)}") from None
-        return pd.DataFrame(rows, columns=["coin_id", "coin", "symbol"])
+        return pd.DataFrame(self._all(statement), columns=["coin_id", "coin", "symbol"])
 
     def add_snapshots(self, frame, source=None, progress=None, chunk_rows=INSERT_CHUNK_ROWS):
         """Insert the rows of a loader frame; rows whose date and coin_id are stored already are skipped.
