@@ -33,6 +33,8 @@ DEFAULT_RATELIMIT_API = "120 per minute"
 DEFAULT_RATELIMIT_FORMS = "60 per minute"
 RATELIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 DEFAULT_BATCH_KEEP_MINUTES = 30.0
+
+
 def log_keep_days(environ=None):
     """Return LIQUIDITY_LOG_KEEP_DAYS (days the prediction log keeps a row; default 365), or raise ConfigError."""
     from liquidity.store.predictions import keep_days_setting
@@ -44,14 +46,15 @@ def log_keep_days(environ=None):
 
 
 def store_url(environ=None):
-    """Return DATABASE_URL (default: the embedded instance/market.db), checked, or raise ConfigError naming it."""
-    from liquidity.store import StoreError, database_url, parse_database_url
+    """Return DATABASE_URL (default: the embedded instance/market.db) as given.
 
-    environ = os.environ if environ is None else environ
-    try:
-        return parse_database_url(database_url(environ))
-    except StoreError as error:
-        raise ConfigError(str(error)) from None
+    Checked when the store first opens, not here: a bad value must not stop `flask --app app import` and the other
+    commands from loading the app and saying, in their own words, what is wrong with it. The pages built on the
+    store answer 503 and the prediction log counts its failures until it is fixed.
+    """
+    from liquidity.store import database_url
+
+    return database_url(os.environ if environ is None else environ)
 
 
 def _number(environ, name, default, low, high, *, low_inclusive=True):
