@@ -112,6 +112,7 @@ class BoundStore:
         self.log_enabled = log_enabled
         self.lock = threading.Lock()
         self.store = None
+        self.window = None
         self.pid = None
         self.log = LogCounter()
 
@@ -124,8 +125,19 @@ class BoundStore:
                 if self.store is not None:
                     self.store.engine.dispose(close=False)
                 self.store = MarketStore(self.url)
+                self.window = None
                 self.pid = os.getpid()
             return self.store
+
+    def market_window(self):
+        """Return a MarketWindow on the store: the last days and the latest forecasts kept in memory."""
+        from liquidity.forecasting import MarketWindow
+
+        store = self.open()
+        with self.lock:
+            if self.window is None or self.window.store is not store:
+                self.window = MarketWindow(store)
+            return self.window
 
 
 class StoreExtension:
@@ -146,6 +158,17 @@ class StoreExtension:
 
         try:
             return self.bound().open()
+        except StoreError as error:
+            log.error("market store unavailable: %s", error)
+            raise StoreUnavailable("The market store cannot be opened right now; the operator can see why in "
+                                   "the logs.") from None
+
+    def window(self):
+        """Return the current app's MarketWindow (forecasts of the latest snapshot from memory), or 503."""
+        from liquidity.store import StoreError
+
+        try:
+            return self.bound().market_window()
         except StoreError as error:
             log.error("market store unavailable: %s", error)
             raise StoreUnavailable("The market store cannot be opened right now; the operator can see why in "

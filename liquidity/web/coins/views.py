@@ -61,7 +61,8 @@ def forecast_and_log(store, model, coin_id, source, date=None):
     """Return (CoinForecast, the coin's stored row that day); log the forecast. Raise CoinNotFound/ForecastError."""
     from liquidity.forecasting import forecast_coin
 
-    forecast = read(forecast_coin, store, model, coin_id, date)
+    # The latest date's forecasts come from the window in memory; other dates from the store.
+    forecast = read(forecast_coin, stores.window() if date is None else store, model, coin_id, date)
     rows = read(store.coin_history, coin_id, forecast.date, 1)
     row = rows.iloc[-1]
     stores.log_forecasts([coin_log_row(forecast, row)], source, model.version)
