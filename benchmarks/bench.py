@@ -13,7 +13,9 @@ Figures (goals from issue 5 in brackets):
 - cold start: import + LiquidityModel.load, with and without the fast path; create_app + first /healthz [< 2 s];
 - HTTP under gunicorn -w 2 on loopback (gunicorn.conf.py applies too): req/s and p50/p99 of
   POST /api/v1/predict vs GET /healthz, same server, same client, same run [>= 70 %]; a --rows CSV
-  through /batch and the same rows through the JSON API in chunks of 10,000, end to end [< 5 s].
+  through /batch and the same rows through the JSON API in chunks of 10,000, end to end [< 5 s];
+  the coin page and the coin API (GET /coins/<id>, /api/v1/coins/<id>, /api/v1/coins/<id>/forecast) against
+  GET /healthz, on a temporary SQLite store of the demo slice, every forecast logged.
   Skipped (exit 0) when the app is not there yet.
 
 Timings are wall clock on a shared machine: run it on a quiet one and read the ratios, not single figures.
@@ -319,12 +321,12 @@ def request(port, method, path, body=None, headers=None, timeout=60):
 class Gunicorn:
     """gunicorn -w 2 on a free loopback port, started and stopped by the benchmark."""
 
-    def __init__(self, workers=2, start_timeout=30):
+    def __init__(self, workers=2, start_timeout=30, extra_env=None):
         self.port = free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)
         # One client address sends thousands of requests: the rate limits would answer most of them with 429.
         environment = dict(os.environ, LIQUIDITY_MAX_UPLOAD_MB=os.environ.get("LIQUIDITY_MAX_UPLOAD_MB", "64"),
-                           LIQUIDITY_RATELIMIT_ENABLED="false")
+                           LIQUIDITY_RATELIMIT_ENABLED="false", **(extra_env or {}))
         command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{self.port}", "app:app"]
         started = time.perf_counter()
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
@@ -397,11 +399,13 @@ def load(port, method, path, body, headers, clients, seconds):
     return len(latencies) / elapsed, np.array(latencies), sum(failures), errors[:3]
 
 
-def compare_endpoints(port, clients, seconds, rounds=2):
-    """Alternate GET /healthz and POST /api/v1/predict rounds so both see the same machine; pool each one's figures."""
+def compare_endpoints(port, clients, seconds, rounds=2, endpoints=None):
+    """Alternate rounds of each endpoint (default GET /healthz and POST /api/v1/predict) so all see the same
+    machine; pool each one's figures."""
     body = json.dumps(API_BODY).encode()
-    endpoints = {"GET /healthz": ("GET", "/healthz", None, {}),
-                 "POST /api/v1/predict": ("POST", "/api/v1/predict", body, {"Content-Type": "application/json"})}
+    endpoints = endpoints or {
+        "GET /healthz": ("GET", "/healthz", None, {}),
+        "POST /api/v1/predict": ("POST", "/api/v1/predict", body, {"Content-Type": "application/json"})}
     pooled = {name: {"requests": 0, "seconds": 0.0, "times": [], "bad": 0, "errors": []} for name in endpoints}
     for spec in endpoints.values():
         load(port, *spec, clients, min(0.5, seconds))  # warm-up: imports, caches, connections
@@ -449,7 +453,13 @@ def csv_upload(port, csv_bytes, timeout=120):
 def bench_http(model, rows, clients, seconds):
     print(f"\n== HTTP: gunicorn -w 2 on 127.0.0.1, {clients} concurrent http.client clients (reconnecting when"
           f" the server closes), {seconds:g} s per endpoint in 2 alternating rounds ==")
-    server = Gunicorn()
+    # A store of its own, filled from the committed demo slice: the coin figures need data, and the bench must not
+    # write its logged forecasts into the developer's instance/market.db.
+    store_folder = tempfile.TemporaryDirectory(prefix="bench-store-")
+    store_url = f"sqlite:///{store_folder.name}/market.db"
+    subprocess.run([sys.executable, "-m", "liquidity", "import", str(ROOT / "DATASET")], cwd=ROOT, check=True,
+                   env={**os.environ, "DATABASE_URL": store_url}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = Gunicorn(extra_env={"DATABASE_URL": store_url})
     try:
         if server.ready_seconds is None:
             print("skipped: app not merged yet (gunicorn did not answer /healthz)")
@@ -470,6 +480,8 @@ def bench_http(model, rows, clients, seconds):
         health_rate, api_rate = figures["GET /healthz"][0], figures["POST /api/v1/predict"][0]
         print(f"-> predict reaches {api_rate / health_rate:.0%} of /healthz;"
               f" {verdict(api_rate >= 0.7 * health_rate)} (>= 70 %)")
+
+        bench_coin_pages(server.port, clients, seconds)
 
         frame = synthetic_frame(model.card, rows, seed=1)
         text = frame.to_csv(index=False, float_format="%.6g").encode()
@@ -497,6 +509,29 @@ def bench_http(model, rows, clients, seconds):
               f" {verdict(answered == rows and api_seconds < 5)} (< 5 s)")
     finally:
         server.stop()
+        store_folder.cleanup()
+
+
+def bench_coin_pages(port, clients, seconds):
+    """Time the coin page and the coin API (issue 12) against GET /healthz, alternating, same server and run."""
+    status, _, answer = request(port, "GET", "/api/v1/coins?per_page=1")
+    if status != 200:
+        print(f"coin pages: not measured (GET /api/v1/coins answered {status})")
+        return
+    coin_id = json.loads(answer)["coins"][0]["coin_id"]
+    endpoints = {"GET /healthz": ("GET", "/healthz", None, {}),
+                 f"GET /coins/{coin_id}": ("GET", f"/coins/{coin_id}", None, {}),
+                 f"GET /api/v1/coins/{coin_id}": ("GET", f"/api/v1/coins/{coin_id}?days=90", None, {}),
+                 f"GET /api/v1/coins/{coin_id}/forecast": ("GET", f"/api/v1/coins/{coin_id}/forecast", None, {})}
+    print(f"\n-- coin page and coin API (demo slice in SQLite, every page and forecast logged), {seconds:g} s each --")
+    figures = compare_endpoints(port, clients, seconds, endpoints=endpoints)
+    health_rate, health_times = figures["GET /healthz"][0], figures["GET /healthz"][1]
+    for name, (rate, times, bad, errors) in figures.items():
+        detail = f" ({'; '.join(errors)})" if bad else ""
+        ratio = "" if name == "GET /healthz" else (f"  {rate / health_rate:5.0%} of /healthz's req/s, p50"
+                                                   f" {percentile_ms(times, 50) / percentile_ms(health_times, 50):.1f}x")
+        print(f"{name:38s} {rate:7,.0f} req/s  p50 {percentile_ms(times, 50):7.2f} ms"
+              f"  p99 {percentile_ms(times, 99):7.2f} ms  failed: {bad}{detail}{ratio}")
 
 
 def main(argv=None):

@@ -55,8 +55,11 @@ def data_version(store):
     """Return (newest row id, newest date): it changes whenever an import or ingest adds rows."""
     try:
         with store.engine.connect() as connection:
-            newest_id, latest = connection.execute(sa.select(sa.func.max(snapshots.c.id),
-                                                             sa.func.max(snapshots.c.date))).one()
+            # Two scalar subqueries, not two aggregates in one: SQLite answers a lone MAX from the index, but scans
+            # the table for MAX(id), MAX(date) together (8 ms on the demo slice instead of microseconds).
+            newest_id, latest = connection.execute(sa.select(
+                sa.select(sa.func.max(snapshots.c.id)).scalar_subquery(),
+                sa.select(sa.func.max(snapshots.c.date)).scalar_subquery())).one()
     except sa.exc.DBAPIError as error:
         raise StoreError(f"cannot read the store: {str(error.orig).splitlines()[0]}") from None
     return newest_id, None if latest is None else str(latest)

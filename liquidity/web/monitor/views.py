@@ -36,8 +36,8 @@ def log_version(store):
 
     try:
         with store.engine.connect() as connection:
-            return tuple(connection.execute(sa.select(sa.func.max(log.c.id), sa.func.count(),
-                                                      sa.func.count(log.c.realized_score))).one())
+            return tuple(connection.execute(sa.select(sa.select(sa.func.max(log.c.id)).scalar_subquery(),
+                                                      sa.func.count(), sa.func.count(log.c.realized_score))).one())
     except sa.exc.DBAPIError as error:
         raise StoreUnavailable(f"The prediction log cannot be read right now: {error.orig}") from None
 
