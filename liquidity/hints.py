@@ -12,9 +12,9 @@ PERCENT_WARNING = ("1h looks like a percent ({value:g}); it must be a fraction: 
 def percent_bound(h1_range):
     """Return the |1h| above which a value is taken for a percent, from the card's {"min", "max"} of 1h.
 
-    A model trained without 1h (the daily history has none) has no range for it: then only past |1| (100 %).
+    A model trained without 1h (the daily history has none) has no range: only past |1| is a percent then.
     """
-    if h1_range.get("min") is None or h1_range.get("max") is None:
+    if h1_range["min"] is None or h1_range["max"] is None:
         return 1.0
     seen = max(abs(h1_range["min"]), abs(h1_range["max"]))
     return min(1.0, LIKELY_PERCENT_FACTOR * seen) if seen > 0 else 1.0

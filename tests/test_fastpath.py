@@ -221,6 +221,8 @@ def test_partial_sort_percentiles_equal_numpys(trees):
     for percentiles in ([10, 90], [0, 50, 100], [33.3, 66.7]):
         expected = np.percentile(matrix, percentiles, axis=1)
         assert np.array_equal(fastpath.row_percentiles(matrix, percentiles), expected)
+        one_by_one = [fastpath.one_row_percentiles(sorted(row.tolist()), percentiles) for row in matrix]
+        assert np.array_equal(np.array(one_by_one).T, expected)  # the one-row path: the same bits
 
 
 FORK_SCRIPT = """

@@ -108,14 +108,6 @@ def test_the_settings_default_to_the_embedded_store_and_a_year_of_log():
     assert settings["PREDICTION_LOG_KEEP_DAYS"] == 365 and settings["PREDICTION_LOG_ENABLED"] is True
 
 
-def test_a_card_without_a_1h_range_still_warns_on_a_percent():
-    from liquidity.hints import h1_warning, percent_bound
-
-    assert percent_bound({"min": None, "max": None}) == 1.0
-    assert h1_warning(2.2, {"min": None, "max": None}).startswith("1h looks like a percent")
-    assert h1_warning(0.022, {"min": None, "max": None}) is None
-
-
 def test_a_bad_database_url_is_a_503_naming_nothing_secret_and_predictions_still_answer(make_app, trained_dir,
                                                                                        report_dir, caplog):
     client = make_app(trained_dir, report_dir, DATABASE_URL="mysql://user:hunter2@host/db").test_client()

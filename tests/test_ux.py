@@ -89,6 +89,10 @@ def test_percent_bound_is_1_or_50_times_the_largest_move_seen():
     assert percent_bound({"min": -0.002, "max": 0.004}) == pytest.approx(0.2)
     assert h1_warning(0.3, {"min": -0.002, "max": 0.004}) is not None
     assert h1_warning(0.1, {"min": -0.002, "max": 0.004}) is None
+    # A model trained without 1h (the daily history has none): only past |1| looks like a percent.
+    assert percent_bound({"min": None, "max": None}) == 1.0
+    assert h1_warning(2.2, {"min": None, "max": None}) is not None
+    assert h1_warning(0.5, {"min": None, "max": None}) is None
 
 
 def test_the_api_warns_when_1h_looks_like_a_percent(client):

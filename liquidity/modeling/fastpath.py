@@ -23,6 +23,7 @@ scikit-learn on the check rows, the model scores with scikit-learn and says why.
 
 import importlib.util
 import logging
+import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -264,9 +265,11 @@ class FastForest:
         The trees are summed in order, as scikit-learn's forest accumulates them, so the score is the
         one predict_row gives (a test checks they are equal).
         """
-        trees = self._tree_matrix(self._scaled_row(row))
-        score = float(np.cumsum(trees[0])[-1] / trees.shape[1])
-        return score, [float(value[0]) for value in row_percentiles(trees, percentiles)]
+        values = self._tree_matrix(self._scaled_row(row))[0].tolist()
+        total = 0.0
+        for value in values:  # in tree order, as np.cumsum and scikit-learn's forest add them
+            total += value
+        return total / len(values), one_row_percentiles(sorted(values), percentiles)
 
     def tree_scores_scaled(self, scaled):
         """Return an (n_trees, n) matrix of each tree's score for already scaled rows."""
@@ -304,6 +307,22 @@ def row_percentiles(matrix, percentiles):
     low, high = ordered[:, below].T, ordered[:, above].T
     step = high - low
     return np.where(weight >= 0.5, high - step * (1 - weight), low + step * weight)
+
+
+def one_row_percentiles(ordered, percentiles):
+    """Return row_percentiles for one row given as a sorted list of floats: the same arithmetic, bit for bit, with
+    Python floats instead of numpy calls (a third of a one-row forecast's time went to numpy's call overhead)."""
+    count = len(ordered)
+    result = []
+    for percentile in percentiles:
+        position = float(percentile) / 100 * (count - 1)
+        below = math.floor(position)
+        above = min(below + 1, count - 1)
+        weight = position - below
+        low, high = ordered[below], ordered[above]
+        step = high - low
+        result.append(high - step * (1 - weight) if weight >= 0.5 else low + step * weight)
+    return result
 
 
 def most_compared_feature(forest):
