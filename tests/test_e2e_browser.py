@@ -152,3 +152,86 @@ def test_batch_download_comes_from_the_result_page_without_a_second_upload(live_
     assert len(lines) == 3
     assert lines[1].startswith("1,\"'=HYPERLINK(")
     assert ",-0.02," in lines[1]
+
+
+@pytest.fixture(scope="module")
+def coins_server(make_app, trained_dir, snapshots_dir, tmp_path_factory):
+    """The app on a store of the fixture snapshots (2024-01-01, -02, -04), served on a free loopback port."""
+    from liquidity.store import MarketStore
+    from liquidity.store.importer import import_snapshots
+
+    folder = tmp_path_factory.mktemp("coins-store")
+    url = f"sqlite:///{folder}/market.db"
+    with MarketStore(url) as store:
+        import_snapshots(snapshots_dir, store)
+    app = make_app(trained_dir, tmp_path_factory.mktemp("EDA_REPORT"), DATABASE_URL=url)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def csp_violations(driver):
+    """Return the browser console's Content Security Policy complaints since the last call."""
+    return [entry["message"] for entry in driver.get_log("browser") if "Content Security Policy" in entry["message"]]
+
+
+def test_the_market_searches_sorts_and_leads_to_a_coin_page_on_a_phone(coins_server, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(390, 844)  # a phone
+    try:
+        browser.get(coins_server + "/coins")
+        assert "The market on 2024-01-04" in wait_for(browser, By.TAG_NAME, "h1").text
+        rows = browser.find_elements(By.CSS_SELECTOR, "#coins-table tbody tr")
+        assert len(rows) == 12
+        # The table turns into one card per coin: nothing wider than the screen.
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
+
+        search = browser.find_element(By.ID, "coin-search")
+        search.send_keys("eth")
+        browser.find_element(By.CSS_SELECTOR, "form.search button[type=submit]").click()
+        wait_for(browser, By.ID, "listing-count")
+        names = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#coins-table tbody td:first-child a")]
+        assert sorted(names) == ["Ethereum", "Tether"]
+
+        browser.get(coins_server + "/coins")
+        # The column headers are hidden on a phone (each coin is a card): the sort control works there.
+        from selenium.webdriver.support.ui import Select
+
+        Select(browser.find_element(By.ID, "coin-sort")).select_by_value("forecast")
+        Select(browser.find_element(By.ID, "coin-order")).select_by_value("desc")
+        browser.find_element(By.CSS_SELECTOR, ".sort-row button").click()
+        wait_for(browser, By.CSS_SELECTOR, "th[aria-sort=descending]")
+        forecasts = [float(td.text) for td in
+                     browser.find_elements(By.CSS_SELECTOR, "#coins-table tbody td[data-label=Forecast]")]
+        assert forecasts == sorted(forecasts, reverse=True) and len(forecasts) == 12
+
+        browser.find_element(By.CSS_SELECTOR, "#coins-table tbody td:first-child a").click()
+        score = float(wait_for(browser, By.ID, "forecast-score").text)
+        assert score == forecasts[0]
+        assert len(browser.find_elements(By.CSS_SELECTOR, "svg.chart")) == 3
+        assert browser.find_elements(By.CSS_SELECTOR, "svg.chart polyline.s-score")
+        browser.find_element(By.LINK_TEXT, "30 days").click()
+        wait_for(browser, By.CSS_SELECTOR, "a[aria-current=page][href*='days=30']")
+        assert float(browser.find_element(By.ID, "forecast-score").text) == score
+        assert csp_violations(browser) == []
+    finally:
+        browser.set_window_size(1200, 900)
+
+
+def test_the_coin_picker_fills_the_form_from_the_store(coins_server, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get(coins_server + "/")
+    picker = browser.find_element(By.ID, "store-pick-coin")
+    picker.send_keys("BTC")
+    browser.find_element(By.CSS_SELECTOR, "form.store-pick button[type=submit]").click()
+    status = wait_for(browser, By.ID, "store-pick-status")
+    assert "Filled from the stored snapshot of Bitcoin:BTC on 2024-01-04" in status.text
+    assert browser.find_element(By.NAME, "volume").get_attribute("value") != ""
+    browser.find_element(By.CSS_SELECTOR, "form.form button[type=submit]").click()
+    assert 0 < float(wait_for(browser, By.ID, "score").text) < 1
+    assert csp_violations(browser) == []

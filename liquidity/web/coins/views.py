@@ -25,6 +25,8 @@ bp = Blueprint("coins", __name__)
 
 PICKER_COINS = 200  # the largest coins offered as suggestions; any stored coin can be typed
 PAST_FORECASTS = 30
+SORT_CHOICES = (("mkt_cap", "Market cap"), ("forecast", "Forecast score"), ("score", "Score today"),
+                ("volume", "24h volume"), ("price", "Price"), ("coin", "Name"), ("symbol", "Symbol"))
 COLUMNS = (("coin", "Coin"), ("symbol", "Symbol"), ("score", "Score today"), ("forecast", "Forecast"),
            (None, "Level"), (None, "Band"), ("volume", "24h volume"), ("mkt_cap", "Market cap"))
 
@@ -77,14 +79,14 @@ def index():
     listing, errors = parse_listing(request.args)
     if errors:
         return render_template("coins/index.html", listing=listing, errors=errors, rows=None, total=0, pages=1,
-                               date=None, columns=COLUMNS), 400
+                               date=None, columns=COLUMNS, sort_choices=SORT_CHOICES), 400
     table = read(market_table, store, model)
     rows, total, pages = select(table, listing)
     if listing.page > pages:
         abort(404, description=f"Page {listing.page} does not exist: this listing has {pages} page(s).")
     date = table["date"].iloc[0] if len(table) else None
     return render_template("coins/index.html", listing=listing, errors=[], rows=rows, total=total, pages=pages,
-                           date=date, columns=COLUMNS, model=model)
+                           date=date, columns=COLUMNS, sort_choices=SORT_CHOICES, model=model)
 
 
 def history_charts(history, coin, forecast):
