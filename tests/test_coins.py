@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from liquidity.dataset import load_snapshots
 from liquidity.forecasting import forecast_coin, forecast_market
 from liquidity.store import MarketStore
 from liquidity.store.importer import import_snapshots
@@ -35,7 +34,8 @@ def two_days(market_store_in_tmp, snapshots_dir):
 
 def logged(store):
     with store.engine.connect() as connection:
-        return pd.DataFrame(connection.execute(sa.select(prediction_log).order_by(prediction_log.c.id)).mappings().all())
+        rows = connection.execute(sa.select(prediction_log).order_by(prediction_log.c.id)).mappings().all()
+    return pd.DataFrame(rows)
 
 
 def table_rows(html):

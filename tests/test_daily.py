@@ -33,7 +33,8 @@ def store(market_store_in_tmp, history_dir):
 
 def logged(store):
     with store.engine.connect() as connection:
-        return pd.DataFrame(connection.execute(sa.select(prediction_log).order_by(prediction_log.c.id)).mappings().all())
+        rows = connection.execute(sa.select(prediction_log).order_by(prediction_log.c.id)).mappings().all()
+    return pd.DataFrame(rows)
 
 
 def run(*args):
@@ -110,7 +111,8 @@ def test_the_forecast_command_logs_its_rows_unless_told_not_to(store, model_env,
     assert table["source"].tolist() == ["forecast command"] * store.count()
     # the 2024-03-01 forecasts are scored at once: the 2024-03-02 snapshot is stored already
     first = table[table["snapshot_date"].astype(str) == "2024-03-01"].set_index("coin_id")["realized_score"]
-    assert first.to_dict() == pytest.approx(store.snapshot("2024-03-02").set_index("coin_id")["liquidity_score"].to_dict())
+    next_scores = store.snapshot("2024-03-02").set_index("coin_id")["liquidity_score"]
+    assert first.to_dict() == pytest.approx(next_scores.to_dict())
     assert table.loc[table["snapshot_date"].astype(str) == "2024-03-02", "realized_score"].isna().all()
     quiet = CliRunner().invoke(forecast_command, ["--date", "2024-03-02", "--no-log", "--out", str(tmp_path / "g.csv")])
     assert quiet.exit_code == 0 and len(logged(store)) == len(table)

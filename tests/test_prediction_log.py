@@ -52,7 +52,8 @@ def forecast(coin_id, score, forecast_score, date="2024-05-01", **extra):
 
 def logged(store):
     with store.engine.connect() as connection:
-        return pd.DataFrame(connection.execute(sa.select(prediction_log).order_by(prediction_log.c.id)).mappings().all())
+        rows = connection.execute(sa.select(prediction_log).order_by(prediction_log.c.id)).mappings().all()
+    return pd.DataFrame(rows)
 
 
 def test_a_list_is_written_in_one_transaction_with_its_source_and_version(store):

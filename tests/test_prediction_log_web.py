@@ -15,7 +15,8 @@ ITEM = {"price": 40859.46, "1h": 0.022, "24h_volume": 35390763321, "mkt_cap": 77
 
 def logged(url):
     with MarketStore(url) as store, store.engine.connect() as connection:
-        return pd.DataFrame(connection.execute(sa.select(prediction_log).order_by(prediction_log.c.id)).mappings().all())
+        rows = connection.execute(sa.select(prediction_log).order_by(prediction_log.c.id)).mappings().all()
+    return pd.DataFrame(rows)
 
 
 def test_the_form_logs_its_forecast_with_inputs_version_and_band(client, app, market_store_in_tmp):

@@ -178,11 +178,6 @@ def parse_date(raw):
         return None, f"must be a date like 2024-03-16, not {raw!r}"
 
 
-def coin_frame(store, coin_id, days):
-    """Return the coin's stored rows over the `days` days ending at the latest stored date (empty if unknown)."""
-    return store.coin_history(coin_id, days=days)
-
-
 def coin_forecast_history(store, model, coin_id, days):
     """Return the coin's rows over the last `days` days, each with the forecast made from it (for the next date).
 

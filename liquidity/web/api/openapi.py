@@ -9,7 +9,7 @@ def _number(description, **bounds):
     return {"type": "number", "description": description, **bounds}
 
 
-SORT_KEYS = ("coin", "symbol", "score", "forecast", "volume", "mkt_cap", "price")
+SORT_KEYS = tuple(SORT_COLUMNS)
 BAND = {"type": "object", "description": "10th-90th percentile of the forest's trees",
         "properties": {"low": {"type": "number"}, "high": {"type": "number"},
                        "percentiles": {"type": "array", "items": {"type": "integer"}}}}

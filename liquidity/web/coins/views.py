@@ -31,17 +31,6 @@ COLUMNS = (("coin", "Coin"), ("symbol", "Symbol"), ("score", "Score today"), ("f
            (None, "Level"), (None, "Band"), ("volume", "24h volume"), ("mkt_cap", "Market cap"))
 
 
-class CoinUnknown(LookupError):
-    pass
-
-
-def store_or_503():
-    try:
-        return current_store()
-    except StoreError as error:  # pragma: no cover - current_store raises StoreUnavailable itself
-        raise StoreUnavailable(str(error)) from None
-
-
 def read(call, *args):
     """Run a store read; a store failure is a 503 with the reason, never a 500."""
     try:
@@ -75,7 +64,7 @@ def forecast_and_log(store, model, coin_id, source, date=None):
 def index():
     """List the latest stored snapshot with each coin's forecast: searchable, sortable, paginated."""
     model = current_model()
-    store = store_or_503()
+    store = current_store()
     listing, errors = parse_listing(request.args)
     if errors:
         return render_template("coins/index.html", listing=listing, errors=errors, rows=None, total=0, pages=1,
@@ -89,7 +78,7 @@ def index():
                            date=date, columns=COLUMNS, sort_choices=SORT_CHOICES, model=model)
 
 
-def history_charts(history, coin, forecast):
+def history_charts(history, coin):
     """Return the coin page's charts: score with the forecast made the day before, turnover, price."""
     dates = history["date"].tolist()
     labels = dates + ["next"]
@@ -124,7 +113,7 @@ def coin(coin_id):
     from liquidity.forecasting import CoinNotFound, ForecastError
 
     model = current_model()
-    store = store_or_503()
+    store = current_store()
     days, error = parse_days(request.args.get("days"))
     if error:
         abort(400, description=f"days: {error}.")
@@ -138,7 +127,7 @@ def coin(coin_id):
     history = read(coin_forecast_history, store, model, coin_id, days)
     past = read(coin_log, store, coin_id, PAST_FORECASTS)
     return render_template("coins/coin.html", forecast=forecast, row=row, days=days, day_choices=HISTORY_DAYS,
-                           charts=history_charts(history, forecast.coin, forecast), history=history, past=past,
+                           charts=history_charts(history, forecast.coin), history=history, past=past,
                            model=model)
 
 
@@ -182,7 +171,7 @@ def pick():
         abort(400, description="coin: missing; type a coin's name, symbol or id, e.g. bitcoin or BTC.")
     if len(text) > 100:
         abort(400, description="coin: at most 100 characters.")
-    store = store_or_503()
+    store = current_store()
     coin_id = read(resolve, store, text)
     if coin_id is None:
         return redirect(url_for("coins.index", q=text))  # let the person choose among near matches
