@@ -156,6 +156,16 @@ def test_a_coins_log_is_one_row_per_snapshot_date_newest_first(store):
 def test_forecast_rows_carry_the_snapshot_inputs(store):
     forecasts = pd.DataFrame({"date": ["2024-05-01"], "coin_id": ["aaa"], "symbol": ["AAA"], "score": [0.125],
                               "forecast_score": [0.2], "level": ["Low"], "band_low": [0.1], "band_high": [0.3]})
-    rows = forecast_rows(forecasts, inputs=store.snapshot("2024-05-01"))
-    assert rows[0]["volume"] == 10 and rows[0]["mkt_cap"] == 1000 and pd.isna(rows[0]["h1"])
-    assert rows[0]["snapshot_date"] == "2024-05-01" and rows[0]["forecast_score"] == 0.2
+    row = forecast_rows(forecasts, inputs=store.snapshot("2024-05-01")).iloc[0]
+    assert row["volume"] == 10 and row["mkt_cap"] == 1000 and pd.isna(row["h1"])
+    assert row["snapshot_date"] == "2024-05-01" and row["forecast_score"] == 0.2
+
+
+def test_a_frame_is_logged_as_its_rows_would_be(store):
+    rows = [forecast("aaa", 0.125, 0.2, volume=10.0, h1=float("nan")), forecast("bbb", 0.625, 0.6, price=2.0)]
+    log_forecasts(store, rows, source="api", model_version="v1")
+    log_forecasts(store, pd.DataFrame(rows), source="api", model_version="v1")
+    table = logged(store).drop(columns=["id", "created_at"])
+    first, second = table.iloc[:2].reset_index(drop=True), table.iloc[2:].reset_index(drop=True)
+    pd.testing.assert_frame_equal(first, second)
+    assert second["h1"].isna().all() and pd.isna(second.loc[1, "volume"])

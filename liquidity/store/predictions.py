@@ -3,7 +3,6 @@
 No web code: the app, the forecast command and the daily command all write through log_forecasts.
 """
 
-import math
 import os
 from datetime import UTC, datetime, timedelta
 from datetime import date as Date
@@ -41,12 +40,12 @@ def keep_days_setting(environ=None):
 
 def _clean(value):
     """Return value as a float or text the database takes: NaN and None are NULL, numpy scalars plain Python."""
-    if value is None:
-        return None
-    if isinstance(value, (Date, datetime, str)):
+    if value is None or isinstance(value, str):
         return value
+    if isinstance(value, (Date, datetime)):
+        return value.isoformat()
     number = float(value)
-    return None if math.isnan(number) else number
+    return None if number != number else number
 
 
 def _day(value):
@@ -59,32 +58,75 @@ def _error(store, action, error):
     return StoreError(f"cannot {action} the prediction log at DATABASE_URL={_shown(store.url)}: {_first_line(error)}")
 
 
+# The order of every row log_forecasts writes.
+INSERT_FIELDS = ("created_at", "source", "model_version", *LOG_FIELDS)
+SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy's DateTime stores a time in SQLite
+
+
 def log_forecasts(store, rows, *, source, model_version, now=None):
-    """Write one log row per mapping in rows (keys from LOG_FIELDS, missing ones NULL) in one transaction.
+    """Write one log row per mapping in rows (keys from LOG_FIELDS, missing ones NULL), or per row of a DataFrame
+    with those columns, in one transaction.
 
     Return the number of rows written; raise StoreError on a store failure (callers that must not fail catch it).
     """
     if source not in SOURCES:
         raise ValueError(f"source {source!r} is not one of {', '.join(SOURCES)}")
-    created_at = now or datetime.now(UTC)
-    records = []
-    for row in rows:
-        record = {name: _clean(row.get(name)) for name in LOG_FIELDS}
-        record["snapshot_date"] = _day(record["snapshot_date"])
-        record.update(created_at=created_at, source=source, model_version=str(model_version))
-        records.append(record)
+    created_at = (now or datetime.now(UTC)).astimezone(UTC)
+    sqlite = store.dialect == "sqlite"
+    # On SQLite the driver's executemany with plain tuples, not SQLAlchemy's per-row type processing: logging a
+    # 10,000-item API list took 0.18 s through SQLAlchemy. Times are UTC, stored as SQLAlchemy stores them.
+    stamp = created_at.replace(tzinfo=None).strftime(SQLITE_TIME_FORMAT) if sqlite else created_at
+    head = (stamp, source, str(model_version))
+    if isinstance(rows, pd.DataFrame):
+        records = _frame_records(rows, head, sqlite)
+    else:
+        records = []
+        for row in rows:
+            values = [_clean(row.get(name)) for name in LOG_FIELDS]
+            day = values[1]
+            values[1] = (str(day)[:10] if sqlite else _day(day)) if day is not None else None
+            records.append(head + tuple(values))
     if not records:
         return 0
     try:
         with store.engine.begin() as connection:
-            connection.execute(prediction_log.insert(), records)
+            if sqlite:
+                marks = ", ".join("?" * len(INSERT_FIELDS))
+                cursor = connection.connection.driver_connection.cursor()
+                cursor.executemany(f"INSERT INTO prediction_log ({', '.join(INSERT_FIELDS)}) VALUES ({marks})",
+                                   records)
+            else:
+                connection.execute(prediction_log.insert(), [dict(zip(INSERT_FIELDS, r)) for r in records])
     except sa.exc.DBAPIError as error:
         raise _error(store, "write to", error) from None
+    except Exception as error:  # the raw driver raises its own errors, outside SQLAlchemy's wrapping
+        if error.__class__.__module__.startswith("sqlite3"):
+            raise _error(store, "write to", error) from None
+        raise
     return len(records)
 
 
+def _frame_records(frame, head, sqlite):
+    """Return a frame's rows as insert tuples, column by column (a 10,000-row list: milliseconds, not a loop)."""
+    count = len(frame)
+    columns = [[head[0]] * count, [head[1]] * count, [head[2]] * count]
+    for name in LOG_FIELDS:
+        if name not in frame.columns:
+            columns.append([None] * count)
+            continue
+        values = frame[name]
+        if name == "snapshot_date":
+            values = values.astype(str).str[:10] if sqlite else values.map(_day)
+        elif name not in ("coin_id", "level"):
+            values = values.astype("float64")
+        # None, not NaN: a missing value is NULL in the log
+        columns.append(values.astype(object).where(values.notna(), None).tolist())
+    return list(zip(*columns))
+
+
 def forecast_rows(forecasts, inputs=None):
-    """Return log rows from a forecast frame (date, coin_id, score, forecast_score, level, band_low, band_high).
+    """Return the log rows (a frame) of a forecast frame (date, coin_id, score, forecast_score, level, band_low,
+    band_high).
 
     inputs, if given, is the snapshot frame the forecasts came from (date, coin_id and the loader's input columns):
     its volume, market cap, 1h change and price are logged with each forecast.
@@ -95,8 +137,7 @@ def forecast_rows(forecasts, inputs=None):
         picked = inputs[[c for c in columns if c in inputs.columns]].rename(
             columns={"date": "snapshot_date", "1h": "h1"})
         frame = frame.merge(picked, on=["snapshot_date", "coin_id"], how="left", suffixes=("", "_input"))
-    present = [name for name in LOG_FIELDS if name in frame.columns]
-    return frame[present].to_dict("records")
+    return frame[[name for name in LOG_FIELDS if name in frame.columns]]
 
 
 def score_outcomes(store):

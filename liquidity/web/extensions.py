@@ -185,7 +185,7 @@ class StoreExtension:
         from liquidity.store import StoreError
         from liquidity.store.predictions import log_forecasts
 
-        rows = list(rows)
+        rows = rows if hasattr(rows, "columns") else list(rows)  # a DataFrame goes through as it is
         try:
             written = log_forecasts(bound.open(), rows, source=source, model_version=model_version)
         except (StoreError, OSError) as error:

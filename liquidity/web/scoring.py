@@ -138,8 +138,7 @@ def forecast_log_row(forecast, volume, mkt_cap, h1, price):
 
 
 def frame_log_rows(inputs, forecast):
-    """Return the prediction log's rows for valid inputs (INPUT_COLUMNS) and their forecast (same index)."""
+    """Return the prediction log's rows (a frame) for valid inputs (INPUT_COLUMNS) and their forecast (same index)."""
     outputs = forecast[["liquidity_score", "liquidity_level", "band_low", "band_high"]].rename(
         columns={"liquidity_score": "forecast_score", "liquidity_level": "level"})
-    table = inputs[list(INPUT_COLUMNS)].rename(columns={"1h": "h1"}).join(outputs)
-    return table.to_dict("records")
+    return inputs[list(INPUT_COLUMNS)].rename(columns={"1h": "h1"}).join(outputs)
