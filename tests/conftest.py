@@ -52,6 +52,18 @@ def fixture_model(trained_dir):
     return LiquidityModel.load(ArtifactPaths.in_folder(trained_dir))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_store_outside_tmp(tmp_path_factory):
+    """Point DATABASE_URL at a session's SQLite file before any module- or session-scoped app is created.
+
+    Those apps (the browser tests' live servers) are built before the per-test fixture below runs, and would
+    otherwise log their forecasts into instance/market.db (or a developer's own DATABASE_URL).
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DATABASE_URL", f"sqlite:///{tmp_path_factory.mktemp('session-store')}/market.db")
+        yield
+
+
 @pytest.fixture(autouse=True)
 def market_store_in_tmp(tmp_path, monkeypatch):
     """Point DATABASE_URL at a fresh SQLite file, so no test (or its subprocesses) writes instance/market.db."""

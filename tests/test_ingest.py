@@ -294,7 +294,8 @@ def test_module_runs_as_a_script(coingecko, tmp_path):
     completed = subprocess.run(
         [sys.executable, "-m", "liquidity", "ingest", "--base-url", coingecko.base_url, "--coins", "3",
          "--out", str(tmp_path), "--date", DATE], capture_output=True, text=True, timeout=60,
-        env={"PATH": "/usr/bin:/bin"})
+        # A bare environment, but the store in tmp_path: ingest also writes to DATABASE_URL (else instance/market.db).
+        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path}/market.db"})
     assert completed.returncode == 0, completed.stderr
     assert [r["symbol"] for r in read_rows(tmp_path / f"coingecko_{DATE}.csv")] == ["BTC", "ETH", "USDT"]
 
