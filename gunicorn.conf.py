@@ -37,3 +37,11 @@ def post_worker_init(worker):
     model = models.get(worker.wsgi) if hasattr(worker.wsgi, "extensions") else None
     if model is not None:
         model.warm_up()
+
+
+def worker_exit(server, worker):
+    """Write the prediction log rows a worker still holds before it exits (recycled or stopped)."""
+    from liquidity.web.extensions import stores
+
+    if hasattr(worker.wsgi, "extensions"):
+        stores.flush(worker.wsgi)

@@ -83,3 +83,14 @@ def test_the_four_input_path_ranks_against_the_reference_and_leaves_history_miss
     assert np.array_equal(features_from_frame(frame, reference), matrix, equal_nan=True)
     with pytest.raises(ValueError, match="reference"):
         features_from_frame(frame)
+
+
+def test_one_ratio_ranks_as_the_vectorised_path_does_bit_for_bit():
+    from liquidity.features import rank_one_in_reference
+
+    rng = np.random.default_rng(3)
+    reference = np.sort(np.concatenate([rng.lognormal(-3, 2, 997), [0.05, 0.05, 0.05]]))  # ties included
+    ratios = np.concatenate([rng.lognormal(-3, 2, 500), [0.05, reference[0], reference[-1], 0.0, 1e9]])
+    vectorised = rank_in_reference(ratios, reference)
+    assert [rank_one_in_reference(float(r), reference) for r in ratios] == vectorised.tolist()
+    assert [rank_one_in_reference(float(r), reference.tolist()) for r in ratios] == vectorised.tolist()

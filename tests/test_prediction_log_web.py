@@ -8,12 +8,15 @@ import sqlalchemy as sa
 
 from liquidity.store import MarketStore
 from liquidity.store.schema import prediction_log
+from liquidity.web.extensions import stores
 from liquidity.web.settings import ConfigError, load_settings
 
 ITEM = {"price": 40859.46, "1h": 0.022, "24h_volume": 35390763321, "mkt_cap": 770991461396}
 
 
-def logged(url):
+def logged(url, app):
+    """Return the log's rows once app's writer has written what its requests queued."""
+    assert stores.flush(app)
     with MarketStore(url) as store, store.engine.connect() as connection:
         rows = connection.execute(sa.select(prediction_log).order_by(prediction_log.c.id)).mappings().all()
     return pd.DataFrame(rows)
@@ -23,7 +26,7 @@ def test_the_form_logs_its_forecast_with_inputs_version_and_band(client, app, ma
     response = client.get("/predict", query_string={"volume": "35390763321", "mkt_cap": "770991461396",
                                                     "h1": "2.2", "price": "40859.46"})
     assert response.status_code == 200
-    table = logged(market_store_in_tmp)
+    table = logged(market_store_in_tmp, app)
     assert table["source"].tolist() == ["form"]
     row = table.iloc[0]
     assert (row["volume"], row["mkt_cap"], row["price"]) == (35390763321, 770991461396, 40859.46)
@@ -33,28 +36,28 @@ def test_the_form_logs_its_forecast_with_inputs_version_and_band(client, app, ma
     assert row["level"] in ("High", "Low") and pd.isna(row["coin_id"]) and pd.isna(row["score"])
 
 
-def test_the_api_logs_one_object_and_every_item_of_a_list(client, market_store_in_tmp):
+def test_the_api_logs_one_object_and_every_item_of_a_list(client, app, market_store_in_tmp):
     assert client.post("/api/v1/predict", json=ITEM).status_code == 200
     answer = client.post("/api/v1/predict", json=[ITEM, {**ITEM, "price": 1.5}, ITEM]).get_json()
-    table = logged(market_store_in_tmp)
+    table = logged(market_store_in_tmp, app)
     assert table["source"].tolist() == ["api"] * 4
     assert table["created_at"].iloc[1:].nunique() == 1  # the list: one transaction, one time
     assert table["forecast_score"].iloc[1:].tolist() == pytest.approx([p["score"] for p in answer["predictions"]])
     assert table["price"].tolist() == [40859.46, 40859.46, 1.5, 40859.46]
 
 
-def test_an_invalid_request_logs_nothing(client, market_store_in_tmp):
+def test_an_invalid_request_logs_nothing(client, app, market_store_in_tmp):
     assert client.post("/api/v1/predict", json={**ITEM, "price": -1}).status_code == 400
-    assert logged(market_store_in_tmp).empty
+    assert logged(market_store_in_tmp, app).empty
 
 
-def test_the_batch_logs_its_valid_rows(client, market_store_in_tmp):
+def test_the_batch_logs_its_valid_rows(client, app, market_store_in_tmp):
     data = ("coin,price,1h,24h_volume,mkt_cap\nA,1.5,0.01,1000000,50000000\nB,oops,0.01,1,2\n"
             "C,2.5,-0.02,300000,90000000\n").encode()
     response = client.post("/batch", data={"csrf_token": client.csrf_token("/batch"),
                                            "file": (io.BytesIO(data), "s.csv")})
     assert response.status_code == 200
-    table = logged(market_store_in_tmp)
+    table = logged(market_store_in_tmp, app)
     assert table["source"].tolist() == ["batch", "batch"]
     assert table["price"].tolist() == [1.5, 2.5]
     assert table["h1"].tolist() == [0.01, -0.02]
@@ -76,20 +79,23 @@ def test_a_store_failure_is_counted_and_the_answer_still_goes_out(broken_store_a
     several = client.post("/api/v1/predict", json=[ITEM, ITEM])
     assert (single.status_code, several.status_code) == (200, 200)
     assert 0 <= single.get_json()["prediction"]["score"] <= 1
+    assert stores.flush(broken_store_app)
     health = client.get("/healthz").get_json()["prediction_log"]
     assert (health["written"], health["failed"]) == (0, 3)
     assert health["last_failure_at"]
 
 
-def test_a_working_store_counts_what_it_wrote(client):
+def test_a_working_store_counts_what_it_wrote(client, app):
     client.post("/api/v1/predict", json=[ITEM, ITEM])
+    assert stores.flush(app)
     assert client.get("/healthz").get_json()["prediction_log"]["written"] == 2
 
 
 def test_logging_can_be_switched_off(make_app, trained_dir, report_dir, market_store_in_tmp):
-    client = make_app(trained_dir, report_dir, PREDICTION_LOG_ENABLED=False).test_client()
+    app = make_app(trained_dir, report_dir, PREDICTION_LOG_ENABLED=False)
+    client = app.test_client()
     assert client.post("/api/v1/predict", json=ITEM).status_code == 200
-    assert logged(market_store_in_tmp).empty
+    assert logged(market_store_in_tmp, app).empty
     assert client.get("/healthz").get_json()["prediction_log"]["enabled"] is False
 
 
@@ -111,9 +117,11 @@ def test_the_settings_default_to_the_embedded_store_and_a_year_of_log():
 
 def test_a_bad_database_url_is_a_503_naming_nothing_secret_and_predictions_still_answer(make_app, trained_dir,
                                                                                        report_dir, caplog):
-    client = make_app(trained_dir, report_dir, DATABASE_URL="mysql://user:hunter2@host/db").test_client()
+    app = make_app(trained_dir, report_dir, DATABASE_URL="mysql://user:hunter2@host/db")
+    client = app.test_client()
     response = client.get("/api/v1/coins")
     assert response.status_code == 503 and response.get_json()["error"] == "Market store unavailable"
     assert "hunter2" not in response.get_data(as_text=True)
     assert client.post("/api/v1/predict", json=ITEM).status_code == 200
+    assert stores.flush(app)
     assert client.get("/healthz").get_json()["prediction_log"]["failed"] == 1

@@ -69,23 +69,18 @@ def log_forecasts(store, rows, *, source, model_version, now=None):
 
     Return the number of rows written; raise StoreError on a store failure (callers that must not fail catch it).
     """
-    if source not in SOURCES:
-        raise ValueError(f"source {source!r} is not one of {', '.join(SOURCES)}")
-    created_at = (now or datetime.now(UTC)).astimezone(UTC)
+    return log_forecast_batches(store, [(rows, source, model_version, now)])
+
+
+def log_forecast_batches(store, batches):
+    """Write several (rows, source, model_version, made_at) batches in one transaction, each with its own time.
+
+    made_at None is now. Return the number of rows written; raise StoreError on a store failure.
+    """
     sqlite = store.dialect == "sqlite"
-    # On SQLite the driver's executemany with plain tuples, not SQLAlchemy's per-row type processing: logging a
-    # 10,000-item API list took 0.18 s through SQLAlchemy. Times are UTC, stored as SQLAlchemy stores them.
-    stamp = created_at.replace(tzinfo=None).strftime(SQLITE_TIME_FORMAT) if sqlite else created_at
-    head = (stamp, source, str(model_version))
-    if isinstance(rows, pd.DataFrame):
-        records = _frame_records(rows, head, sqlite)
-    else:
-        records = []
-        for row in rows:
-            values = [_clean(row.get(name)) for name in LOG_FIELDS]
-            day = values[1]
-            values[1] = (str(day)[:10] if sqlite else _day(day)) if day is not None else None
-            records.append(head + tuple(values))
+    records = []
+    for rows, source, model_version, made_at in batches:
+        records.extend(_records(rows, source, model_version, made_at, sqlite))
     if not records:
         return 0
     try:
@@ -104,6 +99,26 @@ def log_forecasts(store, rows, *, source, model_version, now=None):
             raise _error(store, "write to", error) from None
         raise
     return len(records)
+
+
+def _records(rows, source, model_version, made_at, sqlite):
+    """Return the insert tuples of one batch of rows (mappings or a frame), stamped with made_at (default now)."""
+    if source not in SOURCES:
+        raise ValueError(f"source {source!r} is not one of {', '.join(SOURCES)}")
+    created_at = (made_at or datetime.now(UTC)).astimezone(UTC)
+    # On SQLite the driver's executemany with plain tuples, not SQLAlchemy's per-row type processing: logging a
+    # 10,000-item API list took 0.18 s through SQLAlchemy. Times are UTC, stored as SQLAlchemy stores them.
+    stamp = created_at.replace(tzinfo=None).strftime(SQLITE_TIME_FORMAT) if sqlite else created_at
+    head = (stamp, source, str(model_version))
+    if isinstance(rows, pd.DataFrame):
+        return _frame_records(rows, head, sqlite)
+    records = []
+    for row in rows:
+        values = [_clean(row.get(name)) for name in LOG_FIELDS]
+        day = values[1]
+        values[1] = (str(day)[:10] if sqlite else _day(day)) if day is not None else None
+        records.append(head + tuple(values))
+    return records
 
 
 def _frame_records(frame, head, sqlite):

@@ -10,6 +10,8 @@ from flask import current_app
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import ServiceUnavailable
 
+from liquidity.web.logwriter import LogWriter
+
 log = logging.getLogger("liquidity.web")
 
 
@@ -115,6 +117,7 @@ class BoundStore:
         self.window = None
         self.pid = None
         self.log = LogCounter()
+        self.writer = LogWriter(self)
 
     def open(self):
         from liquidity.store import MarketStore
@@ -175,25 +178,22 @@ class StoreExtension:
                                    "the logs.") from None
 
     def log_forecasts(self, rows, source, model_version):
-        """Log rows (see liquidity.store.predictions.LOG_FIELDS) in one transaction; never raise.
+        """Queue rows (see liquidity.store.predictions.LOG_FIELDS) for the log, written off the request's path.
 
-        A store error is logged and counted (GET /healthz shows the count) and the caller's answer still goes out.
+        Never raises and never waits on the database: a write error is logged and counted by the writer (GET
+        /healthz shows the count) and the caller's answer has gone out. Returns the number of rows queued.
         """
         bound = self.bound()
         if not bound.log_enabled:
             return 0
-        from liquidity.store import StoreError
-        from liquidity.store.predictions import log_forecasts
-
         rows = rows if hasattr(rows, "columns") else list(rows)  # a DataFrame goes through as it is
-        try:
-            written = log_forecasts(bound.open(), rows, source=source, model_version=model_version)
-        except (StoreError, OSError) as error:
-            bound.log.add(failed=len(rows))
-            log.error("prediction log: %d forecast(s) from %s not logged: %s", len(rows), source, error)
-            return 0
-        bound.log.add(written=written)
-        return written
+        if len(rows):
+            bound.writer.put(rows, source, model_version)
+        return len(rows)
+
+    def flush(self, app=None, timeout=10.0):
+        """Wait until this process has written every queued log row; return False on timeout."""
+        return self.bound(app).writer.flush(timeout)
 
     def log_state(self, app=None):
         """Return this process's counts of logged and failed forecasts, and whether logging is on."""

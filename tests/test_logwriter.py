@@ -1,0 +1,65 @@
+"""The prediction log is written off the request's path, in batches, and nothing queued is lost."""
+
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+import pandas as pd
+import sqlalchemy as sa
+
+from liquidity.store import MarketStore
+from liquidity.store.schema import prediction_log
+from liquidity.web.extensions import BoundStore
+
+ROW = {"volume": 1.0, "mkt_cap": 2.0, "h1": None, "price": 3.0, "forecast_score": 0.5, "level": "High",
+       "band_low": 0.4, "band_high": 0.6}
+
+
+def table(url):
+    with MarketStore(url) as store, store.engine.connect() as connection:
+        return pd.DataFrame(connection.execute(sa.select(prediction_log).order_by(prediction_log.c.id)).mappings().all())
+
+
+def test_rows_are_stamped_when_queued_and_written_together(market_store_in_tmp):
+    bound = BoundStore(market_store_in_tmp, log_enabled=True)
+    bound.writer.flush_seconds = 0.3  # gather both requests into one batch
+    queued_at = datetime.now(UTC)
+    bound.writer.put([ROW], "api", "v1")
+    bound.writer.put(pd.DataFrame([ROW, ROW]), "batch", "v1")
+    time.sleep(0.1)
+    assert table(market_store_in_tmp).empty  # nothing written while the batch gathers
+    assert bound.writer.flush()
+    rows = table(market_store_in_tmp)
+    assert rows["source"].tolist() == ["api", "batch", "batch"]
+    assert rows["created_at"].iloc[1] == rows["created_at"].iloc[2]  # one request's rows: one time
+    made = pd.Timestamp(rows["created_at"].iloc[0]).tz_localize(UTC)
+    assert abs((made - pd.Timestamp(queued_at)).total_seconds()) < 0.1  # the time it was made, not written
+    assert bound.log.as_dict()["written"] == 3
+
+
+def test_a_failed_batch_is_counted_and_the_writer_goes_on(market_store_in_tmp):
+    bound = BoundStore(market_store_in_tmp, log_enabled=True)
+    bound.writer.put([ROW], "no such source", "v1")  # refused by the log: counted as failed, not fatal
+    assert bound.writer.flush()
+    bound.writer.put([ROW], "api", "v1")
+    assert bound.writer.flush()
+    assert table(market_store_in_tmp)["source"].tolist() == ["api"]
+    assert bound.writer.thread.is_alive()
+
+
+EXIT_SCRIPT = """
+import sys
+from liquidity.web.extensions import BoundStore
+bound = BoundStore(sys.argv[1], log_enabled=True)
+bound.writer.flush_seconds = 30  # far longer than the process lives: only the exit flush can write the rows
+for _ in range(5):
+    bound.writer.put([{"volume": 1.0, "mkt_cap": 2.0, "price": 3.0, "forecast_score": 0.5, "level": "High"}],
+                     "api", "v1")
+"""
+
+
+def test_rows_still_queued_when_the_process_exits_are_written(market_store_in_tmp):
+    MarketStore(market_store_in_tmp).close()  # migrated before the child opens it
+    subprocess.run([sys.executable, "-c", EXIT_SCRIPT, market_store_in_tmp], check=True, timeout=60)
+    assert len(table(market_store_in_tmp)) == 5
