@@ -13,8 +13,11 @@ import argparse
 import http.client
 import json
 import multiprocessing
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -75,7 +78,12 @@ def main(argv=None):
                         help="GET path or /api/v1/predict, compared with /healthz (repeatable; default the predict API)")
     args = parser.parse_args(argv)
     routes = args.route or ["/api/v1/predict"]
-    server = Gunicorn(workers=2)
+    # A store of its own from the committed demo slice (the coin routes need data; every forecast is logged there).
+    folder = tempfile.TemporaryDirectory(prefix="api-ratio-store-")
+    store_url = f"sqlite:///{folder.name}/market.db"
+    subprocess.run([sys.executable, "-m", "liquidity", "import", str(ROOT / "DATASET")], cwd=ROOT, check=True,
+                   env={**os.environ, "DATABASE_URL": store_url}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = Gunicorn(workers=2, extra_env={"DATABASE_URL": store_url})
     if server.ready_seconds is None:
         print(f"gunicorn did not start:\n{server.log_tail()}")
         server.stop()
@@ -94,6 +102,7 @@ def main(argv=None):
                       f" -> {rate / health:.0%}", flush=True)
     finally:
         server.stop()
+        folder.cleanup()
     for route, values in ratios.items():
         median = statistics.median(values)
         print(f"{route}: median {median:.0%} of /healthz over {len(values)} runs"

@@ -226,3 +226,23 @@ def test_an_empty_window_says_to_import_first(market_store_in_tmp, fixture_model
             forecast_coin(window, fixture_model, "Bitcoin:BTC")
         with pytest.raises(ForecastError, match="import snapshots first"):
             forecast_market(window, fixture_model)
+
+
+def test_the_form_and_the_api_rank_a_coin_in_the_latest_stored_snapshot(make_app, trained_dir, report_dir,
+                                                                          market_store_in_tmp, fixture_model,
+                                                                          tmp_path):
+    later = tmp_path / "later.csv"
+    later.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n"
+                     "2024-01-05,a,A,A,1,1,100\n2024-01-05,b,B,B,1,2,100\n2024-01-05,c,C,C,1,3,100\n")
+    with MarketStore(market_store_in_tmp) as target:
+        import_snapshots(later, target)
+    client = make_app(trained_dir, report_dir).test_client()
+    item = {"price": 42000.0, "1h": 0.004, "24h_volume": 26e9, "mkt_cap": 800e9}
+    stored = fixture_model.forecast(26e9, 800e9, 0.004, 42000.0, np.array([0.01, 0.02, 0.03]))
+    answer = client.post("/api/v1/predict", json=item).get_json()["prediction"]
+    assert answer["score"] == stored.score != fixture_model.forecast(26e9, 800e9, 0.004, 42000.0).score
+    listed = client.post("/api/v1/predict", json=[item]).get_json()["predictions"][0]
+    assert listed["score"] == pytest.approx(stored.score, abs=1e-12)
+    page = client.get("/predict", query_string={"volume": "26000000000", "mkt_cap": "800000000000", "h1": "0.4",
+                                                 "price": "42000"}).get_data(as_text=True)
+    assert f"{stored.score:.3f}" in page

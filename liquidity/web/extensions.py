@@ -118,6 +118,7 @@ class BoundStore:
         self.pid = None
         self.log = LogCounter()
         self.writer = LogWriter(self)
+        self.reference = None  # LatestReference, made on first use
 
     def open(self):
         from liquidity.store import MarketStore
@@ -176,6 +177,16 @@ class StoreExtension:
             log.error("market store unavailable: %s", error)
             raise StoreUnavailable("The market store cannot be opened right now; the operator can see why in "
                                    "the logs.") from None
+
+    def reference_ratios(self):
+        """Return the latest stored snapshot's sorted ratios for ranking a coin given by its four inputs, or None
+        (the model card's reference) while the store is empty or cannot be read; re-read at most once a minute."""
+        from liquidity.forecasting import LatestReference
+
+        bound = self.bound()
+        if bound.reference is None:
+            bound.reference = LatestReference(bound.url)
+        return bound.reference.ratios()
 
     def log_forecasts(self, rows, source, model_version):
         """Queue rows (see liquidity.store.predictions.LOG_FIELDS) for the log, written off the request's path.

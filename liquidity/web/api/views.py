@@ -111,7 +111,7 @@ def predict():
         if errors:
             return bad_request(f"{len(errors)} invalid value(s); nothing was scored.", errors)
         row = values[0]
-        result = model.forecast(row["volume"], row["mkt_cap"], row["1h"], row["price"])
+        result = model.forecast(row["volume"], row["mkt_cap"], row["1h"], row["price"], stores.reference_ratios())
         answer = item_answer(model, row["1h"], result.score, result.level, result.band_low, result.band_high,
                              result.implied_ratio, result.implied_volume, result.out_of_range)
         log_event("prediction", source="api", inputs=row, score=round(result.score, 6),
@@ -122,7 +122,7 @@ def predict():
     parsed = read_json_items(items)
     if parsed.errors:
         return bad_request(f"{len(parsed.errors)} invalid value(s); nothing was scored.", parsed.errors)
-    forecast = model.forecast_frame(parsed.valid)
+    forecast = model.forecast_frame(parsed.valid, stores.reference_ratios())
     h1_values = parsed.valid["1h"].to_numpy()
     answers = [item_answer(model, h1, row.liquidity_score, row.liquidity_level, row.band_low, row.band_high,
                            row.implied_ratio, row.implied_volume, row.out_of_range)

@@ -70,7 +70,7 @@ def forecast_page(model, form):
         return render_template("home/index.html", form=form, examples=examples()), 400
     volume, mkt_cap, h1, price = form.inputs()
     try:
-        forecast = model.forecast(volume, mkt_cap, h1, price)
+        forecast = model.forecast(volume, mkt_cap, h1, price, stores.reference_ratios())
     except InputError as error:  # the form's rules are the model's, so this is a safety net
         for field, reason in error.errors.items():
             form[FORM_FIELDS[field]].errors.append(reason)
