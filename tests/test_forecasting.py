@@ -1,6 +1,7 @@
 """Forecasts from the market store: one coin, a whole snapshot, a range of dates, and the forecast command."""
 
 import csv
+import io
 
 import numpy as np
 import pytest
@@ -246,3 +247,7 @@ def test_the_form_and_the_api_rank_a_coin_in_the_latest_stored_snapshot(make_app
     page = client.get("/predict", query_string={"volume": "26000000000", "mkt_cap": "800000000000", "h1": "0.4",
                                                  "price": "42000"}).get_data(as_text=True)
     assert f"{stored.score:.3f}" in page
+    upload = b"coin,symbol,price,1h,volume,mkt_cap\nX,X,42000,0.004,26000000000,800000000000\n"
+    form = {"csrf_token": client.csrf_token("/batch"), "action": "download", "file": (io.BytesIO(upload), "x.csv")}
+    batch = list(csv.DictReader(io.StringIO(client.post("/batch", data=form).get_data(as_text=True))))
+    assert float(batch[0]["liquidity_score"]) == pytest.approx(stored.score, abs=1e-12)

@@ -9,7 +9,6 @@ from liquidity.hints import borderline, h1_warnings
 from liquidity.schema import INPUTS, header_aliases
 from liquidity.tabular import DELIMITER_NAMES, TableError, TooManyRows, read_table
 from liquidity.validation import field_error
-from liquidity.web.extensions import stores
 
 __all__ = ["TableError", "TooManyRows", "read_csv_upload", "read_json_items", "check_json_items", "score",
            "forecast_log_row", "frame_log_rows"]
@@ -110,12 +109,14 @@ def check_json_items(items):
     return values, errors
 
 
-def score(model, parsed):
-    """Return parsed.rows with the forecast columns added (empty for rows with errors) and an error column."""
+def score(model, parsed, reference=None):
+    """Return parsed.rows with the forecast columns added (empty for rows with errors) and an error column.
+
+    reference: the sorted ratios today's score is ranked in (the latest stored snapshot's), else the card's.
+    """
     scored = parsed.rows.copy()
     if not parsed.valid.empty:
         # The band holds one prediction per tree and row; chunks keep that matrix small for big uploads.
-        reference = stores.reference_ratios()
         forecast = pd.concat([model.forecast_frame(parsed.valid.iloc[start:start + SCORE_CHUNK_ROWS], reference)
                               for start in range(0, len(parsed.valid), SCORE_CHUNK_ROWS)])
         forecast["out_of_range"] = forecast["out_of_range"].map(" ".join)

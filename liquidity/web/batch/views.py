@@ -37,7 +37,7 @@ def scored():
     except TableError as error:
         form.file.errors.append(str(error))
         return render_template("batch/upload.html", form=form), 413 if isinstance(error, TooManyRows) else 400
-    table = score(model, parsed)
+    table = score(model, parsed, stores.reference_ratios())
     log_event("prediction", source="batch", rows=len(table), scored=len(parsed.valid),
               errors=len(parsed.errors), model_version=model.version)
     stores.log_forecasts(frame_log_rows(parsed.valid, table.loc[parsed.valid.index]), "batch", model.version)
