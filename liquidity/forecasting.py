@@ -126,8 +126,9 @@ class LatestReference:
     """The latest stored snapshot's sorted ratios, re-read at most every max_age seconds, that a coin given by its
     four inputs is ranked against; None (the model card's reference) while the store is empty or unreadable."""
 
-    def __init__(self, url, max_age=60.0):
+    def __init__(self, url, max_age=60.0, opener=None):
         self.url = url  # a URL, or a callable returning one (read when the store is first opened)
+        self.opener = opener  # a callable returning an open MarketStore to read instead (the app's own store)
         self.max_age = max_age
         self._lock = threading.Lock()
         self._read_at = None
@@ -148,6 +149,12 @@ class LatestReference:
         from liquidity.store import MarketStore, StoreError, parse_database_url
         from liquidity.store.store import sqlite_file
 
+        if self.opener is not None:
+            try:
+                return latest_ratios(self.opener())
+            except StoreError as error:
+                log.warning("ranking against the model card's reference snapshot: %s", error)
+                return None
         url = self.url() if callable(self.url) else self.url
         try:
             path = sqlite_file(parse_database_url(url))

@@ -73,7 +73,15 @@ def market_store_in_tmp(tmp_path, monkeypatch):
 
 
 class FormClient(FlaskClient):
-    """A test client that can read the CSRF token of a page's form."""
+    """A test client that can read the CSRF token of a page's form, and that returns once the app's prediction log
+    writer has written what the request queued (the app writes it off the request's path: tests/test_logwriter.py)."""
+
+    def open(self, *args, **kwargs):
+        from liquidity.web.extensions import stores
+
+        response = super().open(*args, **kwargs)
+        assert stores.flush(self.application), "the prediction log writer did not finish within its timeout"
+        return response
 
     def csrf_token(self, path="/"):
         """GET path and return the CSRF token of its form."""

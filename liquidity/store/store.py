@@ -1,6 +1,7 @@
 """Open the market store (SQLite or PostgreSQL), keep its schema at the newest migration, read and write snapshots."""
 
 import os
+import threading
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import timedelta
@@ -128,8 +129,17 @@ def alembic_config(connection=None):
     return config
 
 
+# Alembic keeps its migration context in module globals: two threads of one process must not migrate at once.
+_MIGRATING = threading.Lock()
+
+
 def migrate(engine, revision="head"):
-    """Upgrade the database behind engine to revision, one process at a time."""
+    """Upgrade the database behind engine to revision, one process (and one thread) at a time."""
+    with _MIGRATING:
+        _migrate(engine, revision)
+
+
+def _migrate(engine, revision):
     connection = engine.connect()
     if engine.dialect.name == "sqlite":
         # Take the write lock first, so two processes opening a new file do not both create the table.

@@ -185,7 +185,7 @@ class StoreExtension:
 
         bound = self.bound()
         if bound.reference is None:
-            bound.reference = LatestReference(bound.url)
+            bound.reference = LatestReference(bound.url, opener=bound.open)  # the worker's own store, not a second
         return bound.reference.ratios()
 
     def log_forecasts(self, rows, source, model_version):
