@@ -158,21 +158,19 @@ class StoreExtension:
 
     def get(self):
         """Return the current app's MarketStore, or raise StoreUnavailable with a reason fit to show."""
-        from liquidity.store import StoreError
-
-        try:
-            return self.bound().open()
-        except StoreError as error:
-            log.error("market store unavailable: %s", error)
-            raise StoreUnavailable("The market store cannot be opened right now; the operator can see why in "
-                                   "the logs.") from None
+        return self._available(self.bound().open)
 
     def window(self):
         """Return the current app's MarketWindow (forecasts of the latest snapshot from memory), or 503."""
+        return self._available(self.bound().market_window)
+
+    @staticmethod
+    def _available(opener):
+        """Return opener(), or raise StoreUnavailable (a 503 page) when the store cannot be opened or read."""
         from liquidity.store import StoreError
 
         try:
-            return self.bound().market_window()
+            return opener()
         except StoreError as error:
             log.error("market store unavailable: %s", error)
             raise StoreUnavailable("The market store cannot be opened right now; the operator can see why in "
