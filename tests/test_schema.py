@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from liquidity.schema import INPUTS, api_keys, header_aliases, units
+from liquidity.schema import INPUTS, api_keys, descriptions, header_aliases, units
 from liquidity.validation import field_error
 from liquidity.web.api.openapi import openapi_document
 
@@ -44,3 +44,11 @@ def test_the_form_shows_the_schemas_units_and_a_percent_for_the_hourly_change(ap
 def test_units_and_header_aliases_cover_the_four_inputs():
     assert units() == {"volume": "USD", "mkt_cap": "USD", "1h": "fraction (0.022 = +2.2 %)", "price": "USD"}
     assert header_aliases() == {"24h_volume": "volume", "total_volume": "volume", "market_cap": "mkt_cap"}
+
+
+def test_the_model_card_states_the_inputs_as_the_schema_does(trained_dir):
+    import json
+
+    card = json.loads((trained_dir / "model_card.json").read_text())
+    assert {column: entry["unit"] for column, entry in card["inputs"].items()} == units()
+    assert {column: entry["description"] for column, entry in card["inputs"].items()} == descriptions()

@@ -11,6 +11,7 @@ import pandas as pd
 import sklearn
 
 from liquidity.artifacts import sha256_file
+from liquidity import schema
 from liquidity.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES, HISTORY_FEATURES, INPUT_COLUMNS
 
 NAME = "next-snapshot liquidity score forecaster"
@@ -21,13 +22,9 @@ TARGET_DEFINITION = (
     "coin_id) from its four inputs, its score today and its own history (lags and rolling means of its "
     "score, price and volume changes; missing when the coin has no row on that calendar day).")
 
-INPUT_UNITS = {"volume": "USD", "mkt_cap": "USD", "1h": "fraction (0.022 = +2.2 %)", "price": "USD"}
-INPUT_DESCRIPTIONS = {
-    "volume": "traded volume over the last 24 hours",
-    "mkt_cap": "market capitalisation",
-    "1h": "price change over the last hour",
-    "price": "price",
-}
+# The four inputs' units and meanings, as liquidity.schema states them for the form, the API and the report.
+INPUT_UNITS = schema.units()
+INPUT_DESCRIPTIONS = schema.descriptions()
 # Card sections a loaded model relies on, with the type each must have.
 REQUIRED_SECTIONS = {"model_version": str, "threshold": (int, float), "inputs": dict, "features": list,
                      "feature_importances": dict, "validation": dict, "data": dict, "hyperparameters": dict,
