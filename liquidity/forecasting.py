@@ -44,6 +44,17 @@ class CoinForecast:
     level: str
     band_low: float
     band_high: float
+    # The coin's row on `date`, so a caller that logs or shows the inputs need not read the store again.
+    volume: float = float("nan")
+    mkt_cap: float = float("nan")
+    h1: float | None = None  # None where the source has no 1h change
+    price: float = float("nan")
+
+
+def _inputs(volume, mkt_cap, h1, price):
+    """Return the CoinForecast input fields of one stored row (a missing 1h as None, so forecasts compare equal)."""
+    return {"volume": float(volume), "mkt_cap": float(mkt_cap), "h1": None if h1 != h1 else float(h1),
+            "price": float(price)}
 
 
 def _day(value):
@@ -74,7 +85,8 @@ def forecast_coin(store, model, coin_id, date=None):
     last = rows.iloc[-1]
     return CoinForecast(coin_id=coin_id, coin=last["coin"], symbol=last["symbol"], date=day, score=result.score,
                         forecast_score=result.forecast_score, level=result.level, band_low=result.band_low,
-                        band_high=result.band_high)
+                        band_high=result.band_high,
+                        **_inputs(last["volume"], last["mkt_cap"], last["1h"], last["price"]))
 
 
 def forecast_dates(store, model, dates):
@@ -241,9 +253,10 @@ class MarketWindow:
         if rows is None:
             raise CoinNotFound(f"no stored snapshot of coin {coin_id!r} on {latest}")
         result = model.forecast_history(*rows.arrays)
+        _, volume, mkt_cap, h1, price, _ = (column[-1] for column in rows.arrays)
         return CoinForecast(coin_id=coin_id, coin=rows.coin, symbol=rows.symbol, date=latest, score=result.score,
                             forecast_score=result.forecast_score, level=result.level, band_low=result.band_low,
-                            band_high=result.band_high)
+                            band_high=result.band_high, **_inputs(volume, mkt_cap, h1, price))
 
     def forecast_market(self, model, date=None):
         """Forecast every coin of a snapshot as forecast_market does; the latest one computed once per model."""

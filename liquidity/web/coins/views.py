@@ -49,13 +49,13 @@ def coin_log_row(forecast, row):
 
 
 def forecast_and_log(store, model, coin_id, source, date=None):
-    """Return (CoinForecast, the coin's stored row that day); log the forecast. Raise CoinNotFound/ForecastError."""
+    """Return (CoinForecast, the coin's inputs that day); log the forecast. Raise CoinNotFound/ForecastError."""
     from liquidity.forecasting import forecast_coin
 
     # The latest date's forecasts come from the window in memory; other dates from the store.
     forecast = read(forecast_coin, stores.window() if date is None else store, model, coin_id, date)
-    rows = read(store.coin_history, coin_id, forecast.date, 1)
-    row = rows.iloc[-1]
+    # The forecast carries the row it came from: no second read of the store on the request's path.
+    row = {"volume": forecast.volume, "mkt_cap": forecast.mkt_cap, "1h": forecast.h1, "price": forecast.price}
     stores.log_forecasts([coin_log_row(forecast, row)], source, model.version)
     return forecast, row
 
