@@ -29,17 +29,22 @@ def browser_missing():
     return None
 
 
-@pytest.fixture(scope="module")
-def live_server(make_app, trained_dir, tmp_path_factory):
-    """The app on the fixture model, served by werkzeug on 127.0.0.1 on a free port."""
-
-    app = make_app(trained_dir, tmp_path_factory.mktemp("EDA_REPORT"))
+def serve(app):
+    """Serve app with werkzeug on a free 127.0.0.1 port; yield its base URL, then stop it."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_server(make_app, trained_dir, tmp_path_factory):
+    """The app on the fixture model, served by werkzeug on 127.0.0.1 on a free port."""
+
+    app = make_app(trained_dir, tmp_path_factory.mktemp("EDA_REPORT"))
+    yield from serve(app)
 
 
 @pytest.fixture(scope="module")
@@ -165,12 +170,7 @@ def coins_server(make_app, trained_dir, snapshots_dir, tmp_path_factory):
     with MarketStore(url) as store:
         import_snapshots(snapshots_dir, store)
     app = make_app(trained_dir, tmp_path_factory.mktemp("EDA_REPORT"), DATABASE_URL=url)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    yield from serve(app)
 
 
 def csp_violations(driver):
