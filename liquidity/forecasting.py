@@ -130,7 +130,14 @@ def latest_ratios(store):
     if latest is None:
         return None
     snapshot = store.snapshot(latest)
-    ratios = snapshot["volume"].to_numpy(dtype=np.float64) / snapshot["mkt_cap"].to_numpy(dtype=np.float64)
+    return _sorted_ratios(snapshot["volume"], snapshot["mkt_cap"])
+
+
+def _sorted_ratios(volume, mkt_cap):
+    """Return the sorted finite volume / mkt_cap ratios of a snapshot's rows, or None when it has none."""
+    if not len(volume):
+        return None
+    ratios = np.asarray(volume, dtype=np.float64) / np.asarray(mkt_cap, dtype=np.float64)
     return np.sort(ratios[np.isfinite(ratios)])
 
 
@@ -138,9 +145,8 @@ class LatestReference:
     """The latest stored snapshot's sorted ratios, re-read at most every max_age seconds, that a coin given by its
     four inputs is ranked against; None (the model card's reference) while the store is empty or unreadable."""
 
-    def __init__(self, url, max_age=60.0, opener=None):
+    def __init__(self, url, max_age=60.0):
         self.url = url  # a URL, or a callable returning one (read when the store is first opened)
-        self.opener = opener  # a callable returning an open MarketStore to read instead (the app's own store)
         self.max_age = max_age
         self._lock = threading.Lock()
         self._read_at = None
@@ -161,12 +167,6 @@ class LatestReference:
         from liquidity.store import MarketStore, StoreError, parse_database_url
         from liquidity.store.store import sqlite_file
 
-        if self.opener is not None:
-            try:
-                return latest_ratios(self.opener())
-            except StoreError as error:
-                log.warning("ranking against the model card's reference snapshot: %s", error)
-                return None
         url = self.url() if callable(self.url) else self.url
         try:
             path = sqlite_file(parse_database_url(url))
@@ -203,6 +203,7 @@ class MarketWindow:
         self._checked_at = None
         self._signature = (None, 0)
         self._coins = {}
+        self._ratios = None  # the latest snapshot's sorted liquidity ratios
         self._market = {}  # model version -> forecasts of the latest snapshot
 
     @property
@@ -215,6 +216,11 @@ class MarketWindow:
         """Return the latest stored date, as MarketStore.latest_date does."""
         return self.latest
 
+    def latest_ratios(self):
+        """Return the latest snapshot's sorted ratios, as latest_ratios(store) does, from memory."""
+        self._refresh()
+        return self._ratios
+
     def _refresh(self):
         now = time.monotonic()
         if self._checked_at is not None and now - self._checked_at < self.check_every:
@@ -225,6 +231,8 @@ class MarketWindow:
             signature = self.store.latest_signature()
             if signature != self._signature:
                 self._coins = self._load(signature[0])
+                self._ratios = _sorted_ratios([rows.arrays[1][-1] for rows in self._coins.values()],
+                                              [rows.arrays[2][-1] for rows in self._coins.values()])
                 self._market = {}
                 self._signature = signature
             self._checked_at = time.monotonic()

@@ -187,8 +187,11 @@ def test_the_latest_reference_never_creates_a_store(tmp_path):
 def test_the_market_window_forecasts_what_the_store_does(store, fixture_model):
     from liquidity.forecasting import MarketWindow
 
+    from liquidity.forecasting import latest_ratios
+
     window = MarketWindow(store)
     assert window.latest == "2024-01-04"
+    assert window.latest_ratios().tolist() == latest_ratios(store).tolist()  # the reference, from memory
     for coin_id in ("Bitcoin:BTC", "Ethereum:ETH"):
         assert forecast_coin(window, fixture_model, coin_id) == forecast_coin(store, fixture_model, coin_id)
         # A past date is read from the store.

@@ -118,7 +118,6 @@ class BoundStore:
         self.pid = None
         self.log = LogCounter()
         self.writer = LogWriter(self)
-        self.reference = None  # LatestReference, made on first use
 
     def open(self):
         from liquidity.store import MarketStore
@@ -178,13 +177,14 @@ class StoreExtension:
 
     def reference_ratios(self):
         """Return the latest stored snapshot's sorted ratios for ranking a coin given by its four inputs, or None
-        (the model card's reference) while the store is empty or cannot be read; re-read at most once a minute."""
-        from liquidity.forecasting import LatestReference
+        (the model card's reference) while the store is empty or cannot be read; from the worker's MarketWindow."""
+        from liquidity.store import StoreError
 
-        bound = self.bound()
-        if bound.reference is None:
-            bound.reference = LatestReference(bound.url, opener=bound.open)  # the worker's own store, not a second
-        return bound.reference.ratios()
+        try:
+            return self.bound().market_window().latest_ratios()
+        except StoreError as error:
+            log.warning("ranking against the model card's reference snapshot: %s", error)
+            return None
 
     def log_forecasts(self, rows, source, model_version):
         """Queue rows (see liquidity.store.predictions.LOG_FIELDS) for the log, written off the request's path.
