@@ -35,20 +35,16 @@ FRAME_COLUMNS = ("date", "coin_id", "coin", "symbol", "price", "volume", "mkt_ca
 INPUT_FRAME_COLUMNS = FRAME_COLUMNS[:-2]
 
 
-def score_update(dialect):
-    """Return the UPDATE that sets liquidity_score on every row dated :start..:end from its date's whole snapshot.
-
-    The same mid-rank percentile as liquidity.dataset.add_liquidity_score, bit for bit: (average rank - 0.5) / n,
-    ties averaged, in double precision on both backends (PostgreSQL would otherwise divide in numeric).
-    """
-    real = "DOUBLE PRECISION"
-    ratio = "volume / mkt_cap"
-    ranked = (f"SELECT id, ((CAST(RANK() OVER (PARTITION BY date ORDER BY {ratio}) AS {real}) "
-              f"+ (CAST(COUNT(*) OVER (PARTITION BY date, {ratio}) AS {real}) - 1) / 2) - 0.5) "
-              f"/ CAST(COUNT(*) OVER (PARTITION BY date) AS {real}) AS score "
-              "FROM snapshots WHERE date BETWEEN :start AND :end")
-    return sa.text(f"UPDATE snapshots SET liquidity_score = ranked.score FROM ({ranked}) AS ranked "
-                   "WHERE snapshots.id = ranked.id")
+# The UPDATE that sets liquidity_score on every row dated :start..:end from its date's whole snapshot: the same
+# mid-rank percentile as liquidity.dataset.add_liquidity_score, bit for bit ((average rank - 0.5) / n, ties
+# averaged), in double precision on both backends (PostgreSQL would otherwise divide in numeric).
+SCORE_UPDATE = sa.text(
+    "UPDATE snapshots SET liquidity_score = ranked.score FROM ("
+    "SELECT id, ((CAST(RANK() OVER (PARTITION BY date ORDER BY volume / mkt_cap) AS DOUBLE PRECISION) "
+    "+ (CAST(COUNT(*) OVER (PARTITION BY date, volume / mkt_cap) AS DOUBLE PRECISION) - 1) / 2) - 0.5) "
+    "/ CAST(COUNT(*) OVER (PARTITION BY date) AS DOUBLE PRECISION) AS score "
+    "FROM snapshots WHERE date BETWEEN :start AND :end) AS ranked "
+    "WHERE snapshots.id = ranked.id")
 
 # Every forecast the app or a command made: what went in, what came out, and (once the next snapshot is stored)
 # what happened. Inputs are in the loader's units (changes as fractions); a missing input is NULL.

@@ -20,7 +20,7 @@ from liquidity.store.schema import (
     FRAME_COLUMNS,
     INPUT_FRAME_COLUMNS,
     SCORE_OUTCOMES,
-    score_update,
+    SCORE_UPDATE,
     snapshots,
 )
 
@@ -336,7 +336,7 @@ class MarketStore:
                 # A new coin on a stored date moves every other coin's rank on that date.
                 dates = [row[0] for row in rows]
                 with self.engine.begin() as connection:
-                    connection.execute(score_update(self.dialect), {"start": min(dates), "end": max(dates)})
+                    connection.execute(SCORE_UPDATE, {"start": min(dates), "end": max(dates)})
                     # A newer snapshot is what logged forecasts were waiting for: score them against it.
                     connection.execute(SCORE_OUTCOMES)
         except sa.exc.DBAPIError as error:
