@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from test_store import empty_postgres, postgres_url
 
-from liquidity.store import MarketStore, StoreError
+from liquidity.store import MarketStore, StoreError, migrate
 from liquidity.store.predictions import (
     accuracy_by_date,
     coin_log,
@@ -18,7 +18,8 @@ from liquidity.store.predictions import (
     prune,
     score_outcomes,
 )
-from liquidity.store.schema import prediction_log
+from liquidity.store.schema import first_forecasts, prediction_log
+from liquidity.store.store import create_store_engine
 
 RANGES = {"volume": {"min": 0.0, "max": 1e10}, "mkt_cap": {"min": 1e6, "max": 1e12},
           "1h": {"min": -0.1, "max": 0.1}, "price": {"min": 1e-3, "max": 1e5}}
@@ -151,6 +152,56 @@ def test_a_coins_log_is_one_row_per_snapshot_date_newest_first(store):
     assert table["realized_score"].iloc[1] == pytest.approx(5 / 6)
     assert pd.isna(table["realized_score"].iloc[0])
     assert coin_log(store, "nobody").empty
+
+
+def first_logged(store):
+    """Return {(coin_id, snapshot date, model version): forecast_score of the row first_forecasts points at}."""
+    f, p = first_forecasts, prediction_log
+    statement = (sa.select(f.c.coin_id, sa.cast(f.c.snapshot_date, sa.Text), f.c.model_version, p.c.forecast_score)
+                 .join_from(f, p, p.c.id == f.c.log_id))
+    with store.engine.connect() as connection:
+        return {(coin, str(day)[:10], version): value for coin, day, version, value in connection.execute(statement)}
+
+
+def test_the_first_forecast_per_coin_date_and_version_is_recorded_once(store):
+    log_forecasts(store, [forecast("aaa", 0.125, 0.30), forecast("aaa", 0.125, 0.31), {"forecast_score": 0.9,
+                                                                                      "level": "High"}],
+                  source="api", model_version="v1")
+    log_forecasts(store, [forecast("aaa", 0.125, 0.32)], source="coin page", model_version="v1")
+    log_forecasts(store, [forecast("aaa", 0.125, 0.40)], source="coin page", model_version="v2")
+    # The first row of a key wins, across writes; rows without a coin (the form's) have no key.
+    assert first_logged(store) == {("aaa", "2024-05-01", "v1"): 0.30, ("aaa", "2024-05-01", "v2"): 0.40}
+    assert coin_log(store, "aaa")["forecast_score"].tolist() == [0.30, 0.40]
+
+
+def test_pruning_a_first_forecast_points_its_key_at_the_first_row_that_stays(store):
+    now = datetime.now(UTC)
+    old = now - timedelta(days=400)
+    log_forecasts(store, [forecast("aaa", 0.125, 0.30)], source="daily", model_version="v1", now=old)
+    log_forecasts(store, [forecast("aaa", 0.125, 0.31)], source="api", model_version="v1", now=now - timedelta(days=3))
+    log_forecasts(store, [forecast("aaa", 0.125, 0.32)], source="api", model_version="v1", now=now - timedelta(days=2))
+    log_forecasts(store, [forecast("bbb", 0.375, 0.50)], source="daily", model_version="v1", now=old)
+    assert prune(store, keep_days=365, now=now) == 2
+    # aaa keeps its first remaining row (as grouping the log would say); bbb has none left and is gone.
+    assert first_logged(store) == {("aaa", "2024-05-01", "v1"): 0.31}
+
+
+def test_the_upgrade_records_the_first_forecasts_of_a_log_written_before_it(store):
+    url = store.url
+    store.close()
+    engine = create_store_engine(url)
+    with engine.begin() as connection:  # back to a log without the table, as 0003 left it
+        connection.exec_driver_sql("DROP TABLE first_forecasts")
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0003'")
+    with engine.begin() as connection:
+        for value in (0.30, 0.31):
+            connection.execute(prediction_log.insert().values(
+                created_at=datetime.now(UTC), source="api", model_version="v1", coin_id="aaa",
+                snapshot_date=datetime(2024, 5, 1).date(), forecast_score=value, level="Low"))
+    migrate(engine)
+    engine.dispose()
+    with MarketStore(url) as upgraded:
+        assert first_logged(upgraded) == {("aaa", "2024-05-01", "v1"): 0.30}
 
 
 def test_forecast_rows_carry_the_snapshot_inputs(store):

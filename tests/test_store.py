@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from liquidity.dataset import load_snapshots
 from liquidity.store import MarketStore, StoreError, database_url, migrate, parse_database_url
 from liquidity.store.importer import DUPLICATE_REASON, import_command, import_snapshots
-from liquidity.store.schema import FRAME_COLUMNS
+from liquidity.store.schema import FRAME_COLUMNS, metadata
 from liquidity.store.store import DEFAULT_DATABASE, alembic_config, create_store_engine, current_revision
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -46,7 +46,8 @@ def postgres_url():
 def empty_postgres(url):
     engine = sa.create_engine(parse_database_url(url))
     with engine.begin() as connection:
-        connection.exec_driver_sql("DROP TABLE IF EXISTS prediction_log, snapshots, alembic_version")
+        tables = [table.name for table in reversed(metadata.sorted_tables)]  # dependents first
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {', '.join(tables)}, alembic_version")
     engine.dispose()
     return url
 

@@ -10,7 +10,13 @@ from datetime import date as Date
 import pandas as pd
 import sqlalchemy as sa
 
-from liquidity.store.schema import SCORE_OUTCOMES, prediction_log
+from liquidity.store.schema import (
+    RECORD_FIRST_FORECASTS,
+    REPOINT_FIRST_FORECASTS,
+    SCORE_OUTCOMES,
+    first_forecasts,
+    prediction_log,
+)
 from liquidity.store.store import StoreError, _first_line, _shown
 
 SOURCES = ("form", "api", "batch", "coin page", "forecast command", "daily")
@@ -90,8 +96,14 @@ def log_forecast_batches(store, batches):
                 cursor = connection.connection.driver_connection.cursor()
                 cursor.executemany(f"INSERT INTO prediction_log ({', '.join(INSERT_FIELDS)}) VALUES ({marks})",
                                    records)
+                # The transaction holds SQLite's only write lock, so its rows took consecutive ids ending here.
+                last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
+                first = last - len(records) + 1
             else:
-                connection.execute(prediction_log.insert(), [dict(zip(INSERT_FIELDS, r)) for r in records])
+                ids = connection.execute(prediction_log.insert().returning(prediction_log.c.id),
+                                         [dict(zip(INSERT_FIELDS, r)) for r in records]).scalars().all()
+                first, last = min(ids), max(ids)
+            connection.execute(RECORD_FIRST_FORECASTS, {"first": first, "last": last})
     except sa.exc.DBAPIError as error:
         raise _error(store, "write to", error) from None
     except Exception as error:  # the raw driver raises its own errors, outside SQLAlchemy's wrapping
@@ -172,6 +184,7 @@ def prune(store, keep_days=DEFAULT_KEEP_DAYS, now=None):
     cutoff = (now or datetime.now(UTC)) - timedelta(days=keep_days)
     try:
         with store.engine.begin() as connection:
+            connection.execute(REPOINT_FIRST_FORECASTS, {"cutoff": cutoff})
             return connection.execute(prediction_log.delete().where(prediction_log.c.created_at < cutoff)).rowcount
     except sa.exc.DBAPIError as error:
         raise _error(store, "prune", error) from None
@@ -195,14 +208,11 @@ def counts(store):
 
 
 def _first_per_forecast():
-    """Return the ids of the first logged row per (coin, snapshot date, model version) that has an outcome.
+    """Return the ids of the first logged row per (coin, snapshot date, model version).
 
     A coin page viewed a hundred times logs the same forecast a hundred times; it is one forecast to score.
     """
-    p = prediction_log
-    return (sa.select(sa.func.min(p.c.id))
-            .where(p.c.realized_score.isnot(None), p.c.score.isnot(None))
-            .group_by(p.c.coin_id, p.c.snapshot_date, p.c.model_version))
+    return sa.select(first_forecasts.c.log_id)
 
 
 def accuracy_by_date(store, threshold):
@@ -220,7 +230,7 @@ def accuracy_by_date(store, threshold):
                            sa.func.sum(sa.func.abs(p.c.score - p.c.realized_score)).label("persistence_error"),
                            hits(p.c.forecast_score).label("model_hits"),
                            hits(p.c.score).label("persistence_hits"))
-                 .where(p.c.id.in_(_first_per_forecast()))
+                 .where(p.c.id.in_(_first_per_forecast()), p.c.realized_score.isnot(None), p.c.score.isnot(None))
                  .group_by(p.c.snapshot_date, p.c.model_version)
                  .order_by(p.c.snapshot_date))
     frame = _read(store, statement)
@@ -274,12 +284,11 @@ def inputs_by_day(store, ranges, since=None):
 
 def coin_log(store, coin_id, limit=30):
     """Return the coin's logged forecasts, newest snapshot date first, one per snapshot date and model version."""
-    p = prediction_log
-    first = sa.select(sa.func.min(p.c.id)).where(p.c.coin_id == coin_id).group_by(p.c.snapshot_date,
-                                                                                   p.c.model_version)
-    statement = (sa.select(sa.cast(p.c.snapshot_date, sa.Text).label("date"), p.c.model_version, p.c.score,
+    p, f = prediction_log, first_forecasts
+    statement = (sa.select(sa.cast(f.c.snapshot_date, sa.Text).label("date"), f.c.model_version, p.c.score,
                            p.c.forecast_score, p.c.level, p.c.band_low, p.c.band_high,
                            sa.cast(p.c.realized_date, sa.Text).label("realized_date"), p.c.realized_score)
-                 .where(p.c.id.in_(first))
-                 .order_by(p.c.snapshot_date.desc(), p.c.model_version).limit(limit))
+                 .join_from(f, p, p.c.id == f.c.log_id)
+                 .where(f.c.coin_id == coin_id)
+                 .order_by(f.c.snapshot_date.desc(), f.c.model_version).limit(limit))
     return _read(store, statement)
