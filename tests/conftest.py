@@ -92,12 +92,14 @@ class FormClient(FlaskClient):
 
 @pytest.fixture(scope="session")
 def make_app():
-    """Return a factory: make_app(artifact_dir, report_dir, **config) is an app on those artifacts, rate limits off."""
+    """Return a factory: make_app(artifact_dir, report_dir, **config) is an app on those artifacts, rate limits off,
+    that checks the store for new data on every request (tests import data between requests)."""
     from liquidity.web import create_app
 
     def make(artifact_dir, report_dir, **overrides):
         app = create_app({"TESTING": True, "ARTIFACT_PATHS": ArtifactPaths.in_folder(artifact_dir),
-                          "REPORT_DIR": report_dir, "RATELIMIT_ENABLED": False, **overrides})
+                          "REPORT_DIR": report_dir, "RATELIMIT_ENABLED": False, "STORE_CHECK_SECONDS": 0.0,
+                          **overrides})
         app.test_client_class = FormClient
         return app
 

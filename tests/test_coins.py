@@ -269,6 +269,64 @@ def test_the_coin_endpoints_are_in_the_openapi_document_and_the_docs(client):
     assert "GET /api/v1/coins/{coin_id}/forecast" in docs and "<code>days</code>" in docs
 
 
+# --- served from memory between store checks ----------------------------------------------------------------------
+
+COIN_ROUTES = ("/api/v1/coins", "/api/v1/coins/Bitcoin:BTC", "/api/v1/coins/Bitcoin:BTC/forecast", "/coins",
+               "/coins/Bitcoin:BTC", "/api/v1/monitor")
+
+
+@pytest.fixture
+def slow_checking_client(make_app, trained_dir, report_dir):
+    """A client of an app that checks the store for new data once an hour, as a busy production worker would."""
+    return make_app(trained_dir, report_dir, STORE_CHECK_SECONDS=3600.0).test_client()
+
+
+def reads_of(send):
+    """Return the SELECTs that send() made the app run on the store (the log writer's inserts aside)."""
+    from liquidity.web.extensions import stores
+
+    app = send.__self__.application
+    engine = stores.bound(app).open().engine
+    statements = []
+
+    def record(_connection, _cursor, statement, *_):
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        for path in COIN_ROUTES:
+            assert send(path).status_code == 200, path
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    return statements
+
+
+def test_a_repeated_coin_request_asks_the_store_nothing(slow_checking_client, store):
+    assert reads_of(slow_checking_client.get)  # the first of each reads the store
+    assert reads_of(slow_checking_client.get) == []  # then each is served from memory
+
+
+def test_new_snapshots_reach_the_answers_at_the_next_store_check(slow_checking_client, two_days, snapshots_dir):
+    from liquidity.web.extensions import stores
+
+    client = slow_checking_client
+    before = client.get("/api/v1/coins/Bitcoin:BTC").get_json()
+    assert client.get("/api/v1/coins/Bitcoin:BTC/forecast").get_json()["past"] == []
+    import_snapshots(snapshots_dir / "day4.csv", two_days)
+    # Until the worker checks the store again, it serves what it holds: the same answer, never a mix of two.
+    assert client.get("/api/v1/coins/Bitcoin:BTC").get_json() == before
+    stores.bound(client.application).window.check_every = 0  # the next check is due
+    after = client.get("/api/v1/coins/Bitcoin:BTC").get_json()
+    assert after["end"] == DAY4 and after["count"] == before["count"] + 1
+    answer = client.get("/api/v1/coins/Bitcoin:BTC/forecast").get_json()
+    realized = two_days.snapshot(DAY4).set_index("coin_id").loc["Bitcoin:BTC", "liquidity_score"]
+    # The forecast made from 2024-01-02 was scored by the import, and shows among the past ones.
+    assert answer["date"] == DAY4 and answer["past"][-1]["date"] == "2024-01-02"
+    assert answer["past"][-1]["realized_score"] == pytest.approx(realized)
+    assert client.get("/api/v1/coins").get_json()["date"] == DAY4
+
+
 # --- /monitor ------------------------------------------------------------------------------------------------------
 
 def test_the_monitor_scores_logged_forecasts_against_persistence(client, two_days, snapshots_dir, fixture_model):

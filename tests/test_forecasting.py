@@ -185,9 +185,7 @@ def test_the_latest_reference_never_creates_a_store(tmp_path):
 
 
 def test_the_market_window_forecasts_what_the_store_does(store, fixture_model):
-    from liquidity.forecasting import MarketWindow
-
-    from liquidity.forecasting import latest_ratios
+    from liquidity.forecasting import MarketWindow, latest_ratios
 
     window = MarketWindow(store)
     assert window.latest == "2024-01-04"
@@ -218,6 +216,25 @@ def test_the_market_window_reloads_when_a_newer_snapshot_lands(store, fixture_mo
     assert forecast_coin(window, fixture_model, "Bitcoin:BTC") == forecast_coin(store, fixture_model, "Bitcoin:BTC")
     with pytest.raises(CoinNotFound):
         forecast_coin(window, fixture_model, "Ethereum:ETH")  # not in the newest snapshot
+
+
+def test_the_market_window_forecasts_a_coin_once_per_store_version(store, fixture_model, tmp_path, monkeypatch):
+    from liquidity.forecasting import MarketWindow
+
+    calls = []
+    real = fixture_model.forecast_history
+    monkeypatch.setattr(fixture_model, "forecast_history", lambda *arrays: calls.append(1) or real(*arrays))
+    window = MarketWindow(store, check_every=0)
+    first = forecast_coin(window, fixture_model, "Bitcoin:BTC")
+    assert forecast_coin(window, fixture_model, "Bitcoin:BTC") is first and len(calls) == 1
+    forecast_coin(window, fixture_model, "Ethereum:ETH")
+    assert len(calls) == 2  # one per coin
+    late = tmp_path / "late.csv"  # a late coin on the latest date moves every rank of that date
+    late.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n2024-01-04,late,Late,LATE,1,99,100\n")
+    import_snapshots(late, store)
+    again = forecast_coin(window, fixture_model, "Bitcoin:BTC")
+    assert len(calls) == 3 and again == forecast_coin(store, fixture_model, "Bitcoin:BTC")
+    assert again.score != first.score
 
 
 def test_an_empty_window_says_to_import_first(market_store_in_tmp, fixture_model):

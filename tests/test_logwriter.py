@@ -22,7 +22,7 @@ def table(url):
 
 
 def test_rows_are_stamped_when_queued_and_written_together(market_store_in_tmp):
-    bound = BoundStore(market_store_in_tmp, log_enabled=True)
+    bound = BoundStore(market_store_in_tmp, log_enabled=True, check_seconds=5.0)
     bound.writer.flush_seconds = 0.3  # gather both requests into one batch
     queued_at = datetime.now(UTC)
     bound.writer.put([ROW], "api", "v1")
@@ -39,7 +39,7 @@ def test_rows_are_stamped_when_queued_and_written_together(market_store_in_tmp):
 
 
 def test_a_failed_batch_is_counted_and_the_writer_goes_on(market_store_in_tmp):
-    bound = BoundStore(market_store_in_tmp, log_enabled=True)
+    bound = BoundStore(market_store_in_tmp, log_enabled=True, check_seconds=5.0)
     bound.writer.put([ROW], "no such source", "v1")  # refused by the log: counted as failed, not fatal
     assert bound.writer.flush()
     bound.writer.put([ROW], "api", "v1")
@@ -51,7 +51,7 @@ def test_a_failed_batch_is_counted_and_the_writer_goes_on(market_store_in_tmp):
 EXIT_SCRIPT = """
 import sys
 from liquidity.web.extensions import BoundStore
-bound = BoundStore(sys.argv[1], log_enabled=True)
+bound = BoundStore(sys.argv[1], log_enabled=True, check_seconds=5.0)
 bound.writer.flush_seconds = 30  # far longer than the process lives: only the exit flush can write the rows
 for _ in range(5):
     bound.writer.put([{"volume": 1.0, "mkt_cap": 2.0, "price": 3.0, "forecast_score": 0.5, "level": "High"}],

@@ -392,11 +392,17 @@ def test_the_store_package_imports_no_web_code():
                 or name.startswith("liquidity.web")}
 
 
-def test_the_latest_signature_is_the_latest_date_and_its_row_count(store, tmp_path):
-    assert store.latest_signature() == (None, 0)
+def test_the_latest_signature_changes_with_every_write_and_only_then(store, tmp_path):
+    assert store.latest_signature() == (None, None)
     import_snapshots(DAILY, store)
-    assert store.latest_signature() == ("2024-03-02", 3)
-    late = tmp_path / "late.csv"
-    late.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n2024-03-02,late-coin,Late,LATE,1,2,3\n")
-    import_snapshots(late, store)
-    assert store.latest_signature() == ("2024-03-02", 4)  # a late coin on the same date changes it too
+    latest, newest = store.latest_signature()
+    assert latest == "2024-03-02" and newest is not None
+    import_snapshots(DAILY, store)  # every row stored already: nothing written, nothing changed
+    assert store.latest_signature() == (latest, newest)
+    for name, row in (("late.csv", "2024-03-02,late-coin,Late,LATE,1,2,3"),  # a late coin on the latest date
+                      ("old.csv", "2024-02-01,old-coin,Old,OLD,1,2,3")):  # and one on an older date change it too
+        (tmp_path / name).write_text(f"date,coin_id,coin,symbol,price,volume,mkt_cap\n{row}\n")
+        import_snapshots(tmp_path / name, store)
+        latest, later = store.latest_signature()
+        assert latest == "2024-03-02" and later > newest
+        newest = later

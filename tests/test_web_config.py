@@ -51,6 +51,8 @@ def test_production_refuses_the_debugger():
     ("LIQUIDITY_MAX_UPLOAD_MB", "lots"),
     ("LIQUIDITY_LOG_LEVEL", "LOUD"),
     ("LIQUIDITY_ENV", "staging"),
+    ("LIQUIDITY_STORE_CHECK_SECONDS", "-1"),
+    ("LIQUIDITY_STORE_CHECK_SECONDS", "often"),
 ])
 def test_invalid_environment_values_name_the_variable(name, value):
     with pytest.raises(ConfigError, match=name):
@@ -60,8 +62,9 @@ def test_invalid_environment_values_name_the_variable(name, value):
 def test_environment_values_are_read():
     settings = load_settings({"LIQUIDITY_THRESHOLD": "0.7", "LIQUIDITY_MAX_UPLOAD_MB": "0.5",
                               "LIQUIDITY_LOG_LEVEL": "warning", "LIQUIDITY_MODEL_PATH": "/m.pkl",
-                              "LIQUIDITY_REPORT_DIR": "/r", "SECRET_KEY": "abc"})
+                              "LIQUIDITY_REPORT_DIR": "/r", "SECRET_KEY": "abc", "LIQUIDITY_STORE_CHECK_SECONDS": "30"})
     assert settings["LIQUIDITY_THRESHOLD"] == 0.7
+    assert settings["STORE_CHECK_SECONDS"] == 30.0 and load_settings({})["STORE_CHECK_SECONDS"] == 5.0
     assert settings["MAX_CONTENT_LENGTH"] == 512 * 1024
     assert settings["LOG_LEVEL"] == "WARNING"
     assert str(settings["ARTIFACT_PATHS"].model) == "/m.pkl"

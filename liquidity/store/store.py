@@ -275,12 +275,16 @@ class MarketStore:
         return None if latest is None else str(latest)
 
     def latest_signature(self):
-        """Return (latest date, rows stored on it), or (None, 0): one cheap query that changes when new data lands."""
-        latest = sa.select(sa.func.max(snapshots.c.date)).scalar_subquery()
-        statement = (sa.select(sa.cast(snapshots.c.date, sa.Text), sa.func.count())
-                     .where(snapshots.c.date == latest).group_by(snapshots.c.date))
-        rows = self._all(statement)
-        return (None, 0) if not rows else (str(rows[0][0]), int(rows[0][1]))
+        """Return (latest date, newest row id), or (None, None): two index lookups that change whenever rows land.
+
+        Rows are only ever added (and every date a write touches is re-ranked), so the newest id changes with any
+        write, a late coin on an old date included.
+        """
+        # Two scalar subqueries, not two aggregates in one: SQLite answers a lone MAX from an index, but scans the
+        # table for MAX(date), MAX(id) together.
+        latest, newest = self._all(sa.select(sa.select(sa.func.max(snapshots.c.date)).scalar_subquery(),
+                                             sa.select(sa.func.max(snapshots.c.id)).scalar_subquery()))[0]
+        return (None, None) if latest is None else (str(latest), int(newest))
 
     def snapshot(self, date):
         """Return every coin's row on date, by coin_id."""

@@ -109,9 +109,10 @@ class LogCounter:
 class BoundStore:
     """One app's market store, opened on first use in each process (never in gunicorn's master before the fork)."""
 
-    def __init__(self, url, log_enabled):
+    def __init__(self, url, log_enabled, check_seconds):
         self.url = url
         self.log_enabled = log_enabled
+        self.check_seconds = check_seconds
         self.lock = threading.Lock()
         self.store = None
         self.window = None
@@ -139,7 +140,7 @@ class BoundStore:
         store = self.open()
         with self.lock:
             if self.window is None or self.window.store is not store:
-                self.window = MarketWindow(store)
+                self.window = MarketWindow(store, check_every=self.check_seconds)
             return self.window
 
 
@@ -149,8 +150,10 @@ class StoreExtension:
     name = "liquidity_store"
 
     def init_app(self, app):
-        """Remember app.config's DATABASE_URL and PREDICTION_LOG_ENABLED; the store opens on first use."""
-        app.extensions[self.name] = BoundStore(app.config["DATABASE_URL"], app.config["PREDICTION_LOG_ENABLED"])
+        """Remember app.config's DATABASE_URL, PREDICTION_LOG_ENABLED and STORE_CHECK_SECONDS; the store opens on
+        first use."""
+        app.extensions[self.name] = BoundStore(app.config["DATABASE_URL"], app.config["PREDICTION_LOG_ENABLED"],
+                                               app.config["STORE_CHECK_SECONDS"])
 
     def bound(self, app=None):
         return (app or current_app).extensions[self.name]

@@ -1,19 +1,15 @@
 """What the coin pages and the coin API share: the latest market with its forecasts, the listing's query, a coin's
-history with the forecast made on each date. Results are cached per process until the store or the model changes.
+history with the forecast made on each date, its past forecasts. Results are cached in the worker's MarketWindow,
+keyed on the store version it last saw (checked at most every LIQUIDITY_STORE_CHECK_SECONDS), so a request served
+from memory asks the database nothing.
 """
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import timedelta
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
-
-from liquidity.store import StoreError
-from liquidity.store.schema import snapshots
 
 PER_PAGE = 50
 MAX_PER_PAGE = 500
@@ -24,67 +20,59 @@ SORT_COLUMNS = {"coin": "coin", "symbol": "symbol", "score": "score", "forecast"
                 "volume": "volume", "mkt_cap": "mkt_cap", "price": "price"}
 TEXT_SORTS = ("coin", "symbol")
 MAX_QUERY = 100
-CACHE_ENTRIES = 64
 
 
-class LookupCache:
-    """A small LRU of computed frames, keyed by what they depend on (the store's data version, the model)."""
-
-    def __init__(self, size=CACHE_ENTRIES):
-        self.size = size
-        self.lock = threading.Lock()
-        self.entries = OrderedDict()
-
-    def get(self, key, compute):
-        with self.lock:
-            if key in self.entries:
-                self.entries.move_to_end(key)
-                return self.entries[key]
-        value = compute()  # outside the lock: two threads may compute one key, neither waits on the other
-        with self.lock:
-            self.entries[key] = value
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-        return value
 
 
-CACHE = LookupCache()
-
-
-def data_version(store):
-    """Return (newest row id, newest date): it changes whenever an import or ingest adds rows."""
-    try:
-        with store.engine.connect() as connection:
-            # Two scalar subqueries, not two aggregates in one: SQLite answers a lone MAX from the index, but scans
-            # the table for MAX(id), MAX(date) together (8 ms on the demo slice instead of microseconds).
-            newest_id, latest = connection.execute(sa.select(
-                sa.select(sa.func.max(snapshots.c.id)).scalar_subquery(),
-                sa.select(sa.func.max(snapshots.c.date)).scalar_subquery())).one()
-    except sa.exc.DBAPIError as error:
-        raise StoreError(f"cannot read the store: {str(error.orig).splitlines()[0]}") from None
-    return newest_id, None if latest is None else str(latest)
-
-
-def market_table(store, model):
+def market_table(window, model):
     """Return the latest snapshot with each coin's forecast: one row per coin, largest market cap first."""
-    version = data_version(store)
-    if version[1] is None:
+    version = window.version
+    if version[0] is None:
         return pd.DataFrame(columns=["date", "coin_id", "coin", "symbol", "price", "volume", "mkt_cap", "turnover",
                                      "score", "forecast_score", "level", "band_low", "band_high"])
 
     def compute():
         from liquidity.forecasting import forecast_market
 
-        day = version[1]
-        forecasts = forecast_market(store, model, day)
-        rows = store.snapshot(day)[["coin_id", "coin", "symbol", "price", "volume", "mkt_cap"]]
+        day = version[0]
+        forecasts = forecast_market(window, model, day)
+        rows = window.store.snapshot(day)[["coin_id", "coin", "symbol", "price", "volume", "mkt_cap"]]
         table = rows.merge(forecasts[["coin_id", "score", "forecast_score", "level", "band_low", "band_high"]],
                            on="coin_id", how="left", validate="one_to_one")
         table.insert(0, "date", day)
         table["turnover"] = table["volume"] / table["mkt_cap"]
         return table.sort_values("mkt_cap", ascending=False, kind="stable").reset_index(drop=True)
 
-    return CACHE.get(("market", id(model), model.version, version), compute)
+    return window.cache.get(("market", model, version), compute)
+
+
+def listing_page(window, model, listing):
+    """Return (rows of the listing's page, rows matching, pages, date) of market_table, cached per query."""
+    version = window.version
+
+    def compute():
+        table = market_table(window, model)
+        rows, total, pages = select(table, listing)
+        return rows, total, pages, (table["date"].iloc[0] if len(table) else None)
+
+    return window.cache.get(("listing", model, version, listing.key()), compute)
+
+
+def coin_history(window, coin_id, days):
+    """Return the coin's stored rows over the `days` days up to the latest stored date, oldest first."""
+    version = window.version
+    return window.cache.get(("history", version, coin_id, days),
+                            lambda: window.store.coin_history(coin_id, version[0], days))
+
+
+def coin_past(window, coin_id, limit):
+    """Return the coin's past logged forecasts as records (newest first, one per date and model version), at most
+    LIQUIDITY_STORE_CHECK_SECONDS old: every worker's log writes land in it within that time."""
+    from liquidity.store.predictions import coin_log
+
+    return window.cache.get(("past", window.version, coin_id, limit),
+                     lambda: tuple(coin_log(window.store, coin_id, limit).itertuples(index=False)),
+                     max_age=window.check_every)
 
 
 @dataclass
@@ -103,6 +91,10 @@ class Listing:
                   **changes}
         defaults = Listing()
         return {name: value for name, value in values.items() if value != getattr(defaults, name)}
+
+    def key(self):
+        """Return the listing as a hashable cache key."""
+        return (self.q, self.sort, self.order, self.page, self.per_page)
 
 
 def _whole(raw, name, low, high, errors):
@@ -178,20 +170,20 @@ def parse_date(raw):
         return None, f"must be a date like 2024-03-16, not {raw!r}"
 
 
-def coin_forecast_history(store, model, coin_id, days):
+def coin_forecast_history(window, model, coin_id, days):
     """Return the coin's rows over the last `days` days, each with the forecast made from it (for the next date).
 
     Each date's forecast is the one forecast_coin gives for that date: the same history window, the same model.
     """
-    version = data_version(store)
+    version = window.version
 
     def compute():
         from liquidity.features import LONGEST_LAG
 
-        rows = store.coin_history(coin_id, days=days + LONGEST_LAG + 1)
+        rows = coin_history(window, coin_id, days + LONGEST_LAG + 1)
         if rows.empty:
             return rows.assign(forecast_score=[], band_low=[], band_high=[], level=[])
-        end = Date.fromisoformat(version[1])
+        end = Date.fromisoformat(version[0])
         first_shown = (end - timedelta(days=days)).isoformat()
         dates = rows["date"].to_numpy()
         days_of = np.array([Date.fromisoformat(d).toordinal() for d in dates])
@@ -199,10 +191,10 @@ def coin_forecast_history(store, model, coin_id, days):
         forecast, low, high, level = [], [], [], []
         shown = np.flatnonzero(dates > first_shown)
         for index in shown:
-            window = (days_of > days_of[index] - (LONGEST_LAG + 1)) & (np.arange(len(dates)) <= index)
-            result = model.forecast_history(dates[window], columns["volume"][window], columns["mkt_cap"][window],
-                                            columns["1h"][window], columns["price"][window],
-                                            columns["liquidity_score"][window])
+            lagged = (days_of > days_of[index] - (LONGEST_LAG + 1)) & (np.arange(len(dates)) <= index)
+            result = model.forecast_history(dates[lagged], columns["volume"][lagged], columns["mkt_cap"][lagged],
+                                            columns["1h"][lagged], columns["price"][lagged],
+                                            columns["liquidity_score"][lagged])
             forecast.append(result.forecast_score)
             low.append(result.band_low)
             high.append(result.band_high)
@@ -210,4 +202,4 @@ def coin_forecast_history(store, model, coin_id, days):
         picked = rows.iloc[shown].reset_index(drop=True)
         return picked.assign(forecast_score=forecast, band_low=low, band_high=high, level=level)
 
-    return CACHE.get(("coin", id(model), model.version, version, coin_id, days), compute)
+    return window.cache.get(("coin", model, version, coin_id, days), compute)

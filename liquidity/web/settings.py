@@ -33,6 +33,8 @@ DEFAULT_RATELIMIT_API = "120 per minute"
 DEFAULT_RATELIMIT_FORMS = "60 per minute"
 RATELIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 DEFAULT_BATCH_KEEP_MINUTES = 30.0
+# How often a worker asks the store whether new data landed: what it serves from memory is at most this old.
+DEFAULT_STORE_CHECK_SECONDS = 5.0
 
 
 def log_keep_days(environ=None):
@@ -110,7 +112,7 @@ def load_settings(environ=None):
     LIQUIDITY_LOG_LEVEL, LIQUIDITY_MAX_BATCH_ROWS, COINGECKO_BASE_URL / _API_KEY / _API_PLAN,
     LIQUIDITY_RATELIMIT_ENABLED / _API / _FORMS / _STORAGE_URL,
     LIQUIDITY_PROXY_COUNT, LIQUIDITY_BATCH_RESULT_DIR, LIQUIDITY_BATCH_KEEP_MINUTES,
-    DATABASE_URL, LIQUIDITY_PREDICTION_LOG (on/off), LIQUIDITY_LOG_KEEP_DAYS.
+    DATABASE_URL, LIQUIDITY_STORE_CHECK_SECONDS, LIQUIDITY_PREDICTION_LOG (on/off), LIQUIDITY_LOG_KEEP_DAYS.
     """
     environ = os.environ if environ is None else environ
     env = environ.get("LIQUIDITY_ENV", "development").strip().lower() or "development"
@@ -151,6 +153,7 @@ def load_settings(environ=None):
     keep_minutes = _number(environ, "LIQUIDITY_BATCH_KEEP_MINUTES", DEFAULT_BATCH_KEEP_MINUTES, 0.0, 24 * 60.0,
                            low_inclusive=False)
     batch_dir = environ.get("LIQUIDITY_BATCH_RESULT_DIR", "").strip()
+    store_check = _number(environ, "LIQUIDITY_STORE_CHECK_SECONDS", DEFAULT_STORE_CHECK_SECONDS, 0.0, 3600.0)
     return {
         "LIQUIDITY_ENV": env,
         "DEBUG": debug,
@@ -179,6 +182,7 @@ def load_settings(environ=None):
         "BATCH_RESULT_DIR": Path(batch_dir) if batch_dir else None,  # None: a folder in the system's temp dir
         "BATCH_KEEP_SECONDS": int(keep_minutes * 60),
         "DATABASE_URL": store_url(environ),
+        "STORE_CHECK_SECONDS": store_check,
         "PREDICTION_LOG_ENABLED": _switch(environ, "LIQUIDITY_PREDICTION_LOG", True),
         "PREDICTION_LOG_KEEP_DAYS": log_keep_days(environ),
     }

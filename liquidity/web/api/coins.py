@@ -1,13 +1,14 @@
 """GET /api/v1/coins, /api/v1/coins/<coin_id>, /api/v1/coins/<coin_id>/forecast and /api/v1/monitor."""
 
-from flask import abort, request
+from flask import abort, current_app, request
 
 from liquidity.store import StoreError
-from liquidity.store.predictions import coin_log
-from liquidity.web import current_model, current_store
+from liquidity.web import current_model
 from liquidity.web.api.views import bad_request, bp
-from liquidity.web.extensions import StoreUnavailable
-from liquidity.web.market import market_table, parse_date, parse_days, parse_listing, select
+from liquidity.web.extensions import StoreUnavailable, stores
+from liquidity.web.market import coin_history, coin_past, listing_page, parse_date, parse_days, parse_listing
+
+PAST_FORECASTS = 10
 
 
 def _number(value):
@@ -20,6 +21,18 @@ def _read(call, *args):
         return call(*args)
     except StoreError as error:
         raise StoreUnavailable(f"The market store cannot be read right now: {error}") from None
+
+
+def _answer(window, key, compute):
+    """Return the JSON response cached under key (a store version is part of every key), or None when compute
+    found nothing. The body is serialised once: encoding a 90-day history took longer than the rest of the request."""
+
+    def encoded():
+        payload = compute()
+        return None if payload is None else current_app.json.response(payload).get_data()
+
+    body = _read(window.cache.get, key, encoded)
+    return None if body is None else current_app.response_class(body, mimetype=current_app.json.mimetype)
 
 
 def _bad_parameters(errors):
@@ -40,11 +53,15 @@ def coins():
     listing, errors = parse_listing(request.args)
     if errors:
         return _bad_parameters(errors)
-    table = _read(market_table, current_store(), model)
-    rows, total, pages = select(table, listing)
-    return {"date": table["date"].iloc[0] if len(table) else None, "model_version": model.version,
-            "threshold": model.threshold, "total": total, "page": listing.page, "pages": pages,
-            "per_page": listing.per_page, "coins": [coin_answer(row) for row in rows.itertuples()]}
+    window = stores.window()
+
+    def compute():
+        rows, total, pages, date = listing_page(window, model, listing)
+        return {"date": date, "model_version": model.version, "threshold": model.threshold, "total": total,
+                "page": listing.page, "pages": pages, "per_page": listing.per_page,
+                "coins": [coin_answer(row) for row in rows.itertuples()]}
+
+    return _answer(window, ("api coins", model, window.version, listing.key()), compute)
 
 
 @bp.get("/coins/<coin_id>")
@@ -53,18 +70,25 @@ def coin(coin_id):
     days, error = parse_days(request.args.get("days"))
     if error:
         return _bad_parameters([("days", error)])
-    store = current_store()
-    rows = _read(store.coin_history, coin_id, None, days)
-    if rows.empty:
+    window = stores.window()
+
+    def compute():
+        rows = coin_history(window, coin_id, days)
+        if rows.empty:
+            return None
+        last = rows.iloc[-1]
+        history = [{"date": row["date"], "price_usd": _number(row["price"]), "volume_usd": _number(row["volume"]),
+                    "mkt_cap_usd": _number(row["mkt_cap"]), "change_1h": _number(row["1h"]),
+                    "change_24h": _number(row["24h"]), "change_7d": _number(row["7d"]),
+                    "turnover": _number(row["volume"] / row["mkt_cap"]), "score": _number(row["liquidity_score"])}
+                   for row in rows.to_dict("records")]
+        return {"coin_id": coin_id, "coin": last["coin"], "symbol": last["symbol"], "days": days,
+                "end": last["date"], "count": len(history), "history": history}
+
+    answer = _answer(window, ("api coin", window.version, coin_id, days), compute)
+    if answer is None:
         abort(404, description=f"No coin with the id {coin_id!r} in the last {days} day(s) of the market store.")
-    last = rows.iloc[-1]
-    history = [{"date": row["date"], "price_usd": _number(row["price"]), "volume_usd": _number(row["volume"]),
-                "mkt_cap_usd": _number(row["mkt_cap"]), "change_1h": _number(row["1h"]),
-                "change_24h": _number(row["24h"]), "change_7d": _number(row["7d"]),
-                "turnover": _number(row["volume"] / row["mkt_cap"]), "score": _number(row["liquidity_score"])}
-               for row in rows.to_dict("records")]
-    return {"coin_id": coin_id, "coin": last["coin"], "symbol": last["symbol"], "days": days, "end": last["date"],
-            "count": len(history), "history": history}
+    return answer
 
 
 @bp.get("/coins/<coin_id>/forecast")
@@ -77,19 +101,19 @@ def coin_forecast(coin_id):
     if error:
         return _bad_parameters([("date", error)])
     model = current_model()
-    store = current_store()
+    window = stores.window()
     try:
-        forecast, _ = forecast_and_log(store, model, coin_id, "api", date)
+        forecast, _ = forecast_and_log(window, model, coin_id, "api", date)
     except ForecastError as error:  # CoinNotFound included
         abort(404, description=str(error))
-    past = _read(coin_log, store, coin_id, 10)
+    past = _read(coin_past, window, coin_id, PAST_FORECASTS)
     return {"model_version": model.version, "threshold": model.threshold, "coin_id": forecast.coin_id,
             "coin": forecast.coin, "symbol": forecast.symbol, "date": forecast.date, "score": forecast.score,
             "forecast_score": forecast.forecast_score, "level": forecast.level,
             "band": {"low": forecast.band_low, "high": forecast.band_high, "percentiles": [10, 90]},
             "past": [{"date": p.date, "forecast_score": _number(p.forecast_score), "score": _number(p.score),
                       "realized_date": p.realized_date, "realized_score": _number(p.realized_score),
-                      "model_version": p.model_version} for p in past.itertuples()]}
+                      "model_version": p.model_version} for p in past]}
 
 
 @bp.get("/monitor")

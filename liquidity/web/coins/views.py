@@ -6,19 +6,16 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from liquidity.store import StoreError
-from liquidity.store.predictions import coin_log
 from liquidity.web import current_model, current_store
 from liquidity.web.charts import line_chart
 from liquidity.web.extensions import StoreUnavailable, stores
 from liquidity.web.market import (
     HISTORY_DAYS,
-    CACHE,
     coin_forecast_history,
-    data_version,
-    market_table,
+    coin_past,
+    listing_page,
     parse_days,
     parse_listing,
-    select,
 )
 
 bp = Blueprint("coins", __name__)
@@ -48,12 +45,12 @@ def coin_log_row(forecast, row):
             "band_low": forecast.band_low, "band_high": forecast.band_high}
 
 
-def forecast_and_log(store, model, coin_id, source, date=None):
+def forecast_and_log(window, model, coin_id, source, date=None):
     """Return (CoinForecast, the coin's inputs that day); log the forecast. Raise CoinNotFound/ForecastError."""
     from liquidity.forecasting import forecast_coin
 
     # The latest date's forecasts come from the window in memory; other dates from the store.
-    forecast = read(forecast_coin, stores.window() if date is None else store, model, coin_id, date)
+    forecast = read(forecast_coin, window if date is None else window.store, model, coin_id, date)
     # The forecast carries the row it came from: no second read of the store on the request's path.
     row = {"volume": forecast.volume, "mkt_cap": forecast.mkt_cap, "1h": forecast.h1, "price": forecast.price}
     stores.log_forecasts([coin_log_row(forecast, row)], source, model.version)
@@ -64,16 +61,13 @@ def forecast_and_log(store, model, coin_id, source, date=None):
 def index():
     """List the latest stored snapshot with each coin's forecast: searchable, sortable, paginated."""
     model = current_model()
-    store = current_store()
     listing, errors = parse_listing(request.args)
     if errors:
         return render_template("coins/index.html", listing=listing, errors=errors, rows=None, total=0, pages=1,
                                date=None, columns=COLUMNS, sort_choices=SORT_CHOICES), 400
-    table = read(market_table, store, model)
-    rows, total, pages = select(table, listing)
+    rows, total, pages, date = read(listing_page, stores.window(), model, listing)
     if listing.page > pages:
         abort(404, description=f"Page {listing.page} does not exist: this listing has {pages} page(s).")
-    date = table["date"].iloc[0] if len(table) else None
     return render_template("coins/index.html", listing=listing, errors=[], rows=rows, total=total, pages=pages,
                            date=date, columns=COLUMNS, sort_choices=SORT_CHOICES, model=model)
 
@@ -113,35 +107,35 @@ def coin(coin_id):
     from liquidity.forecasting import CoinNotFound, ForecastError
 
     model = current_model()
-    store = current_store()
+    window = stores.window()
     days, error = parse_days(request.args.get("days"))
     if error:
         abort(400, description=f"days: {error}.")
     try:
-        forecast, row = forecast_and_log(store, model, coin_id, "coin page")
+        forecast, row = forecast_and_log(window, model, coin_id, "coin page")
     except CoinNotFound:
         abort(404, description=f"No coin with the id {coin_id!r} is in the latest stored snapshot. Search for it "
                                "on the coins page.")
     except ForecastError as error:
         abort(404, description=str(error))
-    history = read(coin_forecast_history, store, model, coin_id, days)
-    past = read(coin_log, store, coin_id, PAST_FORECASTS)
+    history = read(coin_forecast_history, window, model, coin_id, days)
+    past = read(coin_past, window, coin_id, PAST_FORECASTS)
     return render_template("coins/coin.html", forecast=forecast, row=row, days=days, day_choices=HISTORY_DAYS,
                            charts=history_charts(history, forecast.coin), history=history, past=past,
                            model=model)
 
 
-def picker_coins(store):
+def picker_coins(window):
     """Return (coin_id, label) of the largest stored coins on the latest date, cached until the store changes."""
-    version = data_version(store)
+    version = window.version
 
     def compute():
-        if version[1] is None:
+        if version[0] is None:
             return []
-        latest = store.snapshot(version[1]).sort_values("mkt_cap", ascending=False).head(PICKER_COINS)
+        latest = window.store.snapshot(version[0]).sort_values("mkt_cap", ascending=False).head(PICKER_COINS)
         return [(row.coin_id, f"{row.coin} ({row.symbol})") for row in latest.itertuples()]
 
-    return CACHE.get(("picker", version), compute)
+    return window.cache.get(("picker", version), compute)
 
 
 def resolve(store, text):
@@ -192,7 +186,7 @@ def inject_store_picker():
 
     def store_picker():
         try:
-            coins = picker_coins(current_store())
+            coins = picker_coins(stores.window())
         except (StoreError, StoreUnavailable):
             coins = []
         coin = request.args.get("store_coin", "")

@@ -2,7 +2,6 @@
 
 from datetime import date
 
-import sqlalchemy as sa
 from flask import Blueprint, render_template
 
 from liquidity.monitoring import INPUT_NAMES, monitor_figures
@@ -10,7 +9,6 @@ from liquidity.store import StoreError
 from liquidity.web import current_model, current_store
 from liquidity.web.charts import bar_chart, line_chart
 from liquidity.web.extensions import StoreUnavailable, stores
-from liquidity.web.market import CACHE, data_version
 
 bp = Blueprint("monitor", __name__)
 
@@ -22,24 +20,14 @@ def figures():
     """Return the monitor's figures from the current app's store and model (503 when either is unavailable)."""
     model = current_model()
     store = current_store()
+    window = stores.window()
     try:
-        # The figures change only when a forecast is logged or scored, or rows are pruned: cache on those.
-        key = ("monitor", id(model), model.version, log_version(store), data_version(store), date.today())
-        return CACHE.get(key, lambda: monitor_figures(store, model))
+        # Every logged forecast moves the drift counts: the figures are at most LIQUIDITY_STORE_CHECK_SECONDS old,
+        # and recomputed at once when new snapshots land (they score forecasts) or the day changes.
+        key = ("monitor", model, window.version, date.today())
+        return window.cache.get(key, lambda: monitor_figures(store, model), max_age=window.check_every)
     except StoreError as error:
         raise StoreUnavailable(f"The prediction log cannot be read right now: {error}") from None
-
-
-def log_version(store):
-    """Return (newest log id, rows logged, rows scored): any write, scoring or pruning changes it."""
-    from liquidity.store.schema import prediction_log as log
-
-    try:
-        with store.engine.connect() as connection:
-            return tuple(connection.execute(sa.select(sa.select(sa.func.max(log.c.id)).scalar_subquery(),
-                                                      sa.func.count(), sa.func.count(log.c.realized_score))).one())
-    except sa.exc.DBAPIError as error:
-        raise StoreUnavailable(f"The prediction log cannot be read right now: {error.orig}") from None
 
 
 def percent(value):
