@@ -1,25 +1,25 @@
-"""Write the prediction log off the request's path: one thread per process drains a queue in batched transactions.
+"""Write the prediction log off the request's path: one thread per process writes what gathered, in batches.
 
-A request only queues its rows with the time it made them (microseconds); the thread writes what has gathered
-every FLUSH_SECONDS in one transaction, so two gunicorn workers on one SQLite file take its write lock a few times a second
-instead of once per request. A list of rows from one request (an API list, a batch) always lands in one
-transaction. Nothing queued is dropped: the thread flushes before the process exits (atexit, which gunicorn's
-graceful worker exit runs), and flush() waits for everything queued so far, for tests and shutdown hooks.
+A request only appends its rows with the time it made them (microseconds, and it never wakes the writer while the
+writer is busy or gathering); the thread writes what has gathered every FLUSH_SECONDS in one transaction, so two
+gunicorn workers on one SQLite file take its write lock a few times a second instead of once per request. A list of
+rows from one request (an API list, a batch) always lands in one transaction. Nothing queued is dropped: the thread
+flushes before the process exits (atexit, which gunicorn's graceful worker exit runs), and flush() waits for
+everything queued so far, for tests and shutdown hooks.
 """
 
 import atexit
 import logging
 import os
-import queue
 import threading
-import time
+import weakref
+from collections import deque
 from datetime import UTC, datetime
 
 log = logging.getLogger("liquidity.web")
 
 FLUSH_SECONDS = 0.05
 MAX_BATCH_ROWS = 20_000
-_WRITE_NOW = object()  # queued by flush(): the writer stops gathering and writes what it holds
 
 
 class LogWriter:
@@ -28,70 +28,79 @@ class LogWriter:
     def __init__(self, bound, flush_seconds=FLUSH_SECONDS):
         self.bound = bound  # the BoundStore: its store, opened in this process, and its LogCounter
         self.flush_seconds = flush_seconds
-        self.queue = queue.SimpleQueue()
-        self.idle = threading.Condition()
-        self.pending = 0
         self.thread = None
-        self.pid = None
+        self.pid = None  # the process the thread and the exit flush belong to
+        self._reset()
+        # A forked worker starts with empty queues and fresh locks: the parent's are not this process's.
+        weak = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: weak() and weak()._reset())
+
+    def _reset(self):
+        self.items = deque()
+        self.lock = threading.Lock()
+        self.done = threading.Condition(self.lock)
+        self.queued = 0  # requests' row lists put so far
+        self.handled = 0  # of those, written or counted as failed
+        self.waiting = threading.Event()  # set while items wait for the writer
+        self.now = threading.Event()  # set by flush(): write without gathering
 
     def put(self, rows, source, model_version):
         """Queue rows (mappings or a DataFrame) for the log; never blocks on the database."""
         self._ensure_thread()
-        with self.idle:
-            self.pending += 1
-        self.queue.put((rows, source, model_version, datetime.now(UTC)))
+        with self.lock:
+            self.items.append((rows, source, model_version, datetime.now(UTC)))
+            self.queued += 1
+        if not self.waiting.is_set():  # only the first put after the writer went idle wakes it
+            self.waiting.set()
 
     def flush(self, timeout=10.0):
         """Wait until every row queued so far is written (or counted as failed); return False on timeout."""
-        deadline = time.monotonic() + timeout
-        self.queue.put(_WRITE_NOW)
-        with self.idle:
-            while self.pending:
-                left = deadline - time.monotonic()
-                if left <= 0 or (self.thread is None or not self.thread.is_alive()):
-                    return not self.pending
-                self.idle.wait(left)
-        return True
+        with self.lock:
+            target = self.queued
+            if self.handled >= target:
+                return True
+        self.now.set()
+        self.waiting.set()
+        with self.done:
+            self.done.wait_for(lambda: self.handled >= target or not self._alive(), timeout)
+            return self.handled >= target
+
+    def _alive(self):
+        return self.thread is not None and self.thread.is_alive()
 
     def _ensure_thread(self):
-        if self.thread is not None and self.pid == os.getpid() and self.thread.is_alive():
+        if self._alive():  # after a fork the parent's thread is not alive in the child
             return
-        with self.idle:
-            if self.thread is not None and self.pid == os.getpid() and self.thread.is_alive():
+        with self.lock:
+            if self._alive():
                 return
-            if self.pid != os.getpid():  # a forked worker: the parent's queue and counts are not this process's
-                self.queue, self.pending = queue.SimpleQueue(), 0
+            if self.pid != os.getpid():
+                self.pid = os.getpid()
                 atexit.register(self.flush)
-            self.pid = os.getpid()
             self.thread = threading.Thread(target=self._run, name="prediction-log-writer", daemon=True)
             self.thread.start()
 
     def _run(self):
         while True:
-            first = self.queue.get()
-            if first is _WRITE_NOW:
-                continue
-            batch, rows = [first], len(first[0])
-            deadline = time.monotonic() + self.flush_seconds
-            while rows < MAX_BATCH_ROWS:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
+            self.waiting.wait()
+            self.now.wait(self.flush_seconds)  # gather what arrives meanwhile, unless a flush wants it now
+            with self.lock:
+                batch, rows = [], 0
+                while self.items and (not batch or rows < MAX_BATCH_ROWS):
+                    item = self.items.popleft()
+                    batch.append(item)
+                    rows += len(item[0])
+                if not self.items:  # else the rest goes next, at once if a flush asked
+                    self.waiting.clear()
+                    self.now.clear()
+            if batch:
                 try:
-                    item = self.queue.get(timeout=left)
-                except queue.Empty:
-                    break
-                if item is _WRITE_NOW:
-                    break
-                batch.append(item)
-                rows += len(item[0])
-            try:
-                self._write(batch)
-            except Exception:  # the writer must outlive any one bad batch
-                log.exception("prediction log: a batch could not be written")
-            with self.idle:
-                self.pending -= len(batch)
-                self.idle.notify_all()
+                    self._write(batch)
+                except Exception:  # the writer must outlive any one bad batch
+                    log.exception("prediction log: a batch could not be written")
+            with self.done:
+                self.handled += len(batch)
+                self.done.notify_all()
 
     def _write(self, batch):
         from liquidity.store import StoreError
