@@ -146,7 +146,8 @@ def test_logs_hold_requests_and_predictions_but_never_secrets(make_app, trained_
     session_cookie = client.get_cookie("session").value
     entries = [json.loads(line) for line in log_lines]
     requests = [e for e in entries if e.get("event") == "request"]
-    predictions = [e for e in entries if e.get("event") == "prediction"]
+    assert len(requests) == len(entries)  # one line per request; a prediction rides on its request's line
+    predictions = [e["prediction"] for e in requests if "prediction" in e]
     assert [(e["method"], e["path"], e["status"]) for e in requests] == [
         ("GET", "/", 200), ("POST", "/predict", 303), ("GET", "/predict", 200), ("POST", "/api/v1/predict", 200),
         ("POST", "/api/v1/predict", 200), ("POST", "/predict", 400), ("GET", "/live/fill", 400)]
@@ -240,8 +241,9 @@ def test_one_json_log_line_per_request_with_method_path_status_duration(client, 
 
 def test_prediction_is_logged_with_inputs_score_and_version_but_no_secret(client, app, log_records):
     client.post("/predict", data={**BITCOIN_FORM, "csrf_token": client.csrf_token()}, follow_redirects=True)
-    predictions = [r.fields for r in log_records if getattr(r, "fields", {}).get("event") == "prediction"]
-    assert len(predictions) == 1
+    lines = [r.fields for r in log_records if getattr(r, "fields", {}).get("event") == "request"]
+    predictions = [line["prediction"] for line in lines if "prediction" in line]
+    assert len(predictions) == 1 and len(lines) == len(log_records)
     assert predictions[0]["inputs"]["1h"] == pytest.approx(0.001)
     assert predictions[0]["model_version"] == models.get(app).version
     assert 0 < predictions[0]["score"] < 1

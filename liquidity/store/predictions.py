@@ -46,7 +46,10 @@ def keep_days_setting(environ=None):
 
 def _clean(value):
     """Return value as a float or text the database takes: NaN and None are NULL, numpy scalars plain Python."""
-    if value is None or isinstance(value, str):
+    kind = type(value)
+    if kind is float:  # the common case first: the writer cleans every field of every logged row
+        return None if value != value else value
+    if value is None or kind is str or isinstance(value, str):
         return value
     if isinstance(value, (Date, datetime)):
         return value.isoformat()
@@ -103,7 +106,8 @@ def log_forecast_batches(store, batches):
                 ids = connection.execute(prediction_log.insert().returning(prediction_log.c.id),
                                          [dict(zip(INSERT_FIELDS, r)) for r in records]).scalars().all()
                 first, last = min(ids), max(ids)
-            connection.execute(RECORD_FIRST_FORECASTS, {"first": first, "last": last})
+            if any(record[3] is not None and record[4] is not None for record in records):  # coin and date
+                connection.execute(RECORD_FIRST_FORECASTS, {"first": first, "last": last})
     except sa.exc.DBAPIError as error:
         raise _error(store, "write to", error) from None
     except Exception as error:  # the raw driver raises its own errors, outside SQLAlchemy's wrapping

@@ -11,7 +11,7 @@ from liquidity.hints import borderline, h1_warning
 from liquidity.web import current_model
 from liquidity.web.api.openapi import openapi_document
 from liquidity.web.extensions import stores
-from liquidity.web.observability import log_event
+from liquidity.web.observability import log_prediction
 from liquidity.web.scoring import check_json_items, forecast_log_row, frame_log_rows, read_json_items
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -114,8 +114,8 @@ def predict():
         result = model.forecast(row["volume"], row["mkt_cap"], row["1h"], row["price"], stores.reference_ratios())
         answer = item_answer(model, row["1h"], result.score, result.level, result.band_low, result.band_high,
                              result.implied_ratio, result.implied_volume, result.out_of_range)
-        log_event("prediction", source="api", inputs=row, score=round(result.score, 6),
-                  liquidity_level=result.level, model_version=model.version)
+        log_prediction(source="api", inputs=row, score=round(result.score, 6),
+                       liquidity_level=result.level, model_version=model.version)
         stores.log_forecasts([forecast_log_row(result, row["volume"], row["mkt_cap"], row["1h"], row["price"])],
                              "api", model.version)
         return {"model_version": model.version, "threshold": model.threshold, "prediction": answer}
@@ -127,8 +127,8 @@ def predict():
     answers = [item_answer(model, h1, row.liquidity_score, row.liquidity_level, row.band_low, row.band_high,
                            row.implied_ratio, row.implied_volume, row.out_of_range)
                for h1, row in zip(h1_values, forecast.itertuples())]
-    log_event("prediction", source="api", items=len(answers), model_version=model.version,
-              mean_score=round(float(forecast["liquidity_score"].mean()), 6))
+    log_prediction(source="api", items=len(answers), model_version=model.version,
+                   mean_score=round(float(forecast["liquidity_score"].mean()), 6))
     stores.log_forecasts(frame_log_rows(parsed.valid, forecast), "api", model.version)
     return {"model_version": model.version, "threshold": model.threshold, "count": len(answers),
             "predictions": answers}

@@ -9,7 +9,7 @@ from liquidity.web import current_model
 from liquidity.web.batch import store
 from liquidity.web.batch.forms import BatchForm
 from liquidity.web.extensions import stores
-from liquidity.web.observability import log_event
+from liquidity.web.observability import log_prediction
 from liquidity.web.scoring import TableError, TooManyRows, frame_log_rows, read_csv_upload, score
 
 bp = Blueprint("batch", __name__)
@@ -38,8 +38,8 @@ def scored():
         form.file.errors.append(str(error))
         return render_template("batch/upload.html", form=form), 413 if isinstance(error, TooManyRows) else 400
     table = score(model, parsed, stores.reference_ratios())
-    log_event("prediction", source="batch", rows=len(table), scored=len(parsed.valid),
-              errors=len(parsed.errors), model_version=model.version)
+    log_prediction(source="batch", rows=len(table), scored=len(parsed.valid),
+                   errors=len(parsed.errors), model_version=model.version)
     stores.log_forecasts(frame_log_rows(parsed.valid, table.loc[parsed.valid.index]), "batch", model.version)
     name = (form.file.data.filename or "snapshot.csv").rsplit(".", 1)[0] + "_scored.csv"
     # ASCII only: gunicorn writes headers in latin-1, and a name like 数据.csv would fail there (a 500).

@@ -10,7 +10,7 @@ from liquidity.web import current_model
 from liquidity.web.formatting import number
 from liquidity.web.home.forms import PredictForm
 from liquidity.web.extensions import stores
-from liquidity.web.observability import log_event
+from liquidity.web.observability import log_prediction
 from liquidity.web.scoring import forecast_log_row
 
 bp = Blueprint("home", __name__)
@@ -75,8 +75,8 @@ def forecast_page(model, form):
         for field, reason in error.errors.items():
             form[FORM_FIELDS[field]].errors.append(reason)
         return render_template("home/index.html", form=form, examples=examples()), 400
-    log_event("prediction", source="form", inputs={"volume": volume, "mkt_cap": mkt_cap, "1h": h1, "price": price},
-              score=round(forecast.score, 6), liquidity_level=forecast.level, model_version=model.version)
+    log_prediction(source="form", inputs={"volume": volume, "mkt_cap": mkt_cap, "1h": h1, "price": price},
+                   score=round(forecast.score, 6), liquidity_level=forecast.level, model_version=model.version)
     stores.log_forecasts([forecast_log_row(forecast, volume, mkt_cap, h1, price)], "form", model.version)
     ranges = model.card["inputs"]
     warnings = [(INPUT_LABELS[name], training_range(name, ranges[name])) for name in forecast.out_of_range]
