@@ -57,12 +57,17 @@ REPORT_DATA = $(if $(filter command line environment,$(origin DATA)),$(DATA),$(i
 report: $(VENV)/.dev ## build EDA_REPORT/ from DATA (default: shared snapshots, else DATASET/) and the model
 	$(BIN)/python -m liquidity report --data "$(REPORT_DATA)" --model-dir . --out EDA_REPORT
 
-bench: $(VENV)/.runtime ## time one-row, batch, start-up and HTTP figures against their baselines (~1 min, loopback only)
+bench: $(VENV)/.runtime ## time one-row, batch, start-up and HTTP figures against their baselines, then the API's req/s against /healthz, median of 5 runs (~5 min, loopback only)
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/api_ratio.py --runs 5 --seconds 8
 
 .PHONY: soak
 soak: $(VENV)/.runtime ## load test: gunicorn on loopback, 16 clients for 60 s, prediction log on SQLite; p99, RSS, log rows
 	$(BIN)/python benchmarks/soak.py --seconds 60 --clients 16 --workers 2
+
+.PHONY: profile
+profile: $(VENV)/.dev ## show where POST /api/v1/predict's time goes under gunicorn (py-spy over the workers, ~15 s)
+	$(BIN)/python benchmarks/profile_route.py --route "POST /api/v1/predict"
 
 .PHONY: bench-import
 bench-import: $(VENV)/.runtime ## import the shared daily history into a fresh SQLite store: rows/s against the loader alone

@@ -1,6 +1,6 @@
 """Measure the fast path, batch scoring, start-up and the HTTP API, each next to its baseline in the same run.
 
-    python benchmarks/bench.py [--seconds 5] [--clients 4] [--rows 100000] [--no-http]
+    python benchmarks/bench.py [--seconds 5] [--rows 100000] [--no-http]
 
 Figures (goals from issue 5 in brackets):
 - predict_liquidity, one row, validation and features included, vs model.predict(scaler.transform(row))
@@ -11,12 +11,10 @@ Figures (goals from issue 5 in brackets):
   through forecast_snapshots [< 50 ms], and one coin from its own rows through forecast_history [< 1 ms],
   each next to the same call on scikit-learn;
 - cold start: import + LiquidityModel.load, with and without the fast path; create_app + first /healthz [< 2 s];
-- HTTP under gunicorn -w 2 on loopback (gunicorn.conf.py applies too): req/s and p50/p99 of
-  POST /api/v1/predict vs GET /healthz, same server, same client, same run [>= 70 %]; a --rows CSV
-  through /batch and the same rows through the JSON API in chunks of 10,000, end to end [< 5 s];
-  the coin page and the coin API (GET /coins/<id>, /api/v1/coins/<id>, /api/v1/coins/<id>/forecast) against
-  GET /healthz, on a temporary SQLite store of the demo slice, every forecast logged.
-  Skipped (exit 0) when the app is not there yet.
+- HTTP under gunicorn -w 2 on loopback (gunicorn.conf.py applies too): spawn to the first 200 [< 2 s]; a --rows
+  CSV through /batch and the same rows through the JSON API in chunks of 10,000, end to end [< 5 s], on a
+  temporary SQLite store of the demo slice, every forecast logged. Skipped (exit 0) when the app is not there yet.
+  The API's requests/s against /healthz is benchmarks/api_ratio.py's (make bench runs both).
 
 Timings are wall clock on a shared machine: run it on a quiet one and read the ratios, not single figures.
 Everything is bounded in time; the load generator talks to 127.0.0.1 only; gunicorn is stopped at the end.
@@ -34,7 +32,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -358,70 +355,6 @@ class Gunicorn:
         Path(self.log.name).unlink(missing_ok=True)
 
 
-def load(port, method, path, body, headers, clients, seconds):
-    """Keep clients connections busy for seconds; return (requests/s, latencies in s, failures, first errors)."""
-    latencies, failures, errors = [], [], []
-    lock = threading.Lock()
-    stop_at = time.perf_counter() + seconds
-
-    def client():
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # reconnects when closed
-        mine, bad = [], 0
-        while time.perf_counter() < stop_at:
-            started = time.perf_counter()
-            try:
-                connection.request(method, path, body=body, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                if response.status != 200:
-                    bad += 1
-                    with lock:
-                        errors.append(f"status {response.status}")
-            except (OSError, http.client.HTTPException) as error:
-                bad += 1
-                with lock:
-                    errors.append(f"{error.__class__.__name__} after {time.perf_counter() - started:.3f} s")
-                connection.close()
-                continue
-            mine.append(time.perf_counter() - started)
-        connection.close()
-        with lock:
-            latencies.extend(mine)
-            failures.append(bad)
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(seconds + 60)
-    elapsed = time.perf_counter() - started
-    return len(latencies) / elapsed, np.array(latencies), sum(failures), errors[:3]
-
-
-def compare_endpoints(port, clients, seconds, rounds=2, endpoints=None):
-    """Alternate rounds of each endpoint (default GET /healthz and POST /api/v1/predict) so all see the same
-    machine; pool each one's figures."""
-    body = json.dumps(API_BODY).encode()
-    endpoints = endpoints or {
-        "GET /healthz": ("GET", "/healthz", None, {}),
-        "POST /api/v1/predict": ("POST", "/api/v1/predict", body, {"Content-Type": "application/json"})}
-    pooled = {name: {"requests": 0, "seconds": 0.0, "times": [], "bad": 0, "errors": []} for name in endpoints}
-    for spec in endpoints.values():
-        load(port, *spec, clients, min(0.5, seconds))  # warm-up: imports, caches, connections
-    for _ in range(rounds):
-        for name, spec in endpoints.items():
-            rate, times, bad, errors = load(port, *spec, clients, seconds / rounds)
-            entry = pooled[name]
-            entry["requests"] += len(times)
-            entry["seconds"] += len(times) / rate if rate else seconds / rounds
-            entry["times"].extend(times)
-            entry["bad"] += bad
-            entry["errors"] += errors
-    return {name: (entry["requests"] / entry["seconds"], np.array(entry["times"]), entry["bad"], entry["errors"][:3])
-            for name, entry in pooled.items()}
-
-
 def csv_upload(port, csv_bytes, timeout=120):
     """Fetch the /batch form for its CSRF token and cookie, upload csv_bytes for a CSV download."""
     status, headers, page = request(port, "GET", "/batch")
@@ -450,9 +383,8 @@ def csv_upload(port, csv_bytes, timeout=120):
     return seconds, f"{lines:,} rows back, {len(answer) / 1e6:.1f} MB"
 
 
-def bench_http(model, rows, clients, seconds):
-    print(f"\n== HTTP: gunicorn -w 2 on 127.0.0.1, {clients} concurrent http.client clients (reconnecting when"
-          f" the server closes), {seconds:g} s per endpoint in 2 alternating rounds ==")
+def bench_http(model, rows):
+    print("\n== HTTP: gunicorn -w 2 on 127.0.0.1 (requests/s against /healthz: benchmarks/api_ratio.py) ==")
     # A store of its own, filled from the committed demo slice: the coin figures need data, and the bench must not
     # write its logged forecasts into the developer's instance/market.db.
     store_folder = tempfile.TemporaryDirectory(prefix="bench-store-")
@@ -472,17 +404,6 @@ def bench_http(model, rows, clients, seconds):
             return
         print(f"gunicorn spawn -> first /healthz 200: {server.ready_seconds:.2f} s;"
               f" {verdict(server.ready_seconds < 2)} (< 2 s)")
-        figures = compare_endpoints(server.port, clients, seconds)
-        for name, (rate, times, bad, errors) in figures.items():
-            detail = f" ({'; '.join(errors)})" if bad else ""
-            print(f"{name:22s} {rate:8,.0f} req/s  p50 {percentile_ms(times, 50):6.2f} ms"
-                  f"  p99 {percentile_ms(times, 99):6.2f} ms  failed: {bad}{detail}")
-        health_rate, api_rate = figures["GET /healthz"][0], figures["POST /api/v1/predict"][0]
-        print(f"-> predict reaches {api_rate / health_rate:.0%} of /healthz;"
-              f" {verdict(api_rate >= 0.7 * health_rate)} (>= 70 %)")
-
-        bench_coin_pages(server.port, clients, seconds)
-
         frame = synthetic_frame(model.card, rows, seed=1)
         text = frame.to_csv(index=False, float_format="%.6g").encode()
         upload_seconds, detail = csv_upload(server.port, text)
@@ -512,32 +433,9 @@ def bench_http(model, rows, clients, seconds):
         store_folder.cleanup()
 
 
-def bench_coin_pages(port, clients, seconds):
-    """Time the coin page and the coin API (issue 12) against GET /healthz, alternating, same server and run."""
-    status, _, answer = request(port, "GET", "/api/v1/coins?per_page=1")
-    if status != 200:
-        print(f"coin pages: not measured (GET /api/v1/coins answered {status})")
-        return
-    coin_id = json.loads(answer)["coins"][0]["coin_id"]
-    endpoints = {"GET /healthz": ("GET", "/healthz", None, {}),
-                 f"GET /coins/{coin_id}": ("GET", f"/coins/{coin_id}", None, {}),
-                 f"GET /api/v1/coins/{coin_id}": ("GET", f"/api/v1/coins/{coin_id}?days=90", None, {}),
-                 f"GET /api/v1/coins/{coin_id}/forecast": ("GET", f"/api/v1/coins/{coin_id}/forecast", None, {})}
-    print(f"\n-- coin page and coin API (demo slice in SQLite, every page and forecast logged), {seconds:g} s each --")
-    figures = compare_endpoints(port, clients, seconds, endpoints=endpoints)
-    health_rate, health_times = figures["GET /healthz"][0], figures["GET /healthz"][1]
-    for name, (rate, times, bad, errors) in figures.items():
-        detail = f" ({'; '.join(errors)})" if bad else ""
-        slower = percentile_ms(times, 50) / percentile_ms(health_times, 50)
-        ratio = "" if name == "GET /healthz" else f"  {rate / health_rate:5.0%} of /healthz's req/s, p50 {slower:.1f}x"
-        print(f"{name:38s} {rate:7,.0f} req/s  p50 {percentile_ms(times, 50):7.2f} ms"
-              f"  p99 {percentile_ms(times, 99):7.2f} ms  failed: {bad}{detail}{ratio}")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="time per measured loop (default 5)")
-    parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients (default 4)")
     parser.add_argument("--rows", type=int, default=100_000, help="rows for the batch figures (default 100000)")
     parser.add_argument("--no-http", action="store_true", help="skip the gunicorn section")
     args = parser.parse_args(argv)
@@ -564,7 +462,7 @@ def main(argv=None):
     bench_store(model, args.seconds)
     bench_startup()
     if not args.no_http:
-        bench_http(model, args.rows, args.clients, args.seconds)
+        bench_http(model, args.rows)
     return 0
 
 

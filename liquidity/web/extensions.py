@@ -123,6 +123,9 @@ class BoundStore:
     def open(self):
         from liquidity.store import MarketStore
 
+        store = self.store
+        if store is not None and self.pid == os.getpid():  # every request after the first: no lock
+            return store
         with self.lock:
             if self.store is None or self.pid != os.getpid():
                 # A forked worker must not share its parent's pooled connections.
@@ -138,6 +141,9 @@ class BoundStore:
         from liquidity.forecasting import MarketWindow
 
         store = self.open()
+        window = self.window
+        if window is not None and window.store is store:
+            return window
         with self.lock:
             if self.window is None or self.window.store is not store:
                 self.window = MarketWindow(store, check_every=self.check_seconds)
