@@ -75,8 +75,9 @@ def main(argv=None):
     print(f"\nshare of samples, including callees (frames in more than {LOOP_SHARE:.0%} of them, gunicorn's loops,"
           " left out):")
     shown = [(frame, count) for frame, count in inclusive.most_common() if count <= LOOP_SHARE * total]
+    per = 1000 / (rate * args.seconds) if rate else float("nan")
     for frame, count in shown[:args.top]:
-        print(f"{count / total:6.1%}  {frame}")
+        print(f"{count / total:6.1%}  {count * per:6.1f} per 1,000 requests  {frame}")
     print("\nshare of samples, own time:")
     for frame, count in own.most_common(args.top):
         print(f"{count / total:6.1%}  {frame}")

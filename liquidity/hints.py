@@ -34,4 +34,6 @@ def h1_warnings(h1_values, h1_range):
 
 def borderline(band_low, band_high, threshold):
     """Return True when the 10-90 % band reaches both sides of the threshold, so the level could go either way."""
+    if isinstance(band_low, float) and isinstance(band_high, float):  # one forecast: no numpy call per request
+        return band_low < threshold <= band_high
     return np.logical_and(np.asarray(band_low) < threshold, np.asarray(band_high) >= threshold)

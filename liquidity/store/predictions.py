@@ -69,7 +69,6 @@ def _error(store, action, error):
 
 # The order of every row log_forecasts writes.
 INSERT_FIELDS = ("created_at", "source", "model_version", *LOG_FIELDS)
-SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy's DateTime stores a time in SQLite
 
 
 def log_forecasts(store, rows, *, source, model_version, now=None):
@@ -124,7 +123,9 @@ def _records(rows, source, model_version, made_at, sqlite):
     created_at = (made_at or datetime.now(UTC)).astimezone(UTC)
     # On SQLite the driver's executemany with plain tuples, not SQLAlchemy's per-row type processing: logging a
     # 10,000-item API list took 0.18 s through SQLAlchemy. Times are UTC, stored as SQLAlchemy stores them.
-    stamp = created_at.replace(tzinfo=None).strftime(SQLITE_TIME_FORMAT) if sqlite else created_at
+    # 'YYYY-MM-DD HH:MM:SS.ffffff', as SQLAlchemy's DateTime stores a time in SQLite (isoformat: a sixth of strftime's
+    # time, paid for every row the API logs).
+    stamp = created_at.replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else created_at
     head = (stamp, source, str(model_version))
     if isinstance(rows, pd.DataFrame):
         return _frame_records(rows, head, sqlite)
