@@ -210,11 +210,20 @@ def bench_store(model, seconds):
         started = time.perf_counter()
         forecast_coin(window, model, "coin-7")  # loads the window: once per new snapshot
         loaded = time.perf_counter() - started
+        # The window forecasts each coin once per store version: time every coin's first forecast, then repeats.
+        coin_ids = [coin_id for coin_id in market["coin_id"].unique() if coin_id != "coin-7"]
+        first = []
+        for coin_id in coin_ids:
+            started = time.perf_counter()
+            forecast_coin(window, model, coin_id)
+            first.append(time.perf_counter() - started)
+        first = np.array(first)
         windowed = time_calls(lambda: forecast_coin(window, model, "coin-7"), 20_000, seconds)
-        print(f"one coin, {len(own)} rows of history, score + band: through the window median"
-              f" {percentile_ms(windowed, 50):.3f} ms, p99 {percentile_ms(windowed, 99):.3f} ms"
-              f" {verdict(percentile_ms(windowed, 50) < 1)} (< 1 ms); from rows already in memory (baseline) median"
-              f" {percentile_ms(memory, 50):.3f} ms -> {np.median(windowed) / np.median(memory):.2f}x;"
+        print(f"one coin, {len(own)} rows of history, score + band: through the window, first time per snapshot median"
+              f" {percentile_ms(first, 50):.3f} ms, p99 {percentile_ms(first, 99):.3f} ms"
+              f" {verdict(percentile_ms(first, 50) < 1)} (< 1 ms), again median {percentile_ms(windowed, 50):.4f} ms;"
+              f" from rows already in memory (baseline) median {percentile_ms(memory, 50):.3f} ms"
+              f" -> {np.median(first) / np.median(memory):.2f}x;"
               f" reading the store each time (forecast_coin on the store) median {percentile_ms(stored, 50):.3f} ms,"
               f" p99 {percentile_ms(stored, 99):.3f} ms; loading the window once per snapshot {loaded * 1000:.0f} ms")
         coins = market["coin_id"].nunique()
