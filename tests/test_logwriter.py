@@ -63,3 +63,24 @@ def test_rows_still_queued_when_the_process_exits_are_written(market_store_in_tm
     MarketStore(market_store_in_tmp).close()  # migrated before the child opens it
     subprocess.run([sys.executable, "-c", EXIT_SCRIPT, market_store_in_tmp], check=True, timeout=60)
     assert len(table(market_store_in_tmp)) == 5
+
+
+def test_a_forked_worker_writes_its_own_rows_and_never_its_parents(market_store_in_tmp):
+    import os
+
+    bound = BoundStore(market_store_in_tmp, log_enabled=True, check_seconds=5.0)
+    bound.writer.flush_seconds = 30  # the parent's rows stay queued across the fork
+    bound.writer.put([ROW], "api", "parent")
+    pid = os.fork()
+    if pid == 0:  # the child, as a gunicorn worker forked from a master that had queued rows
+        code = 1
+        try:
+            fresh = len(bound.writer.items) == 0
+            bound.writer.put([ROW, ROW], "api", "child")
+            code = 0 if fresh and bound.writer.flush() else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert bound.writer.flush()
+    assert sorted(table(market_store_in_tmp)["model_version"]) == ["child", "child", "parent"]
