@@ -210,7 +210,6 @@ class LookupCache:
         return value
 
 
-
 @dataclass(frozen=True)
 class _CoinRows:
     """One coin's rows of the window, oldest first, as the arrays forecast_history reads."""

@@ -49,7 +49,7 @@ def _clean(value):
     kind = type(value)
     if kind is float:  # the common case first: the writer cleans every field of every logged row
         return None if value != value else value
-    if value is None or kind is str or isinstance(value, str):
+    if value is None or isinstance(value, str):
         return value
     if isinstance(value, (Date, datetime)):
         return value.isoformat()

@@ -11,6 +11,9 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
+from liquidity.store import StoreError
+from liquidity.web.extensions import StoreUnavailable
+
 PER_PAGE = 50
 MAX_PER_PAGE = 500
 HISTORY_DAYS = (30, 90, 365)
@@ -22,6 +25,12 @@ TEXT_SORTS = ("coin", "symbol")
 MAX_QUERY = 100
 
 
+def read(call, *args):
+    """Run a store read; a store failure is a 503 with the reason, never a 500."""
+    try:
+        return call(*args)
+    except StoreError as error:
+        raise StoreUnavailable(f"The market store cannot be read right now: {error}") from None
 
 
 def market_table(window, model):

@@ -2,11 +2,18 @@
 
 from flask import abort, current_app, request
 
-from liquidity.store import StoreError
 from liquidity.web import current_model
 from liquidity.web.api.views import bad_request, bp
-from liquidity.web.extensions import StoreUnavailable, stores
-from liquidity.web.market import coin_history, coin_past, listing_page, parse_date, parse_days, parse_listing
+from liquidity.web.extensions import stores
+from liquidity.web.market import (
+    coin_history,
+    coin_past,
+    listing_page,
+    parse_date,
+    parse_days,
+    parse_listing,
+    read,
+)
 
 PAST_FORECASTS = 10
 
@@ -14,13 +21,6 @@ PAST_FORECASTS = 10
 def _number(value):
     """Return value as a float for JSON, None when missing (never NaN, which is not JSON)."""
     return None if value is None or value != value else float(value)
-
-
-def _read(call, *args):
-    try:
-        return call(*args)
-    except StoreError as error:
-        raise StoreUnavailable(f"The market store cannot be read right now: {error}") from None
 
 
 def _answer(window, key, compute):
@@ -31,7 +31,7 @@ def _answer(window, key, compute):
         payload = compute()
         return None if payload is None else current_app.json.response(payload).get_data()
 
-    body = _read(window.cache.get, key, encoded)
+    body = read(window.cache.get, key, encoded)
     return None if body is None else current_app.response_class(body, mimetype=current_app.json.mimetype)
 
 
@@ -106,7 +106,7 @@ def coin_forecast(coin_id):
         forecast, _ = forecast_and_log(window, model, coin_id, "api", date)
     except ForecastError as error:  # CoinNotFound included
         abort(404, description=str(error))
-    past = _read(coin_past, window, coin_id, PAST_FORECASTS)
+    past = read(coin_past, window, coin_id, PAST_FORECASTS)
     return {"model_version": model.version, "threshold": model.threshold, "coin_id": forecast.coin_id,
             "coin": forecast.coin, "symbol": forecast.symbol, "date": forecast.date, "score": forecast.score,
             "forecast_score": forecast.forecast_score, "level": forecast.level,

@@ -16,6 +16,7 @@ from liquidity.web.market import (
     listing_page,
     parse_days,
     parse_listing,
+    read,
 )
 
 bp = Blueprint("coins", __name__)
@@ -26,14 +27,6 @@ SORT_CHOICES = (("mkt_cap", "Market cap"), ("forecast", "Forecast score"), ("sco
                 ("volume", "24h volume"), ("price", "Price"), ("coin", "Name"), ("symbol", "Symbol"))
 COLUMNS = (("coin", "Coin"), ("symbol", "Symbol"), ("score", "Score today"), ("forecast", "Forecast"),
            (None, "Level"), (None, "Band"), ("volume", "24h volume"), ("mkt_cap", "Market cap"))
-
-
-def read(call, *args):
-    """Run a store read; a store failure is a 503 with the reason, never a 500."""
-    try:
-        return call(*args)
-    except StoreError as error:
-        raise StoreUnavailable(f"The market store cannot be read right now: {error}") from None
 
 
 def coin_log_row(forecast, row):
@@ -49,8 +42,8 @@ def forecast_and_log(window, model, coin_id, source, date=None):
     """Return (CoinForecast, the coin's inputs that day); log the forecast. Raise CoinNotFound/ForecastError."""
     from liquidity.forecasting import forecast_coin
 
-    # The latest date's forecasts come from the window in memory; other dates from the store.
-    forecast = read(forecast_coin, window if date is None else window.store, model, coin_id, date)
+    # The latest date's forecasts come from the window in memory; the window reads other dates from the store.
+    forecast = read(forecast_coin, window, model, coin_id, date)
     # The forecast carries the row it came from: no second read of the store on the request's path.
     row = {"volume": forecast.volume, "mkt_cap": forecast.mkt_cap, "1h": forecast.h1, "price": forecast.price}
     stores.log_forecasts([coin_log_row(forecast, row)], source, model.version)

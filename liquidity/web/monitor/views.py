@@ -6,7 +6,7 @@ from flask import Blueprint, render_template
 
 from liquidity.monitoring import INPUT_NAMES, monitor_figures
 from liquidity.store import StoreError
-from liquidity.web import current_model, current_store
+from liquidity.web import current_model
 from liquidity.web.charts import bar_chart, line_chart
 from liquidity.web.extensions import StoreUnavailable, stores
 
@@ -19,13 +19,12 @@ INPUT_TITLES = {"volume": "24h volume", "mkt_cap": "market cap", "1h": "1h chang
 def figures():
     """Return the monitor's figures from the current app's store and model (503 when either is unavailable)."""
     model = current_model()
-    store = current_store()
     window = stores.window()
     try:
         # Every logged forecast moves the drift counts: the figures are at most LIQUIDITY_STORE_CHECK_SECONDS old,
         # and recomputed at once when new snapshots land (they score forecasts) or the day changes.
         key = ("monitor", model, window.version, date.today())
-        return window.cache.get(key, lambda: monitor_figures(store, model), max_age=window.check_every)
+        return window.cache.get(key, lambda: monitor_figures(window.store, model), max_age=window.check_every)
     except StoreError as error:
         raise StoreUnavailable(f"The prediction log cannot be read right now: {error}") from None
 
