@@ -1,17 +1,36 @@
-"""Shared fixtures: the hand-made data, a quick model trained on it, and apps and clients on that model."""
+"""Shared fixtures: the hand-made data, the market store on each backend filled with it, a quick model trained on
+it, and apps and clients on that model."""
 
+import os
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from liquidity.artifacts import ArtifactPaths
 from liquidity.modeling.predict import LiquidityModel
 from liquidity.modeling.train import QUICK_GRID, train
+from liquidity.store import MarketStore, parse_database_url
+from liquidity.store.importer import import_snapshots
+from liquidity.store.schema import metadata, prediction_log
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_and_postgresql: run each test that uses store_url once per backend, "
+                                       "PostgreSQL being the server at TEST_DATABASE_URL")
+
+
+def pytest_generate_tests(metafunc):
+    """Give store_url both backends in tests marked sqlite_and_postgresql; elsewhere it is SQLite only."""
+    if "store_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker("sqlite_and_postgresql"):
+        metafunc.parametrize("store_url", BACKENDS, indirect=True)
 
 
 def pytest_collection_modifyitems(items):
@@ -70,6 +89,92 @@ def market_store_in_tmp(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path}/market.db"
     monkeypatch.setenv("DATABASE_URL", url)
     return url
+
+
+# --- the market store ---------------------------------------------------------------------------------------------
+
+def postgres_url():
+    """Return TEST_DATABASE_URL when a server answers there; under CI a missing one fails, else it skips."""
+    url = os.environ.get("TEST_DATABASE_URL", "").strip()
+    reason = None
+    if not url:
+        reason = "TEST_DATABASE_URL is not set (.ci/postgres starts a server and prints it)"
+    else:
+        engine = sa.create_engine(parse_database_url(url), connect_args={"connect_timeout": 5})
+        try:
+            with engine.connect():
+                pass
+        except sa.exc.DBAPIError as error:
+            reason = f"no PostgreSQL server at TEST_DATABASE_URL: {str(error.orig).splitlines()[0]}"
+        finally:
+            engine.dispose()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI runs the store tests on PostgreSQL too: {reason}")
+        pytest.skip(reason)
+    return url
+
+
+def empty_postgres(url):
+    """Drop the store's tables (and Alembic's) from the database at url, and return url."""
+    engine = sa.create_engine(parse_database_url(url))
+    with engine.begin() as connection:
+        tables = [table.name for table in reversed(metadata.sorted_tables)]  # dependents first
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {', '.join(tables)}, alembic_version")
+    engine.dispose()
+    return url
+
+
+def open_store(url):
+    """Open the store at url, migrated to the newest schema, for a test to fill."""
+    # The one place the tests ask for a migrating open: the keyword changes with the store's interface.
+    return MarketStore(url, upgrade=True)
+
+
+def logged(store, app=None):
+    """Return the prediction log's rows, oldest first, from a MarketStore or the URL of one; given the app that wrote
+    them, once its log writer has written what its requests queued."""
+    if app is not None:
+        from liquidity.web.extensions import stores
+
+        assert stores.flush(app), "the prediction log writer did not finish within its timeout"
+    if not isinstance(store, MarketStore):
+        with MarketStore(store) as opened:
+            return logged(opened)
+    with store.engine.connect() as connection:
+        rows = connection.execute(sa.select(prediction_log).order_by(prediction_log.c.id)).mappings().all()
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def store_url(request, market_store_in_tmp):
+    """The URL of an empty database: the SQLite file at DATABASE_URL, which the app and the commands read; in tests
+    marked sqlite_and_postgresql, also the PostgreSQL database at TEST_DATABASE_URL, emptied."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return market_store_in_tmp
+    return empty_postgres(postgres_url())
+
+
+@pytest.fixture
+def store(store_url):
+    """The empty store at store_url, migrated to the newest schema."""
+    with open_store(store_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def snapshots_store(store, snapshots_dir):
+    """The store holding the three hand-made snapshot dates (2024-01-01, -02, -04; coins keyed Name:SYMBOL)."""
+    import_snapshots(snapshots_dir, store)
+    return store
+
+
+@pytest.fixture
+def history_store(store, history_dir):
+    """The store holding the two hand-made history dates (2024-03-01, -02): bitcoin and two coins sharing a symbol,
+    keyed by CoinGecko id like the fake API."""
+    import_snapshots(history_dir, store)
+    return store
 
 
 class FormClient(FlaskClient):

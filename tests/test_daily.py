@@ -2,16 +2,12 @@
 
 from datetime import UTC, datetime, timedelta
 
-import pandas as pd
 import pytest
-import sqlalchemy as sa
 from click.testing import CliRunner
+from conftest import logged
 
 from liquidity.daily import daily_command
-from liquidity.store import MarketStore
-from liquidity.store.importer import import_snapshots
 from liquidity.store.predictions import log_forecasts
-from liquidity.store.schema import prediction_log
 
 pytestmark = pytest.mark.usefixtures("no_coingecko_settings_from_the_machine")
 
@@ -23,60 +19,46 @@ def model_env(trained_dir, monkeypatch):
         monkeypatch.setenv(f"LIQUIDITY_{name}_PATH", str(trained_dir / file))
 
 
-@pytest.fixture
-def store(market_store_in_tmp, history_dir):
-    """2024-03-01 and -02 of bitcoin and two coins sharing a symbol, keyed by CoinGecko id like the fake API."""
-    with MarketStore(market_store_in_tmp) as opened:
-        import_snapshots(history_dir, opened)
-        yield opened
-
-
-def logged(store):
-    with store.engine.connect() as connection:
-        rows = connection.execute(sa.select(prediction_log).order_by(prediction_log.c.id)).mappings().all()
-    return pd.DataFrame(rows)
-
-
 def run(*args):
     return CliRunner().invoke(daily_command, list(args))
 
 
-def test_daily_forecasts_then_scores_them_when_the_next_snapshot_arrives(store, model_env, coingecko, tmp_path):
+def test_daily_forecasts_then_scores_them_when_the_next_snapshot_arrives(history_store, model_env, coingecko, tmp_path):
     first = run("--skip-ingest")
     assert first.exit_code == 0, first.output
     assert "forecast 3 coin(s) of 2024-03-02, logged" in first.output
-    table = logged(store)
+    table = logged(history_store)
     assert table["source"].tolist() == ["daily"] * 3 and table["volume"].notna().all()
     assert table["h1"].isna().all()  # the daily history has no 1h: missing, never 0
 
     second = run("--base-url", coingecko.base_url, "--out", str(tmp_path / "data"), "--date", "2024-03-03")
     assert second.exit_code == 0, second.output
-    table = logged(store)
+    table = logged(history_store)
     bitcoin = table[(table["coin_id"] == "bitcoin") & (table["snapshot_date"].astype(str) == "2024-03-02")].iloc[0]
-    realized = store.snapshot("2024-03-03").set_index("coin_id").loc["bitcoin", "liquidity_score"]
+    realized = history_store.snapshot("2024-03-03").set_index("coin_id").loc["bitcoin", "liquidity_score"]
     assert bitcoin["realized_score"] == pytest.approx(realized)
     assert "scored 1 logged forecast(s)" in second.output  # the alpha coins are not in the fake's market
     new = table[table["snapshot_date"].astype(str) == "2024-03-03"]
-    assert len(new) == len(store.snapshot("2024-03-03")) and set(new["source"]) == {"daily"}
+    assert len(new) == len(history_store.snapshot("2024-03-03")) and set(new["source"]) == {"daily"}
     assert (tmp_path / "data" / "coingecko_2024-03-03.csv").is_file()
 
 
-def test_a_rerun_the_same_day_fetches_nothing_and_logs_nothing_twice(store, model_env, coingecko, tmp_path):
+def test_a_rerun_the_same_day_fetches_nothing_and_logs_nothing_twice(history_store, model_env, coingecko, tmp_path):
     args = ("--base-url", coingecko.base_url, "--out", str(tmp_path / "data"), "--date", "2024-03-03")
     assert run(*args).exit_code == 0
-    requests, rows = len(coingecko.market_requests()), len(logged(store))
+    requests, rows = len(coingecko.market_requests()), len(logged(history_store))
     again = run(*args)
     assert again.exit_code == 0, again.output
     assert "exists already: imported it again (0 new row(s))" in again.output
     assert "were logged already; not repeated" in again.output
-    assert len(coingecko.market_requests()) == requests and len(logged(store)) == rows
+    assert len(coingecko.market_requests()) == requests and len(logged(history_store)) == rows
 
 
-def test_daily_prunes_the_log_to_the_retention_setting(store, model_env, monkeypatch):
+def test_daily_prunes_the_log_to_the_retention_setting(history_store, model_env, monkeypatch):
     now = datetime.now(UTC)
     row = {"forecast_score": 0.5, "level": "High"}
-    log_forecasts(store, [row], source="form", model_version="old", now=now - timedelta(days=40))
-    log_forecasts(store, [row], source="form", model_version="old", now=now - timedelta(days=10))
+    log_forecasts(history_store, [row], source="form", model_version="old", now=now - timedelta(days=40))
+    log_forecasts(history_store, [row], source="form", model_version="old", now=now - timedelta(days=10))
     monkeypatch.setenv("LIQUIDITY_LOG_KEEP_DAYS", "30")
     result = run("--skip-ingest")
     assert result.exit_code == 0, result.output
@@ -89,7 +71,7 @@ def test_daily_prunes_the_log_to_the_retention_setting(store, model_env, monkeyp
     ({}, ["--skip-ingest", "--database-url", "mysql://u@h/db"], "DATABASE_URL uses 'mysql'"),
     ({}, ["--date", "2024-02-30"], "'2024-02-30' is not a date"),
 ])
-def test_daily_errors_are_one_line(store, model_env, monkeypatch, env, args, words):
+def test_daily_errors_are_one_line(history_store, model_env, monkeypatch, env, args, words):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     result = run(*args)
@@ -101,18 +83,18 @@ def test_an_empty_store_says_to_import_first(market_store_in_tmp, model_env):
     assert result.exit_code != 0 and "import snapshots first" in result.output
 
 
-def test_the_forecast_command_logs_its_rows_unless_told_not_to(store, model_env, tmp_path):
+def test_the_forecast_command_logs_its_rows_unless_told_not_to(history_store, model_env, tmp_path):
     from liquidity.cli import forecast_command
 
     result = CliRunner().invoke(forecast_command, ["--start", "2024-03-01", "--end", "2024-03-02",
                                                    "--out", str(tmp_path / "f.csv")])
     assert result.exit_code == 0, result.output
-    table = logged(store)
-    assert table["source"].tolist() == ["forecast command"] * store.count()
+    table = logged(history_store)
+    assert table["source"].tolist() == ["forecast command"] * history_store.count()
     # the 2024-03-01 forecasts are scored at once: the 2024-03-02 snapshot is stored already
     first = table[table["snapshot_date"].astype(str) == "2024-03-01"].set_index("coin_id")["realized_score"]
-    next_scores = store.snapshot("2024-03-02").set_index("coin_id")["liquidity_score"]
+    next_scores = history_store.snapshot("2024-03-02").set_index("coin_id")["liquidity_score"]
     assert first.to_dict() == pytest.approx(next_scores.to_dict())
     assert table.loc[table["snapshot_date"].astype(str) == "2024-03-02", "realized_score"].isna().all()
     quiet = CliRunner().invoke(forecast_command, ["--date", "2024-03-02", "--no-log", "--out", str(tmp_path / "g.csv")])
-    assert quiet.exit_code == 0 and len(logged(store)) == len(table)
+    assert quiet.exit_code == 0 and len(logged(history_store)) == len(table)

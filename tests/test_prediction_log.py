@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from test_store import empty_postgres, postgres_url
+from conftest import logged
 
 from liquidity.store import MarketStore, StoreError, migrate
 from liquidity.store.predictions import (
@@ -37,24 +37,20 @@ DAY1 = snapshot("2024-05-01", [("aaa", 10, 1000), ("bbb", 50, 1000), ("ccc", 90,
 DAY2 = snapshot("2024-05-02", [("aaa", 95, 1000), ("bbb", 50, 1000), ("ccc", 5, 1000)])
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    url = f"sqlite:///{tmp_path}/log.db" if request.param == "sqlite" else empty_postgres(postgres_url())
-    with MarketStore(url) as opened:
-        opened.add_snapshots(DAY1, source="day1")
-        yield opened
+@pytest.fixture
+def day1_stored(store):
+    """Add DAY1 (2024-05-01: aaa, bbb, ccc, ddd) to the store."""
+    store.add_snapshots(DAY1, source="day1")
+
+
+# Every test runs on SQLite and PostgreSQL, on a store that holds DAY1.
+pytestmark = [pytest.mark.sqlite_and_postgresql, pytest.mark.usefixtures("day1_stored")]
 
 
 def forecast(coin_id, score, forecast_score, date="2024-05-01", **extra):
     return {"coin_id": coin_id, "snapshot_date": date, "score": score, "forecast_score": forecast_score,
             "level": "High" if forecast_score >= 0.5 else "Low", "band_low": forecast_score - 0.1,
             "band_high": forecast_score + 0.1, **extra}
-
-
-def logged(store):
-    with store.engine.connect() as connection:
-        rows = connection.execute(sa.select(prediction_log).order_by(prediction_log.c.id)).mappings().all()
-    return pd.DataFrame(rows)
 
 
 def test_a_list_is_written_in_one_transaction_with_its_source_and_version(store):

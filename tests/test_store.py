@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from liquidity.dataset import load_snapshots
 from liquidity.store import MarketStore, StoreError, database_url, migrate, parse_database_url
 from liquidity.store.importer import DUPLICATE_REASON, import_command, import_snapshots
-from liquidity.store.schema import FRAME_COLUMNS, metadata
+from liquidity.store.schema import FRAME_COLUMNS
 from liquidity.store.store import DEFAULT_DATABASE, alembic_config, create_store_engine, current_revision
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -20,50 +20,8 @@ DAILY = FIXTURES / "history" / "daily.csv"
 MIXED = FIXTURES / "store" / "mixed.csv"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-
-def postgres_url():
-    """Return TEST_DATABASE_URL when a server answers there; under CI a missing one fails, else it skips."""
-    url = os.environ.get("TEST_DATABASE_URL", "").strip()
-    reason = None
-    if not url:
-        reason = "TEST_DATABASE_URL is not set (.ci/postgres starts a server and prints it)"
-    else:
-        engine = sa.create_engine(parse_database_url(url), connect_args={"connect_timeout": 5})
-        try:
-            with engine.connect():
-                pass
-        except sa.exc.DBAPIError as error:
-            reason = f"no PostgreSQL server at TEST_DATABASE_URL: {str(error.orig).splitlines()[0]}"
-        finally:
-            engine.dispose()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI runs the store tests on PostgreSQL too: {reason}")
-        pytest.skip(reason)
-    return url
-
-
-def empty_postgres(url):
-    engine = sa.create_engine(parse_database_url(url))
-    with engine.begin() as connection:
-        tables = [table.name for table in reversed(metadata.sorted_tables)]  # dependents first
-        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {', '.join(tables)}, alembic_version")
-    engine.dispose()
-    return url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request, tmp_path):
-    """An empty database on each backend: a SQLite file, and the PostgreSQL server at TEST_DATABASE_URL."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/store/market.db"
-    return empty_postgres(postgres_url())
-
-
-@pytest.fixture
-def store(store_url):
-    with MarketStore(store_url) as store:
-        yield store
+# Every test on store_url (or the store opened on it) runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.sqlite_and_postgresql
 
 
 def stored_changes(store, coin_id, date):
