@@ -4,38 +4,21 @@ from the hand-made fixture snapshots (2024-01-01, -02, -04; coins keyed Name:SYM
 import re
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import pandas as pd
 import pytest
 import sqlalchemy as sa
+from conftest import logged
 
 from liquidity.forecasting import forecast_coin, forecast_market
-from liquidity.store import MarketStore
 from liquidity.store.importer import import_snapshots
-from liquidity.store.schema import prediction_log
 
 DAY4 = "2024-01-04"
 
 
 @pytest.fixture
-def store(market_store_in_tmp, snapshots_dir):
-    """The store the app reads (DATABASE_URL), holding the three fixture dates."""
-    with MarketStore(market_store_in_tmp) as opened:
-        import_snapshots(snapshots_dir, opened)
-        yield opened
-
-
-@pytest.fixture
-def two_days(market_store_in_tmp, snapshots_dir):
+def two_days_store(store, snapshots_dir):
     """The store holding only the first two fixture dates: 2024-01-04 arrives later in the test."""
-    with MarketStore(market_store_in_tmp) as opened:
-        import_snapshots([snapshots_dir / "day1.csv", snapshots_dir / "day2.csv"], opened)
-        yield opened
-
-
-def logged(store):
-    with store.engine.connect() as connection:
-        rows = connection.execute(sa.select(prediction_log).order_by(prediction_log.c.id)).mappings().all()
-    return pd.DataFrame(rows)
+    import_snapshots([snapshots_dir / "day1.csv", snapshots_dir / "day2.csv"], store)
+    return store
 
 
 def table_rows(html):
@@ -50,23 +33,23 @@ def assert_csp_safe(html):
 
 # --- /coins ------------------------------------------------------------------------------------------------------
 
-def test_the_market_lists_every_coin_of_the_latest_snapshot_with_its_forecast(client, store, fixture_model):
+def test_the_market_lists_every_coin_of_the_latest_snapshot_with_its_forecast(client, snapshots_store, fixture_model):
     response = client.get("/coins")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert_csp_safe(html)
     assert f"The market on {DAY4}" in html
-    expected = forecast_market(store, fixture_model).sort_values("coin_id")
+    expected = forecast_market(snapshots_store, fixture_model).sort_values("coin_id")
     rows = table_rows(html)
     assert sorted(coin_id for coin_id, _ in rows) == sorted(expected["coin_id"])
     bitcoin = expected.set_index("coin_id").loc["Bitcoin:BTC"]
     assert f"{bitcoin['forecast_score']:.3f}" in html and f"{bitcoin['score']:.3f}" in html
     # largest market cap first by default
-    day4 = store.snapshot(DAY4).sort_values("mkt_cap", ascending=False)
+    day4 = snapshots_store.snapshot(DAY4).sort_values("mkt_cap", ascending=False)
     assert [coin_id for coin_id, _ in rows] == day4["coin_id"].tolist()
 
 
-def test_the_market_searches_by_name_or_symbol(client, store):
+def test_the_market_searches_by_name_or_symbol(client, snapshots_store):
     by_symbol = table_rows(client.get("/coins?q=usdt").get_data(as_text=True))
     by_name = table_rows(client.get("/coins?q=tether").get_data(as_text=True))
     assert [coin for _, coin in by_symbol] == [coin for _, coin in by_name] == ["Tether"]
@@ -76,8 +59,8 @@ def test_the_market_searches_by_name_or_symbol(client, store):
     assert "0 coin(s) matching" in none
 
 
-def test_the_market_sorts_by_any_column_both_ways(client, store, fixture_model):
-    expected = forecast_market(store, fixture_model).sort_values("forecast_score")["coin_id"].tolist()
+def test_the_market_sorts_by_any_column_both_ways(client, snapshots_store, fixture_model):
+    expected = forecast_market(snapshots_store, fixture_model).sort_values("forecast_score")["coin_id"].tolist()
     ascending = [c for c, _ in table_rows(client.get("/coins?sort=forecast&order=asc").get_data(as_text=True))]
     descending = [c for c, _ in table_rows(client.get("/coins?sort=forecast").get_data(as_text=True))]
     assert ascending == expected and descending == expected[::-1]
@@ -85,8 +68,8 @@ def test_the_market_sorts_by_any_column_both_ways(client, store, fixture_model):
     assert by_name == sorted(by_name, key=str.lower)
 
 
-def test_the_market_is_paginated(client, store):
-    total = len(store.snapshot(DAY4))
+def test_the_market_is_paginated(client, snapshots_store):
+    total = len(snapshots_store.snapshot(DAY4))
     first = client.get("/coins?per_page=5").get_data(as_text=True)
     second = client.get("/coins?per_page=5&page=2").get_data(as_text=True)
     assert len(table_rows(first)) == len(table_rows(second)) == 5
@@ -102,7 +85,7 @@ def test_the_market_is_paginated(client, store):
     ("per_page=100000", 400, "<code>per_page</code> must be from 1 to 500"),
     ("page=99", 404, "Page 99 does not exist"),
 ])
-def test_a_bad_listing_query_names_the_parameter(client, store, query, status, words):
+def test_a_bad_listing_query_names_the_parameter(client, snapshots_store, query, status, words):
     response = client.get(f"/coins?{query}")
     assert response.status_code == status
     assert words in response.get_data(as_text=True)
@@ -125,23 +108,23 @@ def test_a_store_that_cannot_open_is_a_503_not_a_500(make_app, trained_dir, repo
 
 # --- /coins/<coin_id> ----------------------------------------------------------------------------------------------
 
-def test_a_coin_page_shows_todays_forecast_charts_and_logs_it(client, store, fixture_model):
+def test_a_coin_page_shows_todays_forecast_charts_and_logs_it(client, snapshots_store, fixture_model):
     response = client.get("/coins/Bitcoin:BTC")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert_csp_safe(html)
-    expected = forecast_coin(store, fixture_model, "Bitcoin:BTC")
+    expected = forecast_coin(snapshots_store, fixture_model, "Bitcoin:BTC")
     assert f'id="forecast-score">{expected.forecast_score:.3f}<' in html
     assert f"{expected.band_low:.3f} to {expected.band_high:.3f}" in html
     assert f'id="today-score">{expected.score:.3f}<' in html
     assert html.count('<svg class="chart"') == 3 and "<polyline" in html
-    row = logged(store).iloc[-1]
+    row = logged(snapshots_store).iloc[-1]
     assert (row["source"], row["coin_id"], str(row["snapshot_date"])) == ("coin page", "Bitcoin:BTC", DAY4)
     assert row["forecast_score"] == pytest.approx(expected.forecast_score)
-    assert row["volume"] == store.snapshot(DAY4).set_index("coin_id").loc["Bitcoin:BTC", "volume"]
+    assert row["volume"] == snapshots_store.snapshot(DAY4).set_index("coin_id").loc["Bitcoin:BTC", "volume"]
 
 
-def test_a_coin_page_draws_one_forecast_per_stored_date(client, store, fixture_model):
+def test_a_coin_page_draws_one_forecast_per_stored_date(client, snapshots_store, fixture_model):
     html = client.get("/coins/Bitcoin:BTC?days=30").get_data(as_text=True)
     assert "3 stored snapshot(s) in the last 30 days" in html
     chart = html.split('id="chart-score-title"', 1)[1].split("</svg>", 1)[0]
@@ -151,11 +134,11 @@ def test_a_coin_page_draws_one_forecast_per_stored_date(client, store, fixture_m
     assert points == {"s-score": 3, "s-forecast": 3}
 
 
-def test_a_coin_page_compares_past_forecasts_with_what_happened(client, two_days, snapshots_dir):
+def test_a_coin_page_compares_past_forecasts_with_what_happened(client, two_days_store, snapshots_dir):
     # A forecast made from 2024-01-02 (the latest date then) ...
     assert client.get("/api/v1/coins/Bitcoin:BTC/forecast").status_code == 200
-    import_snapshots(snapshots_dir / "day4.csv", two_days)  # ... then the next snapshot arrives and scores it
-    realized = two_days.snapshot(DAY4).set_index("coin_id").loc["Bitcoin:BTC", "liquidity_score"]
+    import_snapshots(snapshots_dir / "day4.csv", two_days_store)  # ... then the next snapshot arrives and scores it
+    realized = two_days_store.snapshot(DAY4).set_index("coin_id").loc["Bitcoin:BTC", "liquidity_score"]
     html = client.get("/coins/Bitcoin:BTC").get_data(as_text=True)
     past = html.split('id="past-forecasts"', 1)[1].split("</table>", 1)[0]
     assert "2024-01-02" in past and f"{realized:.3f} on {DAY4}" in past
@@ -166,7 +149,7 @@ def test_a_coin_page_compares_past_forecasts_with_what_happened(client, two_days
     ("/coins/Bitcoin:BTC?days=abc", 400, "days: must be a whole number from 1 to 3650"),
     ("/coins/Bitcoin:BTC?days=0", 400, "days: must be from 1 to 3650"),
 ])
-def test_a_bad_coin_page_request_says_why(client, store, path, status, words):
+def test_a_bad_coin_page_request_says_why(client, snapshots_store, path, status, words):
     response = client.get(path)
     assert response.status_code == status
     assert words in response.get_data(as_text=True)
@@ -174,17 +157,17 @@ def test_a_bad_coin_page_request_says_why(client, store, path, status, words):
 
 # --- the home form's coin picker -----------------------------------------------------------------------------------
 
-def test_the_home_form_offers_the_stored_coins(client, store):
+def test_the_home_form_offers_the_stored_coins(client, snapshots_store):
     html = client.get("/").get_data(as_text=True)
     assert '<datalist id="store-coins">' in html and '<option value="Bitcoin:BTC">Bitcoin (BTC)</option>' in html
     assert 'action="/live/fill"' in html  # "Fill from live market" stays
 
 
-def test_picking_a_coin_fills_the_form_with_its_stored_values(client, store):
+def test_picking_a_coin_fills_the_form_with_its_stored_values(client, snapshots_store):
     response = client.get("/coins/pick?coin=eth")
     assert response.status_code == 302
     query = parse_qs(urlsplit(response.headers["Location"]).query)
-    row = store.snapshot(DAY4).set_index("coin_id").loc["Ethereum:ETH"]
+    row = snapshots_store.snapshot(DAY4).set_index("coin_id").loc["Ethereum:ETH"]
     assert float(query["volume"][0]) == row["volume"] and float(query["mkt_cap"][0]) == row["mkt_cap"]
     assert float(query["price"][0]) == row["price"]
     assert float(query["h1"][0]) == pytest.approx(row["1h"] * 100)  # the form takes percent
@@ -193,15 +176,13 @@ def test_picking_a_coin_fills_the_form_with_its_stored_values(client, store):
     assert f'value="{query["volume"][0]}"' in page
 
 
-def test_picking_an_unknown_coin_searches_the_market(client, store):
+def test_picking_an_unknown_coin_searches_the_market(client, snapshots_store):
     response = client.get("/coins/pick?coin=zzcoin")
     assert response.status_code == 302 and response.headers["Location"].endswith("/coins?q=zzcoin")
     assert client.get("/coins/pick").status_code == 400
 
 
-def test_a_coin_without_a_stored_1h_says_to_type_it(client, market_store_in_tmp, history_dir):
-    with MarketStore(market_store_in_tmp) as opened:
-        import_snapshots(history_dir, opened)
+def test_a_coin_without_a_stored_1h_says_to_type_it(client, history_store):
     location = client.get("/coins/pick?coin=bitcoin").headers["Location"]
     assert "h1=" not in location
     assert "has no 1h change" in client.get(location).get_data(as_text=True)
@@ -209,9 +190,9 @@ def test_a_coin_without_a_stored_1h_says_to_type_it(client, market_store_in_tmp,
 
 # --- JSON ----------------------------------------------------------------------------------------------------------
 
-def test_the_coins_api_lists_the_market(client, store, fixture_model):
+def test_the_coins_api_lists_the_market(client, snapshots_store, fixture_model):
     answer = client.get("/api/v1/coins?per_page=3&sort=forecast").get_json()
-    expected = forecast_market(store, fixture_model).sort_values("forecast_score", ascending=False)
+    expected = forecast_market(snapshots_store, fixture_model).sort_values("forecast_score", ascending=False)
     assert answer["date"] == DAY4 and answer["total"] == len(expected) and answer["per_page"] == 3
     assert [coin["coin_id"] for coin in answer["coins"]] == expected["coin_id"].head(3).tolist()
     first = answer["coins"][0]
@@ -220,39 +201,39 @@ def test_the_coins_api_lists_the_market(client, store, fixture_model):
     assert client.get("/api/v1/coins?q=btc").get_json()["total"] == 1
 
 
-def test_the_coin_history_api_honours_days(client, store):
+def test_the_coin_history_api_honours_days(client, snapshots_store):
     answer = client.get("/api/v1/coins/Bitcoin:BTC?days=2").get_json()
     assert [row["date"] for row in answer["history"]] == [DAY4]  # 2024-01-03 has no snapshot
     everything = client.get("/api/v1/coins/Bitcoin:BTC").get_json()
     assert [row["date"] for row in everything["history"]] == ["2024-01-01", "2024-01-02", DAY4]
-    stored = store.coin_history("Bitcoin:BTC", days=90)
+    stored = snapshots_store.coin_history("Bitcoin:BTC", days=90)
     assert [row["score"] for row in everything["history"]] == pytest.approx(stored["liquidity_score"].tolist())
     assert everything["history"][0]["change_1h"] == pytest.approx(0.010)
 
 
 @pytest.mark.parametrize("days", ["0", "abc", "3651", "1.5"])
-def test_a_bad_days_is_a_400_naming_the_parameter(client, store, days):
+def test_a_bad_days_is_a_400_naming_the_parameter(client, snapshots_store, days):
     response = client.get(f"/api/v1/coins/Bitcoin:BTC?days={days}")
     assert response.status_code == 400
     assert response.get_json()["errors"][0]["path"] == "days"
 
 
 @pytest.mark.parametrize("path", ["/api/v1/coins/Nope:NOPE", "/api/v1/coins/Nope:NOPE/forecast"])
-def test_an_unknown_coin_is_a_404_in_json(client, store, path):
+def test_an_unknown_coin_is_a_404_in_json(client, snapshots_store, path):
     response = client.get(path)
     assert response.status_code == 404 and response.is_json
     assert "Nope:NOPE" in response.get_json()["message"]
 
 
-def test_the_coin_forecast_api_forecasts_from_history_and_logs_it(client, store, fixture_model):
+def test_the_coin_forecast_api_forecasts_from_history_and_logs_it(client, snapshots_store, fixture_model):
     answer = client.get("/api/v1/coins/Ethereum:ETH/forecast").get_json()
-    expected = forecast_coin(store, fixture_model, "Ethereum:ETH")
+    expected = forecast_coin(snapshots_store, fixture_model, "Ethereum:ETH")
     assert (answer["date"], answer["level"]) == (DAY4, expected.level)
     assert answer["forecast_score"] == pytest.approx(expected.forecast_score)
     assert answer["band"]["low"] == pytest.approx(expected.band_low)
     earlier = client.get("/api/v1/coins/Ethereum:ETH/forecast?date=2024-01-02").get_json()
     assert earlier["date"] == "2024-01-02"
-    table = logged(store)
+    table = logged(snapshots_store)
     assert table["source"].tolist() == ["api", "api"]
     assert [str(day) for day in table["snapshot_date"]] == [DAY4, "2024-01-02"]
     bad = client.get("/api/v1/coins/Ethereum:ETH/forecast?date=2024-13-01")
@@ -302,25 +283,25 @@ def reads_of(send):
     return statements
 
 
-def test_a_repeated_coin_request_asks_the_store_nothing(slow_checking_client, store):
+def test_a_repeated_coin_request_asks_the_store_nothing(slow_checking_client, snapshots_store):
     assert reads_of(slow_checking_client.get)  # the first of each reads the store
     assert reads_of(slow_checking_client.get) == []  # then each is served from memory
 
 
-def test_new_snapshots_reach_the_answers_at_the_next_store_check(slow_checking_client, two_days, snapshots_dir):
+def test_new_snapshots_reach_the_answers_at_the_next_store_check(slow_checking_client, two_days_store, snapshots_dir):
     from liquidity.web.extensions import stores
 
     client = slow_checking_client
     before = client.get("/api/v1/coins/Bitcoin:BTC").get_json()
     assert client.get("/api/v1/coins/Bitcoin:BTC/forecast").get_json()["past"] == []
-    import_snapshots(snapshots_dir / "day4.csv", two_days)
+    import_snapshots(snapshots_dir / "day4.csv", two_days_store)
     # Until the worker checks the store again, it serves what it holds: the same answer, never a mix of two.
     assert client.get("/api/v1/coins/Bitcoin:BTC").get_json() == before
     stores.bound(client.application).window.check_every = 0  # the next check is due
     after = client.get("/api/v1/coins/Bitcoin:BTC").get_json()
     assert after["end"] == DAY4 and after["count"] == before["count"] + 1
     answer = client.get("/api/v1/coins/Bitcoin:BTC/forecast").get_json()
-    realized = two_days.snapshot(DAY4).set_index("coin_id").loc["Bitcoin:BTC", "liquidity_score"]
+    realized = two_days_store.snapshot(DAY4).set_index("coin_id").loc["Bitcoin:BTC", "liquidity_score"]
     # The forecast made from 2024-01-02 was scored by the import, and shows among the past ones.
     assert answer["date"] == DAY4 and answer["past"][-1]["date"] == "2024-01-02"
     assert answer["past"][-1]["realized_score"] == pytest.approx(realized)
@@ -329,13 +310,13 @@ def test_new_snapshots_reach_the_answers_at_the_next_store_check(slow_checking_c
 
 # --- /monitor ------------------------------------------------------------------------------------------------------
 
-def test_the_monitor_scores_logged_forecasts_against_persistence(client, two_days, snapshots_dir, fixture_model):
+def test_the_monitor_scores_logged_forecasts_against_persistence(client, two_days_store, snapshots_dir, fixture_model):
     for coin_id in ("Bitcoin:BTC", "Ethereum:ETH", "Tether:USDT"):
         assert client.get(f"/coins/{coin_id}").status_code == 200
     client.get("/coins/Bitcoin:BTC")  # the same forecast seen twice counts once
-    import_snapshots(snapshots_dir / "day4.csv", two_days)
-    table = logged(two_days).drop_duplicates("coin_id")
-    realized = two_days.snapshot(DAY4).set_index("coin_id")["liquidity_score"].loc[table["coin_id"]].to_numpy()
+    import_snapshots(snapshots_dir / "day4.csv", two_days_store)
+    table = logged(two_days_store).drop_duplicates("coin_id")
+    realized = two_days_store.snapshot(DAY4).set_index("coin_id")["liquidity_score"].loc[table["coin_id"]].to_numpy()
     model_mae = abs(table["forecast_score"].to_numpy() - realized).mean()
     persistence_mae = abs(table["score"].to_numpy() - realized).mean()
 
@@ -355,13 +336,13 @@ def test_the_monitor_scores_logged_forecasts_against_persistence(client, two_day
     assert html.count('<svg class="chart"') == 4  # MAE, accuracy, scored, drift
 
 
-def test_the_monitor_of_an_empty_log_says_nothing_is_scored_yet(client, store):
+def test_the_monitor_of_an_empty_log_says_nothing_is_scored_yet(client, snapshots_store):
     html = client.get("/monitor").get_data(as_text=True)
     assert "No forecast has been scored yet" in html
     assert client.get("/api/v1/monitor").get_json()["accuracy"]["overall"]["scored"] == 0
 
 
-def test_drift_counts_the_inputs_sent_outside_the_training_range(client, store, fixture_model):
+def test_drift_counts_the_inputs_sent_outside_the_training_range(client, snapshots_store, fixture_model):
     ranges = fixture_model.card["inputs"]
     inside = {"price": ranges["price"]["max"] / 2, "1h": 0.0, "24h_volume": ranges["volume"]["max"] / 2,
               "mkt_cap": ranges["mkt_cap"]["max"] / 2}

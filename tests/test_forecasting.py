@@ -6,6 +6,7 @@ import io
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import open_store
 
 from liquidity.cli import forecast_command
 from liquidity.dataset import load_snapshots
@@ -17,25 +18,16 @@ from liquidity.forecasting import (
     forecast_dates,
     forecast_market,
 )
-from liquidity.store import MarketStore
 from liquidity.store.importer import import_snapshots
 
 DATES = ["2024-01-01", "2024-01-02", "2024-01-04"]
 
 
-@pytest.fixture
-def store(market_store_in_tmp, snapshots_dir):
-    """A SQLite store holding the three hand-made snapshot dates."""
-    with MarketStore(market_store_in_tmp) as store:
-        import_snapshots(snapshots_dir, store)
-        yield store
-
-
-def test_a_coin_forecast_equals_its_row_of_the_market_forecast(store, fixture_model):
-    market = forecast_market(store, fixture_model).set_index("coin_id")
+def test_a_coin_forecast_equals_its_row_of_the_market_forecast(snapshots_store, fixture_model):
+    market = forecast_market(snapshots_store, fixture_model).set_index("coin_id")
     assert set(market["date"]) == {"2024-01-04"}
     for coin_id in market.index:
-        coin = forecast_coin(store, fixture_model, coin_id)
+        coin = forecast_coin(snapshots_store, fixture_model, coin_id)
         row = market.loc[coin_id]
         assert (coin.date, coin.symbol, coin.level) == (row["date"], row["symbol"], row["level"])
         assert coin.score == row["score"]
@@ -43,8 +35,8 @@ def test_a_coin_forecast_equals_its_row_of_the_market_forecast(store, fixture_mo
         assert (coin.band_low, coin.band_high) == pytest.approx((row["band_low"], row["band_high"]), abs=1e-12)
 
 
-def test_the_store_path_forecasts_what_the_loader_path_does(store, fixture_model, snapshots_dir):
-    stored = forecast_dates(store, fixture_model, DATES)
+def test_the_store_path_forecasts_what_the_loader_path_does(snapshots_store, fixture_model, snapshots_dir):
+    stored = forecast_dates(snapshots_store, fixture_model, DATES)
     loaded = fixture_model.forecast_snapshots(load_snapshots(snapshots_dir).frame, dates=DATES)
     stored = stored.sort_values(["date", "coin_id"]).reset_index(drop=True)
     loaded = loaded.sort_values(["date", "coin_id"]).reset_index(drop=True)
@@ -53,9 +45,9 @@ def test_the_store_path_forecasts_what_the_loader_path_does(store, fixture_model
     assert np.allclose(stored["forecast_score"], loaded["forecast_score"], rtol=0, atol=1e-12)
 
 
-def test_a_coin_uses_its_history_on_a_past_date(store, fixture_model):
-    first = forecast_coin(store, fixture_model, "Bitcoin:BTC", "2024-01-01")
-    later = forecast_coin(store, fixture_model, "Bitcoin:BTC", "2024-01-02")
+def test_a_coin_uses_its_history_on_a_past_date(snapshots_store, fixture_model):
+    first = forecast_coin(snapshots_store, fixture_model, "Bitcoin:BTC", "2024-01-01")
+    later = forecast_coin(snapshots_store, fixture_model, "Bitcoin:BTC", "2024-01-02")
     assert (first.date, later.date) == ("2024-01-01", "2024-01-02")
     assert first.coin == "Bitcoin" and 0 < first.score < 1
 
@@ -64,14 +56,14 @@ def test_a_coin_uses_its_history_on_a_past_date(store, fixture_model):
     ("no-such-coin", None, "no stored snapshot of coin 'no-such-coin' on 2024-01-04"),
     ("Bitcoin:BTC", "2024-01-03", "on 2024-01-03"),  # a date without a snapshot
 ])
-def test_a_coin_without_a_row_that_day_is_not_found(store, fixture_model, coin_id, date, words):
+def test_a_coin_without_a_row_that_day_is_not_found(snapshots_store, fixture_model, coin_id, date, words):
     with pytest.raises(CoinNotFound, match=words):
-        forecast_coin(store, fixture_model, coin_id, date)
+        forecast_coin(snapshots_store, fixture_model, coin_id, date)
 
 
-def test_an_empty_store_says_to_import_first(market_store_in_tmp, fixture_model):
-    with MarketStore(market_store_in_tmp) as empty, pytest.raises(ForecastError, match="import snapshots first"):
-        forecast_market(empty, fixture_model)
+def test_an_empty_store_says_to_import_first(store, fixture_model):
+    with pytest.raises(ForecastError, match="import snapshots first"):
+        forecast_market(store, fixture_model)
 
 
 def run_forecast(trained_dir, monkeypatch, *args):
@@ -81,21 +73,21 @@ def run_forecast(trained_dir, monkeypatch, *args):
     return CliRunner().invoke(forecast_command, list(args))
 
 
-def test_the_command_writes_one_row_per_coin_per_date(store, trained_dir, monkeypatch, tmp_path):
+def test_the_command_writes_one_row_per_coin_per_date(snapshots_store, trained_dir, monkeypatch, tmp_path):
     out = tmp_path / "forecasts.csv"
     result = run_forecast(trained_dir, monkeypatch, "--start", "2024-01-01", "--end", "2024-01-31", "--out", str(out))
     assert result.exit_code == 0, result.output
     with open(out, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == list(FORECAST_COLUMNS)
-    assert len(rows) == store.count()  # every stored coin on every stored date of the range
+    assert len(rows) == snapshots_store.count()  # every stored coin on every stored date of the range
     assert sorted({row["date"] for row in rows}) == DATES
     assert {row["level"] for row in rows} <= {"High", "Low"}
     assert all(float(row["band_low"]) <= float(row["band_high"]) for row in rows)
     assert "3 snapshot date(s), 2024-01-01 to 2024-01-04" in result.output
 
 
-def test_the_command_forecasts_the_latest_date_by_default(store, trained_dir, monkeypatch, tmp_path):
+def test_the_command_forecasts_the_latest_date_by_default(snapshots_store, trained_dir, monkeypatch, tmp_path):
     out = tmp_path / "latest.csv"
     result = run_forecast(trained_dir, monkeypatch, "--out", str(out))
     assert result.exit_code == 0, result.output
@@ -103,13 +95,12 @@ def test_the_command_forecasts_the_latest_date_by_default(store, trained_dir, mo
         assert {row["date"] for row in csv.DictReader(handle)} == {"2024-01-04"}
 
 
-def test_the_command_neutralises_formulas_in_coin_ids(market_store_in_tmp, trained_dir, monkeypatch, tmp_path):
+def test_the_command_neutralises_formulas_in_coin_ids(store, trained_dir, monkeypatch, tmp_path):
     hostile = tmp_path / "hostile.csv"
     hostile.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n"
                        '2024-02-01,"=HYPERLINK(""http://x"")",Evil,EVL,1,100,1000\n'
                        "2024-02-01,fine,Fine,FIN,1,50,1000\n")
-    with MarketStore(market_store_in_tmp) as target:
-        import_snapshots(hostile, target)
+    import_snapshots(hostile, store)
     out = tmp_path / "out.csv"
     result = run_forecast(trained_dir, monkeypatch, "--date", "2024-02-01", "--out", str(out))
     assert result.exit_code == 0, result.output
@@ -125,7 +116,8 @@ def test_the_command_neutralises_formulas_in_coin_ids(market_store_in_tmp, train
     (["--start", "2023-01-01", "--end", "2023-01-31"], "no stored snapshot from 2023-01-01 to 2023-01-31"),
     (["--date", "2024-13-01"], "'2024-13-01' does not match the format"),
 ])
-def test_command_errors_are_one_line_naming_the_problem(store, trained_dir, monkeypatch, tmp_path, args, words):
+def test_command_errors_are_one_line_naming_the_problem(snapshots_store, trained_dir, monkeypatch, tmp_path, args,
+                                                        words):
     result = run_forecast(trained_dir, monkeypatch, *args, "--out", str(tmp_path / "x.csv"))
     assert result.exit_code != 0
     assert words in result.output
@@ -133,7 +125,7 @@ def test_command_errors_are_one_line_naming_the_problem(store, trained_dir, monk
     assert not (tmp_path / "x.csv").exists()
 
 
-def test_a_coin_given_by_its_inputs_is_ranked_in_the_latest_stored_snapshot(store, fixture_model, tmp_path):
+def test_a_coin_given_by_its_inputs_is_ranked_in_the_latest_stored_snapshot(snapshots_store, fixture_model, tmp_path):
     from liquidity.forecasting import LatestReference
     from liquidity.modeling.predict import default_reference, predict_liquidity
 
@@ -141,9 +133,9 @@ def test_a_coin_given_by_its_inputs_is_ranked_in_the_latest_stored_snapshot(stor
     later = tmp_path / "later.csv"
     later.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n"
                      "2024-01-05,a,A,A,1,1,100\n2024-01-05,b,B,B,1,2,100\n2024-01-05,c,C,C,1,3,100\n")
-    import_snapshots(later, store)
+    import_snapshots(later, snapshots_store)
     coin = dict(volume=26e9, mkt_cap=800e9, h1=0.004, price=42000.0)
-    assert LatestReference(store.url).ratios().tolist() == [0.01, 0.02, 0.03]
+    assert LatestReference(snapshots_store.url).ratios().tolist() == [0.01, 0.02, 0.03]
     default_reference.cache_clear()  # the process-wide reference reads DATABASE_URL: this test's store
     try:
         ranked_in_store = predict_liquidity(**coin, model=fixture_model)
@@ -157,21 +149,21 @@ def test_a_coin_given_by_its_inputs_is_ranked_in_the_latest_stored_snapshot(stor
 def test_an_empty_or_unreadable_store_leaves_the_cards_reference(market_store_in_tmp, tmp_path):
     from liquidity.forecasting import LatestReference
 
-    with MarketStore(market_store_in_tmp):
+    with open_store(market_store_in_tmp):  # migrated, and empty
         pass
     assert LatestReference(market_store_in_tmp).ratios() is None
     (tmp_path / "not-a-db").write_text("plain text, not SQLite")
     assert LatestReference(f"sqlite:///{tmp_path}/not-a-db").ratios() is None
 
 
-def test_the_latest_reference_is_re_read_only_after_max_age(store, snapshots_dir, tmp_path):
+def test_the_latest_reference_is_re_read_only_after_max_age(snapshots_store, snapshots_dir, tmp_path):
     from liquidity.forecasting import LatestReference
 
-    reference = LatestReference(store.url, max_age=3600)
+    reference = LatestReference(snapshots_store.url, max_age=3600)
     first = reference.ratios()
     later = tmp_path / "later.csv"
     later.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n2024-01-05,x,X,X,1,5,10\n")
-    import_snapshots(later, store)
+    import_snapshots(later, snapshots_store)
     assert reference.ratios() is first  # within max_age: the cached ratios
     reference.max_age = 0
     assert reference.ratios().tolist() == [0.5]  # the newer snapshot, one coin
@@ -184,79 +176,78 @@ def test_the_latest_reference_never_creates_a_store(tmp_path):
     assert not (tmp_path / "absent").exists()
 
 
-def test_the_market_window_forecasts_what_the_store_does(store, fixture_model):
+def test_the_market_window_forecasts_what_the_store_does(snapshots_store, fixture_model):
     from liquidity.forecasting import MarketWindow, latest_ratios
 
-    window = MarketWindow(store)
+    window = MarketWindow(snapshots_store)
     assert window.latest == "2024-01-04"
-    assert window.latest_ratios().tolist() == latest_ratios(store).tolist()  # the reference, from memory
+    assert window.latest_ratios().tolist() == latest_ratios(snapshots_store).tolist()  # the reference, from memory
     for coin_id in ("Bitcoin:BTC", "Ethereum:ETH"):
-        assert forecast_coin(window, fixture_model, coin_id) == forecast_coin(store, fixture_model, coin_id)
+        assert forecast_coin(window, fixture_model, coin_id) == forecast_coin(snapshots_store, fixture_model, coin_id)
         # A past date is read from the store.
         assert (forecast_coin(window, fixture_model, coin_id, "2024-01-02")
-                == forecast_coin(store, fixture_model, coin_id, "2024-01-02"))
-    assert forecast_market(window, fixture_model).equals(forecast_market(store, fixture_model))
+                == forecast_coin(snapshots_store, fixture_model, coin_id, "2024-01-02"))
+    assert forecast_market(window, fixture_model).equals(forecast_market(snapshots_store, fixture_model))
     with pytest.raises(CoinNotFound, match="'no-such-coin' on 2024-01-04"):
         forecast_coin(window, fixture_model, "no-such-coin")
 
 
-def test_the_market_window_reloads_when_a_newer_snapshot_lands(store, fixture_model, tmp_path):
+def test_the_market_window_reloads_when_a_newer_snapshot_lands(snapshots_store, fixture_model, tmp_path):
     from liquidity.forecasting import MarketWindow
 
-    window = MarketWindow(store, check_every=3600)
+    window = MarketWindow(snapshots_store, check_every=3600)
     before = forecast_market(window, fixture_model)
     later = tmp_path / "later.csv"
     later.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n2024-01-05,Bitcoin:BTC,Bitcoin,BTC,43000,1,100\n")
-    import_snapshots(later, store)
+    import_snapshots(later, snapshots_store)
     assert window.latest == "2024-01-04"  # checked less than check_every ago: the window still serves its copy
     assert forecast_market(window, fixture_model).equals(before)
     window.check_every = 0
     assert window.latest == "2024-01-05"
     assert forecast_market(window, fixture_model)["coin_id"].tolist() == ["Bitcoin:BTC"]
-    assert forecast_coin(window, fixture_model, "Bitcoin:BTC") == forecast_coin(store, fixture_model, "Bitcoin:BTC")
+    assert (forecast_coin(window, fixture_model, "Bitcoin:BTC")
+            == forecast_coin(snapshots_store, fixture_model, "Bitcoin:BTC"))
     with pytest.raises(CoinNotFound):
         forecast_coin(window, fixture_model, "Ethereum:ETH")  # not in the newest snapshot
 
 
-def test_the_market_window_forecasts_a_coin_once_per_store_version(store, fixture_model, tmp_path, monkeypatch):
+def test_the_market_window_forecasts_a_coin_once_per_store_version(snapshots_store, fixture_model, tmp_path,
+                                                                   monkeypatch):
     from liquidity.forecasting import MarketWindow
 
     calls = []
     real = fixture_model.forecast_history
     monkeypatch.setattr(fixture_model, "forecast_history", lambda *arrays: calls.append(1) or real(*arrays))
-    window = MarketWindow(store, check_every=0)
+    window = MarketWindow(snapshots_store, check_every=0)
     first = forecast_coin(window, fixture_model, "Bitcoin:BTC")
     assert forecast_coin(window, fixture_model, "Bitcoin:BTC") is first and len(calls) == 1
     forecast_coin(window, fixture_model, "Ethereum:ETH")
     assert len(calls) == 2  # one per coin
     late = tmp_path / "late.csv"  # a late coin on the latest date moves every rank of that date
     late.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n2024-01-04,late,Late,LATE,1,99,100\n")
-    import_snapshots(late, store)
+    import_snapshots(late, snapshots_store)
     again = forecast_coin(window, fixture_model, "Bitcoin:BTC")
-    assert len(calls) == 3 and again == forecast_coin(store, fixture_model, "Bitcoin:BTC")
+    assert len(calls) == 3 and again == forecast_coin(snapshots_store, fixture_model, "Bitcoin:BTC")
     assert again.score != first.score
 
 
-def test_an_empty_window_says_to_import_first(market_store_in_tmp, fixture_model):
+def test_an_empty_window_says_to_import_first(store, fixture_model):
     from liquidity.forecasting import MarketWindow
 
-    with MarketStore(market_store_in_tmp) as empty:
-        window = MarketWindow(empty)
-        assert window.latest is None
-        with pytest.raises(ForecastError, match="import snapshots first"):
-            forecast_coin(window, fixture_model, "Bitcoin:BTC")
-        with pytest.raises(ForecastError, match="import snapshots first"):
-            forecast_market(window, fixture_model)
+    window = MarketWindow(store)
+    assert window.latest is None
+    with pytest.raises(ForecastError, match="import snapshots first"):
+        forecast_coin(window, fixture_model, "Bitcoin:BTC")
+    with pytest.raises(ForecastError, match="import snapshots first"):
+        forecast_market(window, fixture_model)
 
 
-def test_the_form_and_the_api_rank_a_coin_in_the_latest_stored_snapshot(make_app, trained_dir, report_dir,
-                                                                          market_store_in_tmp, fixture_model,
-                                                                          tmp_path):
+def test_the_form_and_the_api_rank_a_coin_in_the_latest_stored_snapshot(make_app, trained_dir, report_dir, store,
+                                                                          fixture_model, tmp_path):
     later = tmp_path / "later.csv"
     later.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n"
                      "2024-01-05,a,A,A,1,1,100\n2024-01-05,b,B,B,1,2,100\n2024-01-05,c,C,C,1,3,100\n")
-    with MarketStore(market_store_in_tmp) as target:
-        import_snapshots(later, target)
+    import_snapshots(later, store)
     client = make_app(trained_dir, report_dir).test_client()
     item = {"price": 42000.0, "1h": 0.004, "24h_volume": 26e9, "mkt_cap": 800e9}
     stored = fixture_model.forecast(26e9, 800e9, 0.004, 42000.0, np.array([0.01, 0.02, 0.03]))
