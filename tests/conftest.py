@@ -131,7 +131,7 @@ def open_store(url):
     return MarketStore(url, upgrade=True)
 
 
-def logged(store, app=None):
+def logged(store, *, app=None):
     """Return the prediction log's rows, oldest first, from a MarketStore or the URL of one; given the app that wrote
     them, once its log writer has written what its requests queued."""
     if app is not None:
@@ -250,3 +250,19 @@ def coingecko():
 
     with FakeCoinGecko() as server:
         yield server
+
+
+@pytest.fixture
+def sleeps():
+    """The waits coingecko_client asked for, recorded instead of slept."""
+    return []
+
+
+@pytest.fixture
+def coingecko_client(coingecko, sleeps):
+    """A CoinGecko HTTP client of the fake API: 3 retries, backoff from 0.25 s, waits recorded in sleeps."""
+    from liquidity.coingecko import CoinGeckoClient
+
+    with CoinGeckoClient(coingecko.base_url, connect_timeout=2, read_timeout=5, retries=3, backoff=0.25,
+                         max_wait=5, sleep=sleeps.append) as client:
+        yield client

@@ -162,12 +162,13 @@ def test_batch_download_comes_from_the_result_page_without_a_second_upload(live_
 @pytest.fixture(scope="module")
 def coins_server(make_app, trained_dir, snapshots_dir, tmp_path_factory):
     """The app on a store of the fixture snapshots (2024-01-01, -02, -04), served on a free loopback port."""
-    from liquidity.store import MarketStore
+    from conftest import open_store
+
     from liquidity.store.importer import import_snapshots
 
     folder = tmp_path_factory.mktemp("coins-store")
     url = f"sqlite:///{folder}/market.db"
-    with MarketStore(url) as store:
+    with open_store(url) as store:
         import_snapshots(snapshots_dir, store)
     app = make_app(trained_dir, tmp_path_factory.mktemp("EDA_REPORT"), DATABASE_URL=url)
     yield from serve(app)

@@ -35,18 +35,6 @@ DATE = "2024-03-16"
 pytestmark = pytest.mark.usefixtures("no_coingecko_settings_from_the_machine")
 
 
-@pytest.fixture
-def sleeps():
-    return []
-
-
-@pytest.fixture
-def client(coingecko, sleeps):
-    with CoinGeckoClient(coingecko.base_url, connect_timeout=2, read_timeout=5, retries=3, backoff=0.25,
-                         max_wait=5, sleep=sleeps.append) as client:
-        yield client
-
-
 def read_rows(path):
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
@@ -56,8 +44,8 @@ def files_in(folder):
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-def test_snapshot_is_written_in_the_loaders_schema_with_fractions(client, coingecko, tmp_path):
-    result = ingest(tmp_path, 10, client=client, snapshot_date=DATE, per_page=4)
+def test_snapshot_is_written_in_the_loaders_schema_with_fractions(coingecko_client, coingecko, tmp_path):
+    result = ingest(tmp_path, 10, client=coingecko_client, snapshot_date=DATE, per_page=4)
 
     assert result.path == tmp_path / f"coingecko_{DATE}.csv"
     with open(result.path, newline="") as handle:
@@ -77,8 +65,8 @@ def test_snapshot_is_written_in_the_loaders_schema_with_fractions(client, coinge
     assert loaded.frame.set_index("symbol").loc["BTC", "1h"] == pytest.approx(0.022)
 
 
-def test_paging_asks_the_real_parameters_and_stops_at_an_empty_page(client, coingecko, tmp_path):
-    result = ingest(tmp_path, 10, client=client, snapshot_date=DATE, per_page=4)
+def test_paging_asks_the_real_parameters_and_stops_at_an_empty_page(coingecko_client, coingecko, tmp_path):
+    result = ingest(tmp_path, 10, client=coingecko_client, snapshot_date=DATE, per_page=4)
 
     queries = [r.query for r in coingecko.market_requests()]
     assert [q["page"] for q in queries] == ["1", "2", "3"]  # page 3 is empty: the last one asked for
@@ -87,26 +75,26 @@ def test_paging_asks_the_real_parameters_and_stops_at_an_empty_page(client, coin
     assert result.pages == 3
 
 
-def test_paging_stops_once_enough_coins_are_collected(client, coingecko, tmp_path):
-    result = ingest(tmp_path, 5, client=client, snapshot_date=DATE, per_page=4)
+def test_paging_stops_once_enough_coins_are_collected(coingecko_client, coingecko, tmp_path):
+    result = ingest(tmp_path, 5, client=coingecko_client, snapshot_date=DATE, per_page=4)
 
     assert len(coingecko.market_requests()) == 2
     assert result.rows_fetched == 5
     assert [r["symbol"] for r in read_rows(result.path)] == ["BTC", "ETH", "USDT", "BNB"]  # NULL was 5th, dropped
 
 
-def test_default_page_size_is_250_for_500_coins(client, coingecko, tmp_path):
-    ingest(tmp_path, 500, client=client, snapshot_date=DATE)
+def test_default_page_size_is_250_for_500_coins(coingecko_client, coingecko, tmp_path):
+    ingest(tmp_path, 500, client=coingecko_client, snapshot_date=DATE)
 
     assert [(r.query["page"], r.query["per_page"]) for r in coingecko.market_requests()] == [("1", "250"),
                                                                                             ("2", "250")]
 
 
-def test_429_waits_as_long_as_retry_after_says(client, coingecko, sleeps, tmp_path):
+def test_429_waits_as_long_as_retry_after_says(coingecko_client, coingecko, sleeps, tmp_path):
     coingecko.queue(429, {"status": {"error_code": 429, "error_message": "You've exceeded the Rate Limit."}},
                     {"Retry-After": "2"})
 
-    result = ingest(tmp_path, 10, client=client, snapshot_date=DATE, per_page=10)
+    result = ingest(tmp_path, 10, client=coingecko_client, snapshot_date=DATE, per_page=10)
 
     assert sleeps == [2.0]
     assert len(coingecko.market_requests()) == 2  # the 429, then page 1 again
@@ -138,11 +126,11 @@ def test_a_429_that_never_ends_fails_after_the_retries(coingecko, sleeps, tmp_pa
     assert files_in(tmp_path) == []
 
 
-def test_5xx_is_retried_with_growing_backoff_then_succeeds(client, coingecko, sleeps, tmp_path):
+def test_5xx_is_retried_with_growing_backoff_then_succeeds(coingecko_client, coingecko, sleeps, tmp_path):
     coingecko.queue(500, {"error": "internal"})
     coingecko.queue(503, "<html>Service Unavailable</html>", {"Content-Type": "text/html"})
 
-    result = ingest(tmp_path, 10, client=client, snapshot_date=DATE, per_page=10)
+    result = ingest(tmp_path, 10, client=coingecko_client, snapshot_date=DATE, per_page=10)
 
     assert sleeps == [0.25, 0.5]
     assert result.rows_written == 6
@@ -160,20 +148,20 @@ def test_persistent_5xx_on_a_later_page_leaves_nothing_written(coingecko, sleeps
     assert files_in(out) == []
 
 
-def test_a_malformed_body_fails_cleanly_and_writes_nothing(client, coingecko, tmp_path):
+def test_a_malformed_body_fails_cleanly_and_writes_nothing(coingecko_client, coingecko, tmp_path):
     coingecko.queue(200, coingecko.coins[:4])
     coingecko.queue(200, '[{"id": "bitcoin", "symbol": "btc"', {"Content-Type": "application/json"})
 
     with pytest.raises(CoinGeckoError, match="malformed"):
-        ingest(tmp_path, 10, client=client, snapshot_date=DATE, per_page=4)
+        ingest(tmp_path, 10, client=coingecko_client, snapshot_date=DATE, per_page=4)
     assert files_in(tmp_path) == []
 
 
-def test_a_json_body_of_the_wrong_shape_is_refused(client, coingecko, tmp_path):
+def test_a_json_body_of_the_wrong_shape_is_refused(coingecko_client, coingecko, tmp_path):
     coingecko.queue(200, {"status": {"error_code": 10002, "error_message": "API Key Missing"}})
 
     with pytest.raises(CoinGeckoError, match="expected a list of coins"):
-        ingest(tmp_path, 10, client=client, snapshot_date=DATE)
+        ingest(tmp_path, 10, client=coingecko_client, snapshot_date=DATE)
     assert files_in(tmp_path) == []
 
 
@@ -186,34 +174,34 @@ def test_offline_is_one_clear_error_after_retrying(sleeps, tmp_path):
     assert files_in(tmp_path) == []
 
 
-def test_an_existing_snapshot_is_kept_unless_overwrite(client, coingecko, tmp_path):
+def test_an_existing_snapshot_is_kept_unless_overwrite(coingecko_client, coingecko, tmp_path):
     existing = tmp_path / f"coingecko_{DATE}.csv"
     existing.write_text("kept\n")
 
     with pytest.raises(IngestError, match="already exists"):
-        ingest(tmp_path, 10, client=client, snapshot_date=DATE)
+        ingest(tmp_path, 10, client=coingecko_client, snapshot_date=DATE)
     assert existing.read_text() == "kept\n"
     assert coingecko.requests == []  # refused before spending any API quota
 
-    ingest(tmp_path, 10, client=client, snapshot_date=DATE, overwrite=True)
+    ingest(tmp_path, 10, client=coingecko_client, snapshot_date=DATE, overwrite=True)
     assert read_rows(existing)[0]["coin"] == "Bitcoin"
     assert files_in(tmp_path) == [existing.name]  # no temporary file left beside it
 
 
-def test_only_unusable_rows_writes_nothing(client, coingecko, tmp_path):
+def test_only_unusable_rows_writes_nothing(coingecko_client, coingecko, tmp_path):
     coingecko.coins = [market("ghost", "gho", "Ghost", None, None, 5, None, None, None)]
 
     with pytest.raises(IngestError, match="no usable coin rows"):
-        ingest(tmp_path, 10, client=client, snapshot_date=DATE)
+        ingest(tmp_path, 10, client=coingecko_client, snapshot_date=DATE)
     assert files_in(tmp_path) == []
 
 
-def test_a_coin_listed_on_two_pages_is_written_once(client, coingecko, tmp_path):
+def test_a_coin_listed_on_two_pages_is_written_once(coingecko_client, coingecko, tmp_path):
     coingecko.queue(200, coingecko.coins[:2])
     coingecko.queue(200, coingecko.coins[1:3])  # ethereum slid down a page between the two requests
     coingecko.queue(200, [])
 
-    result = ingest(tmp_path, 10, client=client, snapshot_date=DATE, per_page=2)
+    result = ingest(tmp_path, 10, client=coingecko_client, snapshot_date=DATE, per_page=2)
 
     assert [r["symbol"] for r in read_rows(result.path)] == ["BTC", "ETH", "USDT"]
     assert result.dropped["listed twice across pages"] == 1
@@ -237,8 +225,8 @@ def test_api_key_is_sent_in_the_plans_header(coingecko, tmp_path, plan, header):
     assert {"x-cg-demo-api-key", "x-cg-pro-api-key"} - {header} & set(seen) == set()
 
 
-def test_no_key_sends_no_key_header(client, coingecko, tmp_path):
-    ingest(tmp_path, 10, client=client, snapshot_date=DATE)
+def test_no_key_sends_no_key_header(coingecko_client, coingecko, tmp_path):
+    ingest(tmp_path, 10, client=coingecko_client, snapshot_date=DATE)
     assert not any("api-key" in k.lower() for k in coingecko.requests[0].headers)
 
 
@@ -311,11 +299,11 @@ def day_of_markets(day):
     return coins
 
 
-def test_train_pairs_ingested_snapshots_and_records_the_gap(coingecko, client, tmp_path):
+def test_train_pairs_ingested_snapshots_and_records_the_gap(coingecko, coingecko_client, tmp_path):
     data = tmp_path / "DATASET"
     for day, snapshot_date in enumerate(["2024-03-01", "2024-03-02", "2024-03-05"]):
         coingecko.coins = day_of_markets(day)
-        ingest(data, 50, client=client, snapshot_date=snapshot_date)
+        ingest(data, 50, client=coingecko_client, snapshot_date=snapshot_date)
 
     card = train(data, tmp_path / "model", grid=QUICK_GRID, n_folds=3, n_jobs=1, verbose=0,
                  progress=lambda _: None)
@@ -332,9 +320,9 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_progress_redraws_one_line_on_a_terminal(client, coingecko, tmp_path):
+def test_progress_redraws_one_line_on_a_terminal(coingecko_client, coingecko, tmp_path):
     terminal = Terminal()
-    ingest(tmp_path, 10, client=client, snapshot_date=DATE, per_page=4,
+    ingest(tmp_path, 10, client=coingecko_client, snapshot_date=DATE, per_page=4,
            progress=PageProgress(pages=3, coins=10, stream=terminal, width=10))
 
     assert terminal.getvalue() == ("\rpage 1/3 [####------] 4/10 coins"
@@ -355,14 +343,14 @@ def test_command_runs_as_a_flask_cli_command(coingecko, tmp_path):
     assert [r["symbol"] for r in read_rows(tmp_path / f"coingecko_{DATE}.csv")] == ["BTC", "ETH"]
 
 
-def test_a_failed_write_leaves_no_temporary_file(client, coingecko, tmp_path, monkeypatch):
+def test_a_failed_write_leaves_no_temporary_file(coingecko_client, coingecko, tmp_path, monkeypatch):
     def full_disk(_fd):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("liquidity.files.os.fsync", full_disk)
 
     with pytest.raises(OSError, match="No space left"):
-        ingest(tmp_path, 10, client=client, snapshot_date=DATE)
+        ingest(tmp_path, 10, client=coingecko_client, snapshot_date=DATE)
     assert files_in(tmp_path) == []
 
 

@@ -6,19 +6,12 @@ import time
 from datetime import UTC, datetime
 
 import pandas as pd
-import sqlalchemy as sa
+from conftest import logged, open_store
 
-from liquidity.store import MarketStore
-from liquidity.store.schema import prediction_log
 from liquidity.web.extensions import BoundStore
 
 ROW = {"volume": 1.0, "mkt_cap": 2.0, "h1": None, "price": 3.0, "forecast_score": 0.5, "level": "High",
        "band_low": 0.4, "band_high": 0.6}
-
-
-def table(url):
-    with MarketStore(url) as store, store.engine.connect() as connection:
-        return pd.DataFrame(connection.execute(sa.select(prediction_log).order_by(prediction_log.c.id)).mappings().all())
 
 
 def test_rows_are_stamped_when_queued_and_written_together(market_store_in_tmp):
@@ -28,9 +21,9 @@ def test_rows_are_stamped_when_queued_and_written_together(market_store_in_tmp):
     bound.writer.put([ROW], "api", "v1")
     bound.writer.put(pd.DataFrame([ROW, ROW]), "batch", "v1")
     time.sleep(0.1)
-    assert table(market_store_in_tmp).empty  # nothing written while the batch gathers
+    assert logged(market_store_in_tmp).empty  # nothing written while the batch gathers
     assert bound.writer.flush()
-    rows = table(market_store_in_tmp)
+    rows = logged(market_store_in_tmp)
     assert rows["source"].tolist() == ["api", "batch", "batch"]
     assert rows["created_at"].iloc[1] == rows["created_at"].iloc[2]  # one request's rows: one time
     made = pd.Timestamp(rows["created_at"].iloc[0]).tz_localize(UTC)
@@ -44,7 +37,7 @@ def test_a_failed_batch_is_counted_and_the_writer_goes_on(market_store_in_tmp):
     assert bound.writer.flush()
     bound.writer.put([ROW], "api", "v1")
     assert bound.writer.flush()
-    assert table(market_store_in_tmp)["source"].tolist() == ["api"]
+    assert logged(market_store_in_tmp)["source"].tolist() == ["api"]
     assert bound.writer.thread.is_alive()
 
 
@@ -60,9 +53,9 @@ for _ in range(5):
 
 
 def test_rows_still_queued_when_the_process_exits_are_written(market_store_in_tmp):
-    MarketStore(market_store_in_tmp).close()  # migrated before the child opens it
+    open_store(market_store_in_tmp).close()  # migrated before the child opens it
     subprocess.run([sys.executable, "-c", EXIT_SCRIPT, market_store_in_tmp], check=True, timeout=60)
-    assert len(table(market_store_in_tmp)) == 5
+    assert len(logged(market_store_in_tmp)) == 5
 
 
 def test_a_forked_worker_writes_its_own_rows_and_never_its_parents(market_store_in_tmp):
@@ -83,4 +76,4 @@ def test_a_forked_worker_writes_its_own_rows_and_never_its_parents(market_store_
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert bound.writer.flush()
-    assert sorted(table(market_store_in_tmp)["model_version"]) == ["child", "child", "parent"]
+    assert sorted(logged(market_store_in_tmp)["model_version"]) == ["child", "child", "parent"]

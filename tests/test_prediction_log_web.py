@@ -4,29 +4,19 @@ import io
 
 import pandas as pd
 import pytest
-import sqlalchemy as sa
+from conftest import logged
 
-from liquidity.store import MarketStore
-from liquidity.store.schema import prediction_log
 from liquidity.web.extensions import stores
 from liquidity.web.settings import ConfigError, load_settings
 
 ITEM = {"price": 40859.46, "1h": 0.022, "24h_volume": 35390763321, "mkt_cap": 770991461396}
 
 
-def logged(url, app):
-    """Return the log's rows once app's writer has written what its requests queued."""
-    assert stores.flush(app)
-    with MarketStore(url) as store, store.engine.connect() as connection:
-        rows = connection.execute(sa.select(prediction_log).order_by(prediction_log.c.id)).mappings().all()
-    return pd.DataFrame(rows)
-
-
 def test_the_form_logs_its_forecast_with_inputs_version_and_band(client, app, market_store_in_tmp):
     response = client.get("/predict", query_string={"volume": "35390763321", "mkt_cap": "770991461396",
                                                     "h1": "2.2", "price": "40859.46"})
     assert response.status_code == 200
-    table = logged(market_store_in_tmp, app)
+    table = logged(market_store_in_tmp, app=app)
     assert table["source"].tolist() == ["form"]
     row = table.iloc[0]
     assert (row["volume"], row["mkt_cap"], row["price"]) == (35390763321, 770991461396, 40859.46)
@@ -39,7 +29,7 @@ def test_the_form_logs_its_forecast_with_inputs_version_and_band(client, app, ma
 def test_the_api_logs_one_object_and_every_item_of_a_list(client, app, market_store_in_tmp):
     assert client.post("/api/v1/predict", json=ITEM).status_code == 200
     answer = client.post("/api/v1/predict", json=[ITEM, {**ITEM, "price": 1.5}, ITEM]).get_json()
-    table = logged(market_store_in_tmp, app)
+    table = logged(market_store_in_tmp, app=app)
     assert table["source"].tolist() == ["api"] * 4
     assert table["created_at"].iloc[1:].nunique() == 1  # the list: one transaction, one time
     assert table["forecast_score"].iloc[1:].tolist() == pytest.approx([p["score"] for p in answer["predictions"]])
@@ -48,7 +38,7 @@ def test_the_api_logs_one_object_and_every_item_of_a_list(client, app, market_st
 
 def test_an_invalid_request_logs_nothing(client, app, market_store_in_tmp):
     assert client.post("/api/v1/predict", json={**ITEM, "price": -1}).status_code == 400
-    assert logged(market_store_in_tmp, app).empty
+    assert logged(market_store_in_tmp, app=app).empty
 
 
 def test_the_batch_logs_its_valid_rows(client, app, market_store_in_tmp):
@@ -57,7 +47,7 @@ def test_the_batch_logs_its_valid_rows(client, app, market_store_in_tmp):
     response = client.post("/batch", data={"csrf_token": client.csrf_token("/batch"),
                                            "file": (io.BytesIO(data), "s.csv")})
     assert response.status_code == 200
-    table = logged(market_store_in_tmp, app)
+    table = logged(market_store_in_tmp, app=app)
     assert table["source"].tolist() == ["batch", "batch"]
     assert table["price"].tolist() == [1.5, 2.5]
     assert table["h1"].tolist() == [0.01, -0.02]
@@ -95,7 +85,7 @@ def test_logging_can_be_switched_off(make_app, trained_dir, report_dir, market_s
     app = make_app(trained_dir, report_dir, PREDICTION_LOG_ENABLED=False)
     client = app.test_client()
     assert client.post("/api/v1/predict", json=ITEM).status_code == 200
-    assert logged(market_store_in_tmp, app).empty
+    assert logged(market_store_in_tmp, app=app).empty
     assert client.get("/healthz").get_json()["prediction_log"]["enabled"] is False
 
 

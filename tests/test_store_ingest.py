@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from liquidity.dataset import load_snapshots
-from liquidity.ingest import CoinGeckoClient, IngestError, ingest, ingest_command
+from liquidity.ingest import IngestError, ingest, ingest_command
 from liquidity.store import MarketStore
 
 DATE = "2024-03-16"
@@ -12,16 +12,10 @@ DATE = "2024-03-16"
 pytestmark = pytest.mark.usefixtures("no_coingecko_settings_from_the_machine")
 
 
-@pytest.fixture
-def client(coingecko):
-    with CoinGeckoClient(coingecko.base_url, connect_timeout=2, read_timeout=5, retries=0) as client:
-        yield client
-
-
-def test_ingest_stores_the_rows_it_writes_to_the_csv(client, tmp_path):
+def test_ingest_stores_the_rows_it_writes_to_the_csv(coingecko_client, tmp_path):
     url = f"sqlite:///{tmp_path}/market.db"
 
-    result = ingest(tmp_path / "data", 10, client=client, snapshot_date=DATE, database=url)
+    result = ingest(tmp_path / "data", 10, client=coingecko_client, snapshot_date=DATE, database=url)
 
     with MarketStore(url) as store:
         stored = store.snapshot(DATE).set_index("coin_id")
@@ -38,13 +32,13 @@ def test_ingest_stores_the_rows_it_writes_to_the_csv(client, tmp_path):
     assert "stored 6 row(s) in the market store (0 already there)" in result.summary()
 
 
-def test_a_store_failure_after_the_csv_keeps_the_csv_and_says_how_to_import_it(client, tmp_path):
+def test_a_store_failure_after_the_csv_keeps_the_csv_and_says_how_to_import_it(coingecko_client, tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the database folder should be")
     url = f"sqlite:///{blocker}/market.db"
 
     with pytest.raises(IngestError) as error:
-        ingest(tmp_path / "data", 10, client=client, snapshot_date=DATE, database=url)
+        ingest(tmp_path / "data", 10, client=coingecko_client, snapshot_date=DATE, database=url)
 
     csv = tmp_path / "data" / f"coingecko_{DATE}.csv"
     assert csv.is_file() and len(load_snapshots(csv).frame) == 6
