@@ -23,6 +23,7 @@ BACKENDS = ("sqlite", "postgresql")
 
 
 def pytest_configure(config):
+    """Register the marker that runs a test on both backends."""
     config.addinivalue_line("markers", "sqlite_and_postgresql: run each test that uses store_url once per backend, "
                                        "PostgreSQL being the server at TEST_DATABASE_URL")
 
