@@ -6,9 +6,10 @@ Builds a synthetic SQLite market store in a temporary folder, --coins coins a da
 (log-normal market caps and turnover, written with MarketStore.add_snapshots), holding the last day back. Starts
 `gunicorn -c gunicorn.conf.py app:app` with 2 workers on a free loopback port (LIQUIDITY_ENV=production, the
 prediction log on, LIQUIDITY_STORE_CHECK_SECONDS=1, rate limits and worker recycling off) and loads it with one
-client process per route, each on a plain http.client keep-alive connection: GET /api/v1/coins, GET
-/api/v1/coins/<random id>/forecast, GET /coins, and GET /healthz as the baseline measured in the same run. After a
-warm-up and a third of --seconds, a separate process imports the held-back day into the store while the load runs.
+client process per route, each on a plain http.client keep-alive connection (it reconnects when gunicorn's sync
+worker closes it): GET /api/v1/coins, GET /api/v1/coins/<random id>/forecast, GET /coins, and GET /healthz as the
+baseline measured in the same run. After a warm-up and a third of --seconds, a separate process imports the
+held-back day into the store while the load runs.
 
 Each client sends --rate requests a second on a fixed schedule and times every request from the moment it was due,
 not from when it could be sent: a worker that stalls for 3 s then delays every request due in those 3 s, as it
