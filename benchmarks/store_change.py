@@ -11,10 +11,12 @@ worker closes it): GET /api/v1/coins, GET /api/v1/coins/<random id>/forecast, GE
 baseline measured in the same run. After a warm-up and a third of --seconds, a separate process imports the
 held-back day into the store while the load runs.
 
-Each client sends --rate requests a second on a fixed schedule and times every request from the moment it was due,
-not from when it could be sent: a worker that stalls for 3 s then delays every request due in those 3 s, as it
-would delay users arriving then, instead of counting once (a back-to-back client would hide a stall from its p99).
-The service time alone (from the send) is shown too.
+Each client sends --rate requests a second on a fixed schedule and times every request from the moment it was due.
+A request due while the client still waits for an answer cannot be sent; it is counted ("unsent") with the latency
+it would have had, answered when the outstanding one was, and the schedule resumes without a burst of catching up.
+So a worker that stalls for 3 s shows in the p99 as the users arriving in those 3 s would feel it, not as one slow
+sample among thousands (a back-to-back client would hide it). The service time of the requests sent is shown too.
+A request belongs to the phase in which it was due.
 
 Prints p50/p99/max latency per route in four phases: start-up (the warm-up, each worker's first requests),
 before the change, during it (from the import process's start until --settle seconds after every answer of
@@ -197,9 +199,9 @@ def memory_mb(pid):
 def client(port, route, rate, coin_ids, seed, stop, first_new_at, dates, results):
     """Send GETs of route on one keep-alive connection on a fixed schedule of rate a second until stop is set.
 
-    Puts one row per request on results: due, sent and done times (monotonic), status (0 for an exception) and,
-    for /api/v1/coins, whether the answer's date was the new one (1), the old one (0) or neither (-1); dates is
-    (old date, new date).
+    Puts one row per request on results: due, sent (NaN for a request that was due while the client waited, so
+    never sent) and done times (monotonic), status (0 for an exception) and, for /api/v1/coins, whether the
+    answer's date was the new one (1), the old one (0) or neither (-1); dates is (old date, new date).
     """
     rng = np.random.default_rng(seed)
     connection = http.client.HTTPConnection(HOST, port, timeout=60)
@@ -230,6 +232,10 @@ def client(port, route, rate, coin_ids, seed, stop, first_new_at, dates, results
         done = time.monotonic()
         rows.append((due, sent, done, status, fresh))
         due += interval
+        # Users arriving while this request was outstanding would have waited until it was answered.
+        while due < done:
+            rows.append((due, np.nan, done, status, -1))
+            due += interval
     connection.close()
     results.put((route, np.array(rows, dtype=np.float64).reshape(-1, 5), dict(failures)))
 
@@ -261,10 +267,10 @@ def stop_load(processes, stop, results):
 # ---------------------------------------------------------------- figures
 
 
-def phase_of(done, bounds):
-    """Return the index into PHASES of each completion time, given the phase boundaries (start, before, during,
-    after, end)."""
-    return np.searchsorted(np.asarray(bounds[1:4]), done, side="right")
+def phase_of(due, bounds):
+    """Return the index into PHASES of each due time, given the phase boundaries (start, before, during, after,
+    end)."""
+    return np.searchsorted(np.asarray(bounds[1:4]), due, side="right")
 
 
 def figures(latencies):
@@ -277,21 +283,22 @@ def figures(latencies):
 
 def print_table(answers, bounds):
     """Print latency figures per route and phase; return {(route, phase): p99 ms from the due time}."""
-    print(f"\n{'route':<34}{'phase':<10}{'count':>7}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'service p99':>13}"
-          f"{'service max':>13}")
+    print(f"\n{'route':<34}{'phase':<10}{'sent':>7}{'unsent':>7}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+          f"{'service p99':>13}{'service max':>13}")
     p99s = {}
     for route in (*STORE_ROUTES, BASELINE_ROUTE):
         if route not in answers:
             continue
         rows, _ = answers[route]
-        phases = phase_of(rows[:, 2], bounds)
+        phases = phase_of(rows[:, 0], bounds)
         for index, phase in enumerate(PHASES):
             chosen = rows[phases == index]
+            sent = chosen[~np.isnan(chosen[:, 1])]
             count, p50, p99, most = figures(chosen[:, 2] - chosen[:, 0])
-            _, _, service_p99, service_max = figures(chosen[:, 2] - chosen[:, 1])
+            _, _, service_p99, service_max = figures(sent[:, 2] - sent[:, 1])
             p99s[route, phase] = p99
-            print(f"{route:<34}{phase:<10}{count:>7}{p50:>9.1f}{p99:>9.1f}{most:>9.1f}{service_p99:>13.1f}"
-                  f"{service_max:>13.1f}")
+            print(f"{route:<34}{phase:<10}{len(sent):>7}{count - len(sent):>7}{p50:>9.1f}{p99:>9.1f}{most:>9.1f}"
+                  f"{service_p99:>13.1f}{service_max:>13.1f}")
     return p99s
 
 
@@ -299,7 +306,8 @@ def print_errors(answers):
     """Print non-200 answers by status and failed requests by reason, per route; return how many there were."""
     total = 0
     for route, (rows, failures) in answers.items():
-        statuses = Counter(int(status) for status in rows[:, 3] if status not in (0, 200))
+        sent = rows[~np.isnan(rows[:, 1])]
+        statuses = Counter(int(status) for status in sent[:, 3] if status not in (0, 200))
         for status, count in sorted(statuses.items()):
             print(f"  {route}: HTTP {status} x{count}")
         for reason, count in failures.items():
@@ -475,7 +483,8 @@ def main(argv=None):
     started, warm, spawned, during_end, finished = bounds
     first_new, served_all = served
     print(f"\nload: one client process per route, {args.rate:g} requests/s each on a fixed schedule, latency from"
-          f" the time each request was due; {args.workers} workers, store checked every 1 s, prediction log on")
+          f" the time each request was due (requests due while the client waited counted as 'unsent', answered with"
+          f" the outstanding one); {args.workers} workers, store checked every 1 s, prediction log on")
     print(f"phases (s from the load's start): start-up 0-{warm - started:.1f}, before -{spawned - started:.1f},"
           f" during -{during_end - started:.1f}, after -{finished - started:.1f}")
     print(f"import of {new_date}: process spawned at {spawned - started:.1f} s, writing"
