@@ -57,9 +57,10 @@ REPORT_DATA = $(if $(filter command line environment,$(origin DATA)),$(DATA),$(i
 report: $(VENV)/.dev ## build EDA_REPORT/ from DATA (default: shared snapshots, else DATASET/) and the model
 	$(BIN)/python -m liquidity report --data "$(REPORT_DATA)" --model-dir . --out EDA_REPORT
 
-bench: $(VENV)/.runtime ## time one-row, batch, start-up and HTTP figures against their baselines, then the API's req/s against /healthz, median of 5 runs (~5 min, loopback only)
+bench: $(VENV)/.runtime ## time one-row, batch, start-up and HTTP figures against their baselines, the API's req/s against /healthz (median of 5 runs), then p99 per route and worker RSS across a store change at 10,000 coins a day (~7 min, loopback only)
 	$(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/api_ratio.py --runs 5 --seconds 8
+	$(BIN)/python benchmarks/store_change.py --coins 10000 --seconds 45
 
 .PHONY: soak
 soak: $(VENV)/.runtime ## load test: gunicorn on loopback, 16 clients for 60 s, prediction log on SQLite; p99, RSS, log rows
