@@ -3,6 +3,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -83,6 +84,45 @@ def test_outliers_count_volume_above_market_cap_and_zero_volume(snapshots_dir):
     assert outliers["zero 24h volume"].empty
     frame.loc[frame["coin"] == "Thin Coin", "volume"] = 0.0
     assert set(find_outliers(frame)["zero 24h volume"]["coin"]) == {"Thin Coin"}
+
+
+def hand_made_frame():
+    """Return eight rows over two dates whose outliers are known by construction."""
+    from liquidity.dataset import add_liquidity_score
+
+    nan = float("nan")
+    rows = [  # coin, symbol, date, price, 1h, 24h, volume, mkt_cap
+        ("Dollar", "USDX", "2024-01-01", 1.000, 0.000, 0.001, 5e8, 9e8),
+        ("Dollar", "USDX", "2024-01-02", 0.995, 0.000, -0.005, 4e8, 9e8),
+        ("Hourly Dollar", "HUSD", "2024-01-01", 1.010, 0.002, nan, 1e7, 2e8),  # no 24h: the 1h change counts
+        ("Hourly Dollar", "HUSD", "2024-01-02", 0.990, -0.003, nan, 0.0, 2e8),
+        ("Slipped Dollar", "SUSD", "2024-01-01", 1.000, 0.000, 0.000, 1e6, 5e7),
+        ("Slipped Dollar", "SUSD", "2024-01-02", 0.950, 0.000, -0.050, 2e6, 5e7),  # off the peg once
+        ("Frenzy", "FRZ", "2024-01-01", 3.0, 0.100, 0.300, 9e8, 3e8),
+        ("Frenzy", "FRZ", "2024-01-02", 1.0, 0.010, 0.005, 8e8, 1e8),  # near 1 USD but only for a day
+    ]
+    columns = ["coin", "symbol", "date", "price", "1h", "24h", "volume", "mkt_cap"]
+    return add_liquidity_score(pd.DataFrame(rows, columns=columns))
+
+
+def test_outliers_of_a_hand_made_frame_are_the_rows_built_to_be_outliers():
+    frame = hand_made_frame()
+    assert stablecoin_coins(frame) == {("Dollar", "USDX"), ("Hourly Dollar", "HUSD")}
+    outliers = find_outliers(frame)
+    assert list(outliers) == ["24h volume above market cap", "stablecoin", "zero 24h volume"]
+    assert list(outliers["24h volume above market cap"].index) == [7, 6]  # largest ratio first: 8 before 3
+    assert list(outliers["stablecoin"].index) == [0, 1, 2, 3]  # largest market cap first, then date
+    assert list(outliers["zero 24h volume"].index) == [3]
+    for rows in outliers.values():
+        assert list(rows.columns) == list(frame.columns)
+        pd.testing.assert_frame_equal(rows, frame.loc[rows.index])
+
+
+def test_a_frame_without_stablecoins_has_an_empty_stablecoin_table():
+    frame = hand_made_frame()
+    frame = frame[frame["coin"] == "Frenzy"]
+    assert stablecoin_coins(frame) == set()
+    assert find_outliers(frame)["stablecoin"].empty
 
 
 def test_rebuilding_removes_figures_of_an_earlier_build(snapshots_dir, trained_dir, tmp_path):
