@@ -29,8 +29,8 @@ STYLE_FILE = "report.css"
 FIGURES_DIR = "figures"
 PREDICTION_COLUMNS = ("date", "next_liquidity_score", "predicted_random_forest", "predicted_linear_regression")
 
-# A stablecoin behaves like one dollar: price within STABLE_PRICE_TOLERANCE of 1 USD and a 24h change
-# (the 1h change where 24h is missing) no larger than STABLE_CHANGE_LIMIT, on every snapshot of the coin.
+# A stablecoin behaves like one dollar: price within STABLE_PRICE_TOLERANCE of 1 USD and a price change (see
+# price_change) no larger than STABLE_CHANGE_LIMIT, on every snapshot of the coin.
 STABLE_PRICE_TOLERANCE = 0.02
 STABLE_CHANGE_LIMIT = 0.01
 OUTLIER_ROWS_SHOWN = 10
@@ -89,10 +89,37 @@ def format_value(column, value):
     return significant(value)
 
 
-def stablecoin_coins(frame):
-    """Return the (coin, symbol) keys that behave like a dollar on every one of their snapshots."""
+def day_over_day_change(frame):
+    """Return each row's price change since the same coin's row of the calendar day before (NaN without one)."""
+    keys = frame["coin_id"] if "coin_id" in frame.columns else frame["coin"] + ":" + frame["symbol"]
+    rows = pd.DataFrame({"key": keys.to_numpy(), "day": pd.to_datetime(frame["date"]).to_numpy(),
+                         "price": frame["price"].to_numpy(dtype=float)}).sort_values(["key", "day"], kind="stable")
+    follows = rows["key"].eq(rows["key"].shift()) & (rows["day"] - rows["day"].shift()).eq(pd.Timedelta(days=1))
+    change = np.full(len(frame), np.nan)
+    change[rows.index.to_numpy()] = (rows["price"] / rows["price"].shift() - 1).where(follows).to_numpy()
+    return pd.Series(change, index=frame.index)
+
+
+def price_change(frame):
+    """Return each row's price change as a fraction: the 24h change, else the 1h one, else the day-over-day one.
+
+    The daily history has no 1h or 24h column; its prices are taken at 00:00 UTC each day, so the change since
+    the coin's row of the day before is its 24h change.
+    """
     change = frame["24h"].where(frame["24h"].notna(), frame["1h"])
-    pegged = ((frame["price"] - 1).abs() <= STABLE_PRICE_TOLERANCE) & (change.abs() <= STABLE_CHANGE_LIMIT)
+    if change.isna().any():
+        change = change.where(change.notna(), day_over_day_change(frame))
+    return change
+
+
+def stablecoin_coins(frame):
+    """Return the (coin, symbol) keys that behave like a dollar on every one of their snapshots.
+
+    A row whose change cannot be known (a coin's first day in data without a 24h or 1h column) is judged on
+    its price alone.
+    """
+    change = price_change(frame)
+    pegged = ((frame["price"] - 1).abs() <= STABLE_PRICE_TOLERANCE) & ~(change.abs() > STABLE_CHANGE_LIMIT)
     per_coin = pegged.groupby([frame["coin"], frame["symbol"]]).all()
     return set(per_coin[per_coin].index)
 

@@ -3,6 +3,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -125,6 +126,33 @@ def test_a_frame_without_stablecoins_has_an_empty_stablecoin_table():
     assert find_outliers(frame)["stablecoin"].empty
 
 
+def daily_frame(prices):
+    """Return a daily-history frame (no 1h or 24h column values) from {coin_id: [(date, price), ...]}."""
+    from liquidity.dataset import add_liquidity_score
+
+    nan = float("nan")
+    rows = [(coin_id, coin_id.title(), coin_id.upper(), date, price, nan, nan, nan, 1e6, 1e8)
+            for coin_id, days in prices.items() for date, price in days]
+    columns = ["coin_id", "coin", "symbol", "date", "price", "1h", "24h", "7d", "volume", "mkt_cap"]
+    return add_liquidity_score(pd.DataFrame(rows, columns=columns))
+
+
+def test_without_24h_or_1h_the_stablecoin_rule_reads_the_change_since_the_day_before():
+    frame = daily_frame({
+        "steady": [("2024-01-02", 1.000), ("2024-01-01", 1.005), ("2024-01-03", 0.998)],  # rows out of order
+        "wobbly": [("2024-01-01", 1.000), ("2024-01-02", 1.015)],  # on the peg, but moved 1.5 % in a day
+        "gapped": [("2024-01-01", 0.985), ("2024-01-03", 1.015)],  # no day before 01-03: judged on price
+        "coin": [("2024-01-01", 1.0), ("2024-01-02", 40.0)],
+    })
+    from liquidity.report import day_over_day_change, price_change
+
+    change = day_over_day_change(frame)
+    expected = [1.000 / 1.005 - 1, np.nan, 0.998 / 1.000 - 1, np.nan, 0.015, np.nan, np.nan, np.nan, 39.0]
+    np.testing.assert_allclose(change.to_numpy(), expected, rtol=1e-12)
+    pd.testing.assert_series_equal(price_change(frame), change, check_names=False)
+    assert stablecoin_coins(frame) == {("Steady", "STEADY"), ("Gapped", "GAPPED")}
+
+
 def test_rebuilding_removes_figures_of_an_earlier_build(snapshots_dir, trained_dir, tmp_path):
     stale = tmp_path / FIGURES_DIR / "hist_old_column.png"
     stale.parent.mkdir(parents=True)
@@ -234,3 +262,19 @@ def test_committed_report_is_up_to_date_with_the_data_and_the_committed_model(tm
     fresh = build_report([SHARED_SNAPSHOTS], PROJECT_ROOT, tmp_path).html.read_text(encoding="utf-8")
     committed = (DEFAULT_OUT / "report.html").read_text(encoding="utf-8")
     assert fresh == committed, "EDA_REPORT/report.html is stale: rebuild it with `make report` and commit it"
+
+
+def test_a_kde_of_many_values_is_estimated_on_a_sample_and_draws_the_same_curve():
+    from scipy.stats import gaussian_kde
+
+    from liquidity import plots
+
+    logs = np.random.default_rng(1).normal(size=4 * plots.KDE_SAMPLE_SIZE)
+    grid = np.linspace(logs.min(), logs.max(), 256)
+    full = gaussian_kde(logs)(grid) * len(logs) * 0.1
+    sampled = plots._kde_curve(logs, grid, 0.1)
+    assert len(plots.kde_sample(logs)) == plots.KDE_SAMPLE_SIZE
+    assert np.abs(sampled - full).max() < 0.05 * full.max()  # scaled to every value, not to the sample
+    few = logs[:1000]
+    assert np.array_equal(plots.kde_sample(few), few)
+    np.testing.assert_array_equal(plots._kde_curve(few, grid, 0.1), gaussian_kde(few)(grid) * 1000 * 0.1)
