@@ -34,6 +34,10 @@ PREDICTION_COLUMNS = ("date", "next_liquidity_score", "predicted_random_forest",
 STABLE_PRICE_TOLERANCE = 0.02
 STABLE_CHANGE_LIMIT = 0.01
 OUTLIER_ROWS_SHOWN = 10
+# The rows-per-date table lists each date up to DATES_LISTED dates, else each month up to MONTHS_LISTED months,
+# else each year: the daily history's 2,922 dates would make a table nobody reads.
+DATES_LISTED = 31
+MONTHS_LISTED = 36
 RESIDUAL_QUANTILE = 0.9
 
 # The model's four inputs are described by liquidity.schema; 24h and 7d are snapshot columns the model does not read.
@@ -46,6 +50,21 @@ COLUMN_UNITS = {column: BY_COLUMN[column].unit if column in BY_COLUMN else EXTRA
 MODEL_ORDER = ("random_forest", "persistence", "mean_7_days", "linear_regression")
 MODEL_LABELS = {"random_forest": "tuned random forest", "persistence": "persistence (next score = today's)",
                 "mean_7_days": "the coin's 7-day mean score", "linear_regression": "linear regression"}
+# The pages of the web app, linked from the report's header (as in the site's own header) and its footer.
+# tests/test_report.py checks them against the app's routes and liquidity.web.errors.SITE_PAGES.
+SITE_NAVIGATION = (("/", "Home"), ("/coins", "Coins"), ("/batch", "Batch"), ("/model", "Model"),
+                   ("/monitor", "Monitor"), ("/report/", "Report"), ("/docs/api", "API docs"))
+SITE_PAGES = (
+    ("/", "forecast one coin from its 24h volume, market cap, 1h change and price"),
+    ("/coins", "every stored coin with its score today and its forecast"),
+    ("/monitor", "how past forecasts turned out, against persistence"),
+    ("/batch", "score a whole snapshot CSV and download the result"),
+    ("/model", "the model card: data, accuracy next to its baselines, features"),
+    ("/report/", "this report"),
+    ("/docs/api", "the JSON API, for programs"),
+    ("/api/v1/openapi.json", "the API's OpenAPI document"),
+    ("/healthz", "the health check"),
+)
 
 
 class ReportError(Exception):
@@ -222,20 +241,49 @@ def _metric_rows(block):
 
 
 def _outlier_context(frame):
+    change = price_change(frame)
     sections = []
     for category, rows in find_outliers(frame).items():
-        shown = rows.head(OUTLIER_ROWS_SHOWN)
+        shown = rows.head(OUTLIER_ROWS_SHOWN).assign(change=change)
         sections.append({
             "category": category, "count": len(rows), "coins": rows[["coin", "symbol"]].drop_duplicates().shape[0],
             "shown": len(shown),
             "median_ratio": number(rows["liquidity_ratio"].median()) if len(rows) else "n/a",
             "rows": [{"coin": r.coin, "symbol": r.symbol, "date": r.date, "price": significant(r.price),
-                      "change_24h": percent(r.change_24h),
+                      "change": percent(r.change),
                       "volume": usd(r.volume), "mkt_cap": usd(r.mkt_cap), "ratio": number(r.liquidity_ratio),
                       "score": number(r.liquidity_score)}
-                     for r in shown.rename(columns={"24h": "change_24h"}).itertuples(index=False)],
+                     for r in shown.itertuples(index=False)],
         })
     return sections
+
+
+def absent_columns(frame):
+    """Return the raw columns with no value at all in frame (the daily history has no 1h, 24h or 7d)."""
+    return [column for column in COLUMN_ORDER if not frame[column].notna().any()]
+
+
+def is_daily(dates):
+    """Say whether the sorted dates are consecutive calendar days (the daily history), not scattered snapshots."""
+    days = pd.to_datetime(pd.Series(dates)).diff().dt.days.dropna()
+    return len(dates) > 2 and bool(days.eq(1).all())
+
+
+def rows_by_period(frame):
+    """Return (period name, rows): rows kept and coins per date for each date, month or year, whichever is short."""
+    per_date = frame.groupby("date").size()
+    months = per_date.index.str[:7]
+    if len(per_date) <= DATES_LISTED:
+        name, periods = "date", per_date.index
+    elif months.nunique() <= MONTHS_LISTED:
+        name, periods = "month", months
+    else:
+        name, periods = "year", per_date.index.str[:4]
+    rows = []
+    for period, counts in per_date.groupby(periods, sort=True):
+        rows.append({"period": period, "dates": len(counts), "rows": int(counts.sum()),
+                     "fewest": int(counts.min()), "most": int(counts.max())})
+    return name, rows
 
 
 def _data_match(snapshots, card):
@@ -251,6 +299,8 @@ def report_context(snapshots, pairs, card, predictions, figures):
 
     frame = snapshots.frame
     ratio = frame["liquidity_ratio"]
+    absent = absent_columns(frame)
+    period, periods = rows_by_period(frame)
     correlations = correlation_matrix(pairs)["next_liquidity_score"].drop("next_liquidity_score")
     strongest = correlations.abs().idxmax()
     threshold = float(card.get("threshold", 0.5))
@@ -268,11 +318,16 @@ def report_context(snapshots, pairs, card, predictions, figures):
         "dropped": [{"reason": reason, "count": count} for reason, count in snapshots.dropped.most_common()],
         "rows_dropped": sum(snapshots.dropped.values()),
         "duplicates_resolved": snapshots.duplicates_resolved,
-        "dates": [{"date": date, "rows": int(count)} for date, count in frame.groupby("date").size().items()],
+        "period": period,
+        "periods": periods,
         "date_count": len(snapshots.dates),
-        "coins": frame[["coin", "symbol"]].drop_duplicates().shape[0],
+        "first_date": snapshots.dates[0],
+        "last_date": snapshots.dates[-1],
+        "daily": is_daily(snapshots.dates),
+        "coins": frame["coin_id"].nunique(),
         "pairs": len(pairs),
-        "columns": column_summary(frame),
+        "columns": [row for row in column_summary(frame) if row["column"] not in absent],
+        "absent_columns": absent,
         "log_decades": number(LOG_AXIS_DECADES, 0),
         "ratio_median": number(ratio.median()),
         "ratio_above_one": int((ratio > 1).sum()),
@@ -284,6 +339,7 @@ def report_context(snapshots, pairs, card, predictions, figures):
         "outlier_rows_shown": OUTLIER_ROWS_SHOWN,
         "features": [{"name": name, "description": FEATURE_DESCRIPTIONS[name],
                       "r": number(correlations[name])} for name in FEATURE_NAMES],
+        "features_without_r": [name for name in FEATURE_NAMES if not np.isfinite(correlations[name])],
         "strongest_feature": strongest,
         "strongest_r": number(correlations[strongest]),
         "card": {
@@ -323,6 +379,8 @@ def report_context(snapshots, pairs, card, predictions, figures):
         "residual_quantile": f"{RESIDUAL_QUANTILE:.0%}",
         "residual_abs_quantile": number(residuals.abs().quantile(RESIDUAL_QUANTILE)),
         "figures": figures,
+        "site_navigation": SITE_NAVIGATION,
+        "site_pages": SITE_PAGES,
     }
 
 
