@@ -50,11 +50,12 @@ COLUMN_UNITS = {column: BY_COLUMN[column].unit if column in BY_COLUMN else EXTRA
 MODEL_ORDER = ("random_forest", "persistence", "mean_7_days", "linear_regression")
 MODEL_LABELS = {"random_forest": "tuned random forest", "persistence": "persistence (next score = today's)",
                 "mean_7_days": "the coin's 7-day mean score", "linear_regression": "linear regression"}
-# The pages of the web app, linked from the report's header (as in the site's own header) and its footer.
+# The pages of the web app: the main ones in the report's header (as in the site's own header), every one in its
+# footer with what it is (path, description).
 # tests/test_report.py checks them against the app's routes and liquidity.web.errors.SITE_PAGES.
 SITE_NAVIGATION = (("/", "Home"), ("/coins", "Coins"), ("/batch", "Batch"), ("/model", "Model"),
                    ("/monitor", "Monitor"), ("/report/", "Report"), ("/docs/api", "API docs"))
-SITE_PAGES = (
+SITE_LINKS = (
     ("/", "forecast one coin from its 24h volume, market cap, 1h change and price"),
     ("/coins", "every stored coin with its score today and its forecast"),
     ("/monitor", "how past forecasts turned out, against persistence"),
@@ -380,7 +381,7 @@ def report_context(snapshots, pairs, card, predictions, figures):
         "residual_abs_quantile": number(residuals.abs().quantile(RESIDUAL_QUANTILE)),
         "figures": figures,
         "site_navigation": SITE_NAVIGATION,
-        "site_pages": SITE_PAGES,
+        "site_links": SITE_LINKS,
     }
 
 
