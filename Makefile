@@ -2,7 +2,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DATA ?= DATASET
-SHARED_DATA ?= ../shared/data/coingecko
 HISTORY_DATA ?= ../shared/data/coingecko-history
 
 .DEFAULT_GOAL := help
@@ -51,10 +50,11 @@ check-model: $(VENV)/.runtime ## check the committed pkls against model_card.jso
 ingest: $(VENV)/.runtime ## snapshot today's top 500 coins from CoinGecko into DATA (default DATASET/)
 	$(BIN)/python -m liquidity ingest --out $(DATA)
 
-# The report reads DATA when it is given on the command line, else the shared snapshots when present, else DATASET/.
-REPORT_DATA = $(if $(filter command line environment,$(origin DATA)),$(DATA),$(if $(wildcard $(SHARED_DATA)/*.csv),$(SHARED_DATA),$(DATA)))
+# The report reads DATA when it is given on the command line, else the shared daily history (the data the committed
+# model is trained on) when present, else DATASET/ (its last 90 days).
+REPORT_DATA = $(if $(filter command line environment,$(origin DATA)),$(DATA),$(if $(wildcard $(HISTORY_DATA)/*.csv),$(HISTORY_DATA),$(DATA)))
 
-report: $(VENV)/.dev ## build EDA_REPORT/ from DATA (default: shared snapshots, else DATASET/) and the model
+report: $(VENV)/.dev ## build EDA_REPORT/ from DATA (default: shared daily history, else DATASET/) and the model (~1 min)
 	$(BIN)/python -m liquidity report --data "$(REPORT_DATA)" --model-dir . --out EDA_REPORT
 
 bench: $(VENV)/.runtime ## time one-row, batch, start-up and HTTP figures against their baselines, the API's req/s against /healthz (median of 5 runs), then p99 per route and worker RSS across a store change at 10,000 coins a day (~7 min, loopback only)

@@ -19,6 +19,10 @@ LOG_AXIS_DECADES = 3.0
 # than TAIL_SQUEEZE times the range of the central TAIL_KEPT share, draw that central range only.
 TAIL_SQUEEZE = 2.0
 TAIL_KEPT = 0.99
+# A KDE costs rows x grid points: above KDE_SAMPLE_SIZE values (the daily history has 779,276 rows) the curve is
+# estimated on a seeded sample, which draws the same shape in a fraction of the time; the bars count every value.
+KDE_SAMPLE_SIZE = 50_000
+KDE_SEED = 0
 FIGURE_SIZE = (6.4, 4.0)
 DPI = 96
 BAR_COLOUR = "#4c72b0"
@@ -58,15 +62,23 @@ def uses_log_axis(values):
     return bool(len(values)) and bool((values >= 0).all()) and decades_spanned(values) >= LOG_AXIS_DECADES
 
 
-def _kde_curve(sample, grid, bin_width):
-    """Return the KDE of sample on grid scaled to histogram counts, or None when it cannot be estimated."""
-    if len(sample) < 3 or np.ptp(sample) == 0:
+def kde_sample(values):
+    """Return values, or a seeded sample of KDE_SAMPLE_SIZE of them (in their order) when there are more."""
+    values = np.asarray(values, dtype=float)
+    if len(values) <= KDE_SAMPLE_SIZE:
+        return values
+    return values[np.sort(np.random.default_rng(KDE_SEED).choice(len(values), KDE_SAMPLE_SIZE, replace=False))]
+
+
+def _kde_curve(values, grid, bin_width):
+    """Return the KDE of values on grid scaled to histogram counts, or None when it cannot be estimated."""
+    if len(values) < 3 or np.ptp(values) == 0:
         return None
     try:
-        density = gaussian_kde(sample)(grid)
+        density = gaussian_kde(kde_sample(values))(grid)
     except np.linalg.LinAlgError:  # all mass on a few points: no covariance to work with
         return None
-    return density * len(sample) * bin_width
+    return density * len(values) * bin_width
 
 
 def histogram_with_kde(values, name, unit="", bins=30):

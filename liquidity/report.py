@@ -20,19 +20,24 @@ from liquidity.dataset import DatasetError, load_snapshots, make_pairs
 from liquidity.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES, with_features
 from liquidity.files import write_atomically
 from liquidity.paths import DATASET_DIR, PROJECT_ROOT
-from liquidity.schema import BY_COLUMN
 from liquidity.paths import REPORT_DIR as DEFAULT_OUT
+from liquidity.schema import BY_COLUMN
+
 ASSETS = Path(__file__).resolve().parent / "report_assets"
 REPORT_FILE = "report.html"
 STYLE_FILE = "report.css"
 FIGURES_DIR = "figures"
 PREDICTION_COLUMNS = ("date", "next_liquidity_score", "predicted_random_forest", "predicted_linear_regression")
 
-# A stablecoin behaves like one dollar: price within STABLE_PRICE_TOLERANCE of 1 USD and a 24h change
-# (the 1h change where 24h is missing) no larger than STABLE_CHANGE_LIMIT, on every snapshot of the coin.
+# A stablecoin behaves like one dollar: price within STABLE_PRICE_TOLERANCE of 1 USD and a price change (see
+# price_change) no larger than STABLE_CHANGE_LIMIT, on every snapshot of the coin.
 STABLE_PRICE_TOLERANCE = 0.02
 STABLE_CHANGE_LIMIT = 0.01
 OUTLIER_ROWS_SHOWN = 10
+# The rows-per-date table lists each date up to DATES_LISTED dates, else each month up to MONTHS_LISTED months,
+# else each year: the daily history's 2,922 dates would make a table nobody reads.
+DATES_LISTED = 31
+MONTHS_LISTED = 36
 RESIDUAL_QUANTILE = 0.9
 
 # The model's four inputs are described by liquidity.schema; 24h and 7d are snapshot columns the model does not read.
@@ -45,6 +50,22 @@ COLUMN_UNITS = {column: BY_COLUMN[column].unit if column in BY_COLUMN else EXTRA
 MODEL_ORDER = ("random_forest", "persistence", "mean_7_days", "linear_regression")
 MODEL_LABELS = {"random_forest": "tuned random forest", "persistence": "persistence (next score = today's)",
                 "mean_7_days": "the coin's 7-day mean score", "linear_regression": "linear regression"}
+# The pages of the web app: the main ones in the report's header (as in the site's own header), every one in its
+# footer with what it is (path, description).
+# tests/test_report.py checks them against the app's routes and liquidity.web.errors.SITE_PAGES.
+SITE_NAVIGATION = (("/", "Home"), ("/coins", "Coins"), ("/batch", "Batch"), ("/model", "Model"),
+                   ("/monitor", "Monitor"), ("/report/", "Report"), ("/docs/api", "API docs"))
+SITE_LINKS = (
+    ("/", "forecast one coin from its 24h volume, market cap, 1h change and price"),
+    ("/coins", "every stored coin with its score today and its forecast"),
+    ("/monitor", "how past forecasts turned out, against persistence"),
+    ("/batch", "score a whole snapshot CSV and download the result"),
+    ("/model", "the model card: data, accuracy next to its baselines, features"),
+    ("/report/", "this report"),
+    ("/docs/api", "the JSON API, for programs"),
+    ("/api/v1/openapi.json", "the API's OpenAPI document"),
+    ("/healthz", "the health check"),
+)
 
 
 class ReportError(Exception):
@@ -88,18 +109,45 @@ def format_value(column, value):
     return significant(value)
 
 
-def stablecoin_coins(frame):
-    """Return the (coin, symbol) keys that behave like a dollar on every one of their snapshots."""
+def day_over_day_change(frame):
+    """Return each row's price change since the same coin's row of the calendar day before (NaN without one)."""
+    keys = frame["coin_id"] if "coin_id" in frame.columns else frame["coin"] + ":" + frame["symbol"]
+    rows = pd.DataFrame({"key": keys.to_numpy(), "day": pd.to_datetime(frame["date"]).to_numpy(),
+                         "price": frame["price"].to_numpy(dtype=float)}).sort_values(["key", "day"], kind="stable")
+    follows = rows["key"].eq(rows["key"].shift()) & (rows["day"] - rows["day"].shift()).eq(pd.Timedelta(days=1))
+    change = np.full(len(frame), np.nan)
+    change[rows.index.to_numpy()] = (rows["price"] / rows["price"].shift() - 1).where(follows).to_numpy()
+    return pd.Series(change, index=frame.index)
+
+
+def price_change(frame):
+    """Return each row's price change as a fraction: the 24h change, else the 1h one, else the day-over-day one.
+
+    The daily history has no 1h or 24h column; its prices are taken at 00:00 UTC each day, so the change since
+    the coin's row of the day before is its 24h change.
+    """
     change = frame["24h"].where(frame["24h"].notna(), frame["1h"])
-    pegged = ((frame["price"] - 1).abs() <= STABLE_PRICE_TOLERANCE) & (change.abs() <= STABLE_CHANGE_LIMIT)
+    if change.isna().any():
+        change = change.where(change.notna(), day_over_day_change(frame))
+    return change
+
+
+def stablecoin_coins(frame):
+    """Return the (coin, symbol) keys that behave like a dollar on every one of their snapshots.
+
+    A row whose change cannot be known (a coin's first day in data without a 24h or 1h column) is judged on
+    its price alone.
+    """
+    change = price_change(frame)
+    pegged = ((frame["price"] - 1).abs() <= STABLE_PRICE_TOLERANCE) & ~(change.abs() > STABLE_CHANGE_LIMIT)
     per_coin = pegged.groupby([frame["coin"], frame["symbol"]]).all()
     return set(per_coin[per_coin].index)
 
 
 def find_outliers(frame):
     """Return {category: rows} for volume above market cap, stablecoins and zero volume, most telling first."""
-    keys = list(zip(frame["coin"], frame["symbol"]))
-    stable = np.array([key in stablecoin_coins(frame) for key in keys], dtype=bool)
+    # The stablecoin set is computed once; asking for it per row made a 65,841-row frame take ten minutes.
+    stable = pd.MultiIndex.from_arrays([frame["coin"], frame["symbol"]]).isin(list(stablecoin_coins(frame)))
     return {
         "24h volume above market cap": frame[frame["volume"] > frame["mkt_cap"]].sort_values(
             "liquidity_ratio", ascending=False),
@@ -194,20 +242,49 @@ def _metric_rows(block):
 
 
 def _outlier_context(frame):
+    change = price_change(frame)
     sections = []
     for category, rows in find_outliers(frame).items():
-        shown = rows.head(OUTLIER_ROWS_SHOWN)
+        shown = rows.head(OUTLIER_ROWS_SHOWN).assign(change=change)
         sections.append({
             "category": category, "count": len(rows), "coins": rows[["coin", "symbol"]].drop_duplicates().shape[0],
             "shown": len(shown),
             "median_ratio": number(rows["liquidity_ratio"].median()) if len(rows) else "n/a",
             "rows": [{"coin": r.coin, "symbol": r.symbol, "date": r.date, "price": significant(r.price),
-                      "change_24h": percent(r.change_24h),
+                      "change": percent(r.change),
                       "volume": usd(r.volume), "mkt_cap": usd(r.mkt_cap), "ratio": number(r.liquidity_ratio),
                       "score": number(r.liquidity_score)}
-                     for r in shown.rename(columns={"24h": "change_24h"}).itertuples(index=False)],
+                     for r in shown.itertuples(index=False)],
         })
     return sections
+
+
+def absent_columns(frame):
+    """Return the raw columns with no value at all in frame (the daily history has no 1h, 24h or 7d)."""
+    return [column for column in COLUMN_ORDER if not frame[column].notna().any()]
+
+
+def is_daily(dates):
+    """Say whether the sorted dates are consecutive calendar days (the daily history), not scattered snapshots."""
+    days = pd.to_datetime(pd.Series(dates)).diff().dt.days.dropna()
+    return len(dates) > 2 and bool(days.eq(1).all())
+
+
+def rows_by_period(frame):
+    """Return (period name, rows): rows kept and coins per date for each date, month or year, whichever is short."""
+    per_date = frame.groupby("date").size()
+    months = per_date.index.str[:7]
+    if len(per_date) <= DATES_LISTED:
+        name, periods = "date", per_date.index
+    elif months.nunique() <= MONTHS_LISTED:
+        name, periods = "month", months
+    else:
+        name, periods = "year", per_date.index.str[:4]
+    rows = []
+    for period, counts in per_date.groupby(periods, sort=True):
+        rows.append({"period": period, "dates": len(counts), "rows": int(counts.sum()),
+                     "fewest": int(counts.min()), "most": int(counts.max())})
+    return name, rows
 
 
 def _data_match(snapshots, card):
@@ -223,6 +300,8 @@ def report_context(snapshots, pairs, card, predictions, figures):
 
     frame = snapshots.frame
     ratio = frame["liquidity_ratio"]
+    absent = absent_columns(frame)
+    period, periods = rows_by_period(frame)
     correlations = correlation_matrix(pairs)["next_liquidity_score"].drop("next_liquidity_score")
     strongest = correlations.abs().idxmax()
     threshold = float(card.get("threshold", 0.5))
@@ -240,11 +319,16 @@ def report_context(snapshots, pairs, card, predictions, figures):
         "dropped": [{"reason": reason, "count": count} for reason, count in snapshots.dropped.most_common()],
         "rows_dropped": sum(snapshots.dropped.values()),
         "duplicates_resolved": snapshots.duplicates_resolved,
-        "dates": [{"date": date, "rows": int(count)} for date, count in frame.groupby("date").size().items()],
+        "period": period,
+        "periods": periods,
         "date_count": len(snapshots.dates),
-        "coins": frame[["coin", "symbol"]].drop_duplicates().shape[0],
+        "first_date": snapshots.dates[0],
+        "last_date": snapshots.dates[-1],
+        "daily": is_daily(snapshots.dates),
+        "coins": frame["coin_id"].nunique(),
         "pairs": len(pairs),
-        "columns": column_summary(frame),
+        "columns": [row for row in column_summary(frame) if row["column"] not in absent],
+        "absent_columns": absent,
         "log_decades": number(LOG_AXIS_DECADES, 0),
         "ratio_median": number(ratio.median()),
         "ratio_above_one": int((ratio > 1).sum()),
@@ -256,6 +340,7 @@ def report_context(snapshots, pairs, card, predictions, figures):
         "outlier_rows_shown": OUTLIER_ROWS_SHOWN,
         "features": [{"name": name, "description": FEATURE_DESCRIPTIONS[name],
                       "r": number(correlations[name])} for name in FEATURE_NAMES],
+        "features_without_r": [name for name in FEATURE_NAMES if not np.isfinite(correlations[name])],
         "strongest_feature": strongest,
         "strongest_r": number(correlations[strongest]),
         "card": {
@@ -295,6 +380,8 @@ def report_context(snapshots, pairs, card, predictions, figures):
         "residual_quantile": f"{RESIDUAL_QUANTILE:.0%}",
         "residual_abs_quantile": number(residuals.abs().quantile(RESIDUAL_QUANTILE)),
         "figures": figures,
+        "site_navigation": SITE_NAVIGATION,
+        "site_links": SITE_LINKS,
     }
 
 
