@@ -19,7 +19,7 @@ DAY4 = "2024-01-04"
 @pytest.fixture
 def store(market_store_in_tmp, snapshots_dir):
     """The store the app reads (DATABASE_URL), holding the three fixture dates."""
-    with MarketStore(market_store_in_tmp) as opened:
+    with MarketStore(market_store_in_tmp, migrate=True) as opened:
         import_snapshots(snapshots_dir, opened)
         yield opened
 
@@ -27,7 +27,7 @@ def store(market_store_in_tmp, snapshots_dir):
 @pytest.fixture
 def two_days(market_store_in_tmp, snapshots_dir):
     """The store holding only the first two fixture dates: 2024-01-04 arrives later in the test."""
-    with MarketStore(market_store_in_tmp) as opened:
+    with MarketStore(market_store_in_tmp, migrate=True) as opened:
         import_snapshots([snapshots_dir / "day1.csv", snapshots_dir / "day2.csv"], opened)
         yield opened
 
@@ -200,7 +200,7 @@ def test_picking_an_unknown_coin_searches_the_market(client, store):
 
 
 def test_a_coin_without_a_stored_1h_says_to_type_it(client, market_store_in_tmp, history_dir):
-    with MarketStore(market_store_in_tmp) as opened:
+    with MarketStore(market_store_in_tmp, migrate=True) as opened:
         import_snapshots(history_dir, opened)
     location = client.get("/coins/pick?coin=bitcoin").headers["Location"]
     assert "h1=" not in location

@@ -167,7 +167,7 @@ def coins_server(make_app, trained_dir, snapshots_dir, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("coins-store")
     url = f"sqlite:///{folder}/market.db"
-    with MarketStore(url) as store:
+    with MarketStore(url, migrate=True) as store:
         import_snapshots(snapshots_dir, store)
     app = make_app(trained_dir, tmp_path_factory.mktemp("EDA_REPORT"), DATABASE_URL=url)
     yield from serve(app)

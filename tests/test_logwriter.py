@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from liquidity.store import MarketStore
@@ -19,6 +20,12 @@ ROW = {"volume": 1.0, "mkt_cap": 2.0, "h1": None, "price": 3.0, "forecast_score"
 def table(url):
     with MarketStore(url) as store, store.engine.connect() as connection:
         return pd.DataFrame(connection.execute(sa.select(prediction_log).order_by(prediction_log.c.id)).mappings().all())
+
+
+@pytest.fixture(autouse=True)
+def migrated(market_store_in_tmp):
+    """Create the schema first, as the app's start-up does: the writer writes through a store opened for reading."""
+    MarketStore(market_store_in_tmp, migrate=True).close()
 
 
 def test_rows_are_stamped_when_queued_and_written_together(market_store_in_tmp):
@@ -60,7 +67,6 @@ for _ in range(5):
 
 
 def test_rows_still_queued_when_the_process_exits_are_written(market_store_in_tmp):
-    MarketStore(market_store_in_tmp).close()  # migrated before the child opens it
     subprocess.run([sys.executable, "-c", EXIT_SCRIPT, market_store_in_tmp], check=True, timeout=60)
     assert len(table(market_store_in_tmp)) == 5
 

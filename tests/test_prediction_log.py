@@ -40,7 +40,7 @@ DAY2 = snapshot("2024-05-02", [("aaa", 95, 1000), ("bbb", 50, 1000), ("ccc", 5, 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
     url = f"sqlite:///{tmp_path}/log.db" if request.param == "sqlite" else empty_postgres(postgres_url())
-    with MarketStore(url) as opened:
+    with MarketStore(url, migrate=True) as opened:
         opened.add_snapshots(DAY1, source="day1")
         yield opened
 
