@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from liquidity.daily import daily_command
+from liquidity.commands.daily import daily_command
 from liquidity.store import MarketStore
 from liquidity.store.importer import import_snapshots
 from liquidity.store.predictions import log_forecasts
@@ -26,7 +26,7 @@ def model_env(trained_dir, monkeypatch):
 @pytest.fixture
 def store(market_store_in_tmp, history_dir):
     """2024-03-01 and -02 of bitcoin and two coins sharing a symbol, keyed by CoinGecko id like the fake API."""
-    with MarketStore(market_store_in_tmp) as opened:
+    with MarketStore(market_store_in_tmp, migrate=True) as opened:
         import_snapshots(history_dir, opened)
         yield opened
 
@@ -102,7 +102,7 @@ def test_an_empty_store_says_to_import_first(market_store_in_tmp, model_env):
 
 
 def test_the_forecast_command_logs_its_rows_unless_told_not_to(store, model_env, tmp_path):
-    from liquidity.cli import forecast_command
+    from liquidity.commands.store import forecast_command
 
     result = CliRunner().invoke(forecast_command, ["--start", "2024-03-01", "--end", "2024-03-02",
                                                    "--out", str(tmp_path / "f.csv")])

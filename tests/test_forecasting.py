@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from liquidity.cli import forecast_command
+from liquidity.commands.store import forecast_command
 from liquidity.dataset import load_snapshots
 from liquidity.forecasting import (
     FORECAST_COLUMNS,
@@ -26,7 +26,7 @@ DATES = ["2024-01-01", "2024-01-02", "2024-01-04"]
 @pytest.fixture
 def store(market_store_in_tmp, snapshots_dir):
     """A SQLite store holding the three hand-made snapshot dates."""
-    with MarketStore(market_store_in_tmp) as store:
+    with MarketStore(market_store_in_tmp, migrate=True) as store:
         import_snapshots(snapshots_dir, store)
         yield store
 
@@ -70,7 +70,8 @@ def test_a_coin_without_a_row_that_day_is_not_found(store, fixture_model, coin_i
 
 
 def test_an_empty_store_says_to_import_first(market_store_in_tmp, fixture_model):
-    with MarketStore(market_store_in_tmp) as empty, pytest.raises(ForecastError, match="import snapshots first"):
+    with (MarketStore(market_store_in_tmp, migrate=True) as empty,
+          pytest.raises(ForecastError, match="import snapshots first")):
         forecast_market(empty, fixture_model)
 
 
@@ -108,7 +109,7 @@ def test_the_command_neutralises_formulas_in_coin_ids(market_store_in_tmp, train
     hostile.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n"
                        '2024-02-01,"=HYPERLINK(""http://x"")",Evil,EVL,1,100,1000\n'
                        "2024-02-01,fine,Fine,FIN,1,50,1000\n")
-    with MarketStore(market_store_in_tmp) as target:
+    with MarketStore(market_store_in_tmp, migrate=True) as target:
         import_snapshots(hostile, target)
     out = tmp_path / "out.csv"
     result = run_forecast(trained_dir, monkeypatch, "--date", "2024-02-01", "--out", str(out))
@@ -133,31 +134,10 @@ def test_command_errors_are_one_line_naming_the_problem(store, trained_dir, monk
     assert not (tmp_path / "x.csv").exists()
 
 
-def test_a_coin_given_by_its_inputs_is_ranked_in_the_latest_stored_snapshot(store, fixture_model, tmp_path):
-    from liquidity.forecasting import LatestReference
-    from liquidity.modeling.predict import default_reference, predict_liquidity
-
-    # A later snapshot than the fixture model's reference (2024-01-04), in which this coin ranks first of three.
-    later = tmp_path / "later.csv"
-    later.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n"
-                     "2024-01-05,a,A,A,1,1,100\n2024-01-05,b,B,B,1,2,100\n2024-01-05,c,C,C,1,3,100\n")
-    import_snapshots(later, store)
-    coin = dict(volume=26e9, mkt_cap=800e9, h1=0.004, price=42000.0)
-    assert LatestReference(store.url).ratios().tolist() == [0.01, 0.02, 0.03]
-    default_reference.cache_clear()  # the process-wide reference reads DATABASE_URL: this test's store
-    try:
-        ranked_in_store = predict_liquidity(**coin, model=fixture_model)
-    finally:
-        default_reference.cache_clear()
-    latest = load_snapshots(later).frame
-    assert ranked_in_store == predict_liquidity(**coin, model=fixture_model, snapshot=latest)
-    assert ranked_in_store != fixture_model.predict_one(**coin)  # the card's reference ranks it differently
-
-
 def test_an_empty_or_unreadable_store_leaves_the_cards_reference(market_store_in_tmp, tmp_path):
     from liquidity.forecasting import LatestReference
 
-    with MarketStore(market_store_in_tmp):
+    with MarketStore(market_store_in_tmp, migrate=True):
         pass
     assert LatestReference(market_store_in_tmp).ratios() is None
     (tmp_path / "not-a-db").write_text("plain text, not SQLite")
@@ -240,7 +220,7 @@ def test_the_market_window_forecasts_a_coin_once_per_store_version(store, fixtur
 def test_an_empty_window_says_to_import_first(market_store_in_tmp, fixture_model):
     from liquidity.forecasting import MarketWindow
 
-    with MarketStore(market_store_in_tmp) as empty:
+    with MarketStore(market_store_in_tmp, migrate=True) as empty:
         window = MarketWindow(empty)
         assert window.latest is None
         with pytest.raises(ForecastError, match="import snapshots first"):
@@ -255,7 +235,7 @@ def test_the_form_and_the_api_rank_a_coin_in_the_latest_stored_snapshot(make_app
     later = tmp_path / "later.csv"
     later.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n"
                      "2024-01-05,a,A,A,1,1,100\n2024-01-05,b,B,B,1,2,100\n2024-01-05,c,C,C,1,3,100\n")
-    with MarketStore(market_store_in_tmp) as target:
+    with MarketStore(market_store_in_tmp, migrate=True) as target:
         import_snapshots(later, target)
     client = make_app(trained_dir, report_dir).test_client()
     item = {"price": 42000.0, "1h": 0.004, "24h_volume": 26e9, "mkt_cap": 800e9}
