@@ -347,6 +347,12 @@ def test_a_read_only_store_reads_and_refuses_to_write_or_to_be_created(store_url
         with pytest.raises(StoreError, match="cannot write to the store"):
             import_snapshots(MIXED, store)
         assert store.count() == 6
+    odd = tmp_path / "a folder #1" / "market.db"  # characters a URI filename must escape
+    with MarketStore(f"sqlite:///{odd}", migrate=True) as store:
+        import_snapshots(DAILY, store)
+    with MarketStore(f"sqlite:///{odd}", read_only=True) as store:
+        assert store.count() == 6
+    assert sorted(path.name for path in odd.parent.iterdir() if path.suffix == ".db") == ["market.db"]
     absent = tmp_path / "absent" / "market.db"
     with pytest.raises(StoreError, match="there is no store at"):
         MarketStore(f"sqlite:///{absent}", read_only=True)

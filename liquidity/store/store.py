@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date as Date
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -93,7 +94,8 @@ def create_store_engine(url, read_only=False):
     if read_only and path is not None:
         if not path.is_file():
             raise StoreError(f"DATABASE_URL={_shown(url)}: there is no store at {path}")
-        url = url.set(database=f"file:{path.resolve()}", query={**url.query, "mode": "ro", "uri": "true"})
+        # A URI filename, so SQLite opens the file read-only; percent-encoded, since a path may hold '#' or '%'.
+        url = url.set(database=f"file:{quote(str(path.resolve()))}", query={**url.query, "mode": "ro", "uri": "true"})
     elif path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
