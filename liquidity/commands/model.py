@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from liquidity.commands.options import DAY, data_option, fail, log_to_stderr, store_url
+from liquidity.commands.options import DAY, data_option, database_url_option, fail, log_to_stderr, store_url
 from liquidity.dataset import DatasetError
 from liquidity.paths import DATASET_DIR, PROJECT_ROOT
 
@@ -85,9 +85,8 @@ def dataset_command(data):
 @click.argument("mkt_cap")
 @click.argument("h1")
 @click.argument("price")
-@click.option("--database-url", "url", default=None,
-              help="Market store whose latest snapshot ranks the coin, opened read-only (default: DATABASE_URL, "
-                   "else the embedded instance/market.db; the model card's reference when it is absent or empty).")
+@database_url_option("whose latest snapshot ranks the coin, opened read-only; without one, or an empty one, the "
+                     "model card's reference snapshot")
 def predict_command(volume, mkt_cap, h1, price, url):
     """Print the forecast for one coin: 24h VOLUME (USD), MKT_CAP (USD), H1 (a fraction), PRICE (USD)."""
     from liquidity.artifacts import ArtifactError

@@ -30,9 +30,9 @@ def iso_date(_ctx, _param, value):
         raise click.BadParameter(f"{value!r} is not a date like 2024-03-16") from None
 
 
-def snapshot_date_option(help):
+def snapshot_date_option(text):
     """Return the --date option (parameter `snapshot_date`, YYYY-MM-DD text) of a command that writes a snapshot."""
-    return click.option("--date", "snapshot_date", default=None, callback=iso_date, help=help)
+    return click.option("--date", "snapshot_date", default=None, callback=iso_date, help=text)
 
 
 def log_to_stderr():
