@@ -195,7 +195,7 @@ def bench_store(model, seconds):
     print("\n== forecast from the market store (SQLite), in process ==")
     market = synthetic_market().assign(source="bench", **{"24h": np.nan, "7d": np.nan})
     market["coin"] = market["symbol"]
-    with tempfile.TemporaryDirectory() as folder, MarketStore(f"sqlite:///{folder}/market.db") as store:
+    with tempfile.TemporaryDirectory() as folder, MarketStore(f"sqlite:///{folder}/market.db", migrate=True) as store:
         started = time.perf_counter()
         store.add_snapshots(market)
         took = time.perf_counter() - started
@@ -239,7 +239,7 @@ def bench_store(model, seconds):
     days = 180
     market = synthetic_market(days=days + LONGEST_LAG, seed=1).assign(source="bench", **{"24h": np.nan, "7d": np.nan})
     market["coin"] = market["symbol"]
-    with tempfile.TemporaryDirectory() as folder, MarketStore(f"sqlite:///{folder}/market.db") as store:
+    with tempfile.TemporaryDirectory() as folder, MarketStore(f"sqlite:///{folder}/market.db", migrate=True) as store:
         store.add_snapshots(market)
         dates = sorted(market["date"].unique())[-days:]
         took = best_of(lambda: forecast_dates(store, model, dates), repeats=1)

@@ -51,7 +51,7 @@ def main(argv=None):
         parser.exit(2, f"error: {args.data}: no such file or folder (the shared history sits beside the project)\n")
     with tempfile.TemporaryDirectory() as folder:
         url = args.database_url or f"sqlite:///{folder}/market.db"
-        with MarketStore(url) as store:
+        with MarketStore(url, migrate=True) as store:
             with store.engine.begin() as connection:
                 connection.execute(sa.delete(snapshots))
             load_s, loaded = timed(lambda: load_snapshots(args.data))

@@ -1,5 +1,5 @@
-"""Run the project's commands: python -m liquidity <train|verify|report|ingest|dataset|predict> ..."""
+"""Run the project's commands: python -m liquidity <train|verify|report|ingest|dataset|predict|import|...> ..."""
 
-from liquidity.cli import cli
+from liquidity.commands import cli
 
 cli(prog_name="python -m liquidity")

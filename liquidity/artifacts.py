@@ -37,14 +37,10 @@ class ArtifactPaths:
         return cls(folder / MODEL_FILE, folder / SCALER_FILE, folder / CARD_FILE)
 
 
-def default_artifact_paths(environ=None):
-    """Return the artifact paths from LIQUIDITY_MODEL_PATH / _SCALER_PATH / _CARD_PATH, else the project root."""
-    environ = os.environ if environ is None else environ
-    return ArtifactPaths(
-        model=Path(environ.get("LIQUIDITY_MODEL_PATH", PROJECT_ROOT / MODEL_FILE)),
-        scaler=Path(environ.get("LIQUIDITY_SCALER_PATH", PROJECT_ROOT / SCALER_FILE)),
-        card=Path(environ.get("LIQUIDITY_CARD_PATH", PROJECT_ROOT / CARD_FILE)),
-    )
+def committed_artifact_paths():
+    """Return the paths of the model committed at the project root (liquidity.settings.artifact_paths applies the
+    LIQUIDITY_MODEL_PATH / _SCALER_PATH / _CARD_PATH overrides)."""
+    return ArtifactPaths.in_folder(PROJECT_ROOT)
 
 
 @dataclass(frozen=True)

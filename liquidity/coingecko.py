@@ -1,7 +1,6 @@
-"""The CoinGecko API client and its settings, shared by the ingest command and the web app's live fill."""
+"""The CoinGecko API client, shared by the ingest command and the web app's live fill (settings: liquidity.settings)."""
 
 import email.utils
-import os
 import time
 from datetime import UTC, datetime
 
@@ -9,26 +8,6 @@ import requests
 
 PER_PAGE = 250  # the endpoint's maximum page size
 API_KEY_HEADERS = {"demo": "x-cg-demo-api-key", "pro": "x-cg-pro-api-key"}
-COINGECKO_PUBLIC_URL = "https://api.coingecko.com/api/v3"
-COINGECKO_PRO_URL = "https://pro-api.coingecko.com/api/v3"
-COINGECKO_PLANS = ("demo", "pro")
-
-
-class SettingError(ValueError):
-    """An environment setting with a value the project cannot use, with the variable named."""
-
-
-def coingecko_settings(environ=None):
-    """Return (base_url, api_key, plan) from COINGECKO_BASE_URL / _API_KEY / _API_PLAN (demo or pro)."""
-    environ = os.environ if environ is None else environ
-    api_key = environ.get("COINGECKO_API_KEY", "").strip() or None
-    plan = environ.get("COINGECKO_API_PLAN", "").strip().lower() or "demo"
-    if plan not in COINGECKO_PLANS:
-        raise SettingError(f"COINGECKO_API_PLAN must be 'demo' or 'pro', not {plan!r}")
-    # A pro key is only accepted on the pro host, so the plan picks the default host.
-    default_url = COINGECKO_PRO_URL if plan == "pro" and api_key else COINGECKO_PUBLIC_URL
-    base_url = environ.get("COINGECKO_BASE_URL", "").strip() or default_url
-    return base_url.rstrip("/"), api_key, plan
 
 
 class CoinGeckoError(RuntimeError):

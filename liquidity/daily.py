@@ -1,15 +1,14 @@
 """The day's work in one command: ingest today's snapshot, score the forecasts it settles, forecast every coin of
-it (logged, source daily), and prune the prediction log to its retention. Run it once a day from cron or a timer.
+it (logged, source daily), and prune the prediction log to its retention. Run it once a day from cron or a timer
+(the command: liquidity/commands/daily.py).
 """
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-import click
 import sqlalchemy as sa
 
-from liquidity.ingest import DEFAULT_COINS, DEFAULT_OUT, IngestError, ingest, snapshot_path
+from liquidity.ingest import ingest, snapshot_path
 
 DAILY_SOURCE = "daily"
 
@@ -82,51 +81,8 @@ def ingest_today(out, coins, client, snapshot_date, database):
     day = snapshot_date or datetime.now(UTC).date().isoformat()
     path = snapshot_path(out, day)
     if path.exists():  # a re-run the same day: CoinGecko is not asked again
-        with MarketStore(database) as store:
+        with MarketStore(database, migrate=True) as store:
             result = import_snapshots(path, store)
         return f"{path} exists already: imported it again ({result.added:,} new row(s))"
     result = ingest(out, coins, client=client, snapshot_date=day, database=database)
     return result.summary().splitlines()[0] + f"; {result.stored.added:,} row(s) new in the store"
-
-
-@click.command("daily")
-@click.option("--coins", type=click.IntRange(min=1), default=DEFAULT_COINS, show_default=True,
-              help="How many coins to ingest, largest market cap first.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT,
-              show_default="DATASET/", help="Folder for the snapshot CSV.")
-@click.option("--base-url", default=None, help="CoinGecko API base URL (default: COINGECKO_BASE_URL, else CoinGecko).")
-@click.option("--date", "snapshot_date", default=None, help="Snapshot date YYYY-MM-DD (default: today, UTC).")
-@click.option("--skip-ingest", is_flag=True, help="Do not fetch: forecast the latest snapshot already stored.")
-@click.option("--keep-days", type=click.IntRange(min=1), default=None,
-              help="Days the prediction log keeps a row  [default: LIQUIDITY_LOG_KEEP_DAYS, else 365]")
-@click.option("--database-url", "url", default=None,
-              help="Market store (default: DATABASE_URL, else the embedded instance/market.db).")
-def daily_command(coins, out, base_url, snapshot_date, skip_ingest, keep_days, url):
-    """Ingest today's snapshot, score the forecasts it settles, forecast and log every coin, prune the log."""
-    from liquidity.artifacts import ArtifactError, default_artifact_paths
-    from liquidity.coingecko import CoinGeckoClient, CoinGeckoError, SettingError, coingecko_settings
-    from liquidity.forecasting import ForecastError
-    from liquidity.ingest import _parse_date
-    from liquidity.modeling.predict import LiquidityModel
-    from liquidity.store import MarketStore, StoreError, database_url, parse_database_url
-    from liquidity.store.predictions import keep_days_setting
-
-    try:
-        snapshot_date = _parse_date(None, None, snapshot_date)
-        keep_days = keep_days or keep_days_setting()
-        database = parse_database_url(url or database_url())
-        # Load the model first: a bad artifact stops the run before it spends any API quota.
-        model = LiquidityModel.load(default_artifact_paths())
-        with MarketStore(database) as store:
-            before = scored_count(store)
-            if skip_ingest:
-                ingested = "ingest skipped (--skip-ingest)"
-            else:
-                env_url, api_key, plan = coingecko_settings()
-                with CoinGeckoClient(base_url or env_url, api_key, plan) as client:
-                    ingested = ingest_today(out, coins, client, snapshot_date, database)
-            result = forecast_and_score(store, model, ingested, keep_days, scored_before=before)
-    except (ArtifactError, CoinGeckoError, ForecastError, IngestError, SettingError, StoreError, OSError,
-            ValueError) as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(result.summary())

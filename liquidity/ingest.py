@@ -1,19 +1,19 @@
 """Snapshot CoinGecko's /coins/markets into a dated CSV in DATASET/, in the schema the loader reads.
 
 python -m liquidity ingest --coins 500 --out DATASET [--base-url URL] [--date YYYY-MM-DD] [--overwrite]
+(the command: liquidity/commands/ingest.py)
 """
 
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-import click
 import pandas as pd
 
-from liquidity.coingecko import PER_PAGE, CoinGeckoClient, CoinGeckoError, SettingError, coingecko_settings
+from liquidity.coingecko import PER_PAGE
 from liquidity.dataset import clean_snapshot_rows
 from liquidity.files import write_atomically
 from liquidity.paths import DATASET_DIR
@@ -127,6 +127,7 @@ class IngestResult:
     rows_written: int
     dropped: Counter
     stored: object = None  # the store's AddResult when a database was given
+    migration: object = None  # the store's Migration when a database was given
 
     def summary(self):
         lines = [f"wrote {self.rows_written} coins for {self.snapshot_date} to {self.path} "
@@ -214,72 +215,22 @@ def ingest(out_dir=DEFAULT_OUT, coins=DEFAULT_COINS, *, client, snapshot_date=No
         reasons = ", ".join(f"{n} {r}" for r, n in snapshot.dropped.most_common())
         raise IngestError(f"no usable coin rows ({reasons}); nothing written")
     write_new_file(path, snapshot.frame.to_csv(index=False, lineterminator="\n").encode(), overwrite)
-    stored = None if database is None else store_snapshot(snapshot, path, database)
+    stored, migration = (None, None) if database is None else store_snapshot(snapshot, path, database)
     return IngestResult(path=path, snapshot_date=snapshot_date, pages=pages, requests_sent=client.requests_sent,
                         rows_fetched=snapshot.rows_fetched, rows_written=len(snapshot.frame),
-                        dropped=snapshot.dropped, stored=stored)
+                        dropped=snapshot.dropped, stored=stored, migration=migration)
 
 
 def store_snapshot(snapshot, path, database):
-    """Add the snapshot's rows to the market store at database; a failure keeps the CSV and says how to retry."""
+    """Add the snapshot's rows to the market store at database (migrated first); return (AddResult, Migration).
+
+    A failure keeps the CSV and says how to retry.
+    """
     from liquidity.store import MarketStore, StoreError
 
     try:
-        with MarketStore(database) as store:
-            return store.add_snapshots(snapshot.clean, source=path.name)
+        with MarketStore(database, migrate=True) as store:
+            return store.add_snapshots(snapshot.clean, source=path.name), store.migration
     except StoreError as error:
         raise IngestError(f"wrote {path}, but it is not in the market store: {error}. The CSV is kept; "
                           f"`flask --app app import {path}` adds it later") from None
-
-
-def _parse_date(_ctx, _param, value):
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2024-03-16") from None
-
-
-@click.command("ingest")
-@click.option("--coins", type=click.IntRange(min=1), default=DEFAULT_COINS, show_default=True,
-              help="How many coins to fetch, largest market cap first.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT,
-              show_default="DATASET/", help="Folder for the snapshot CSV.")
-@click.option("--base-url", default=None,
-              help="CoinGecko API base URL (default: COINGECKO_BASE_URL, else CoinGecko's public or pro API).")
-@click.option("--date", "snapshot_date", default=None, callback=_parse_date,
-              help="Snapshot date YYYY-MM-DD written into the rows and the file name (default: today, UTC).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing snapshot for the same date.")
-@click.option("--per-page", type=click.IntRange(1, PER_PAGE), default=PER_PAGE, show_default=True,
-              help="Coins per request page.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
-              help="Seconds to wait for each response.")
-@click.option("--retries", type=click.IntRange(min=0), default=4, show_default=True,
-              help="Retries on connection errors, 5xx and 429.")
-@click.option("--max-wait", type=click.FloatRange(min=0), default=60.0, show_default=True,
-              help="Longest pause in seconds between retries (caps Retry-After and backoff).")
-@click.option("--database-url", "database", default=None,
-              help="Market store the snapshot also goes into (default: DATABASE_URL, else instance/market.db).")
-def ingest_command(coins, out, base_url, snapshot_date, overwrite, per_page, timeout, retries, max_wait, database):
-    """Snapshot CoinGecko's top coins into DATASET/coingecko_<date>.csv and the market store."""
-    from liquidity.store import StoreError, database_url, parse_database_url
-
-    try:
-        env_url, api_key, plan = coingecko_settings()
-        # A bad DATABASE_URL stops the command before it spends any API quota.
-        database = parse_database_url(database or database_url())
-    except (SettingError, StoreError) as error:
-        raise click.ClickException(str(error)) from None
-    client = CoinGeckoClient(base_url or env_url, api_key, plan, read_timeout=timeout, retries=retries,
-                             backoff=min(1.0, max_wait), max_wait=max_wait)
-    with client:
-        progress = PageProgress(pages=page_count(coins, per_page)[1], coins=coins)
-        try:
-            result = ingest(out, coins, client=client, snapshot_date=snapshot_date, overwrite=overwrite,
-                            progress=progress, per_page=per_page, database=database)
-        except (CoinGeckoError, IngestError, OSError) as error:
-            progress.finish()
-            raise click.ClickException(str(error)) from None
-    click.echo(result.summary())
-

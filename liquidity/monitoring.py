@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 
-from liquidity.store.predictions import INPUT_COLUMNS, accuracy_by_date, counts, inputs_by_day
+from liquidity.store.predictions import LOG_INPUT_COLUMNS, accuracy_by_date, counts, inputs_by_day
 
 RECENT_DAYS = 7
-INPUT_NAMES = tuple(INPUT_COLUMNS.values())  # volume, mkt_cap, 1h, price: the card's names
+INPUT_NAMES = tuple(LOG_INPUT_COLUMNS.values())  # volume, mkt_cap, 1h, price: the card's names
 
 
 def week_of(day):

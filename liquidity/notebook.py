@@ -33,10 +33,10 @@ def resolve_artifact_dir(folder=None):
     """
     if folder is None:
         return Path(tempfile.mkdtemp(prefix="liquidity-model-"))
-    from liquidity.artifacts import default_artifact_paths
+    from liquidity.settings import artifact_paths
 
     folder = Path(folder).resolve()
-    if folder in (PROJECT_ROOT, default_artifact_paths().model.resolve().parent):
+    if folder in (PROJECT_ROOT, artifact_paths().model.resolve().parent):
         raise ValueError(f"{folder} holds the committed model; pick another folder (retrain it with `make train`)")
     folder.mkdir(parents=True, exist_ok=True)
     return folder

@@ -10,19 +10,18 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
 import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from liquidity.artifacts import CARD_FILE, PREDICTIONS_FILE, ArtifactError, read_card, sha256_file
-from liquidity.dataset import DatasetError, load_snapshots, make_pairs
+from liquidity.dataset import load_snapshots, make_pairs
 from liquidity.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES, with_features
 from liquidity.files import write_atomically
-from liquidity.paths import DATASET_DIR, PROJECT_ROOT
-from liquidity.paths import REPORT_DIR as DEFAULT_OUT
+from liquidity.paths import REPORT_DIR
 from liquidity.schema import BY_COLUMN
 
+DEFAULT_OUT = REPORT_DIR  # where the report command writes unless told
 ASSETS = Path(__file__).resolve().parent / "report_assets"
 REPORT_FILE = "report.html"
 STYLE_FILE = "report.css"
@@ -418,21 +417,3 @@ def build_report(data, model_dir, out):
     shutil.copyfile(ASSETS / STYLE_FILE, out / STYLE_FILE)
     write_atomically(out / REPORT_FILE, html.encode("utf-8"))
     return BuiltReport(html=out / REPORT_FILE, figures=tuple(figures_dir / name for name in figures))
-
-
-@click.command("report", help="Build the EDA report (HTML and figures) from snapshot CSVs and the trained model.")
-@click.option("--data", "data", multiple=True, type=click.Path(path_type=Path),
-              help="snapshot CSV file or folder; repeat for more (default: DATASET/)")
-@click.option("--model-dir", type=click.Path(path_type=Path), default=PROJECT_ROOT, show_default="project root",
-              help="folder holding model_card.json and cv_predictions.csv.gz")
-@click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default="EDA_REPORT/",
-              help="folder for report.html, report.css and figures/")
-def report_command(data, model_dir, out):
-    """Build the EDA report and say where it went."""
-    try:
-        built = build_report(list(data) or [DATASET_DIR], model_dir, out)
-    except (DatasetError, ReportError) as error:
-        raise click.ClickException(str(error)) from None
-    except OSError as error:  # e.g. an --out that cannot be created
-        raise click.ClickException(f"{error.filename or out}: {error.strerror or error}") from None
-    click.echo(f"wrote {built.html} with {len(built.figures)} figures")

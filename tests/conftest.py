@@ -128,8 +128,7 @@ def empty_postgres(url):
 
 def open_store(url):
     """Open the store at url, migrated to the newest schema, for a test to fill."""
-    # The one place the tests ask for a migrating open: the keyword changes with the store's interface.
-    return MarketStore(url, upgrade=True)
+    return MarketStore(url, migrate=True)
 
 
 def logged(store, *, app=None):

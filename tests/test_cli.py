@@ -2,8 +2,7 @@ import json
 
 from click.testing import CliRunner
 
-from liquidity.cli import cli
-
+from liquidity.commands import COMMANDS, cli, load_command
 
 
 def test_train_command_writes_verified_artifacts(snapshots_dir, runner, tmp_path):
@@ -33,7 +32,7 @@ def test_flask_and_python_m_liquidity_offer_the_same_commands_with_the_same_opti
     def options(command):
         return sorted((param.name, tuple(param.opts)) for param in command.params)
 
-    commands = cli.all_commands()
+    commands = {name: load_command(name) for name in COMMANDS}
     assert {"train", "verify", "report", "ingest", "dataset"} <= set(commands)
     for name, command in commands.items():
         assert options(app.cli.get_command(None, name)) == options(command), name
@@ -45,3 +44,18 @@ def test_python_m_liquidity_summarises_a_dataset(snapshots_dir):
     result = CliRunner().invoke(cli, ["dataset", str(snapshots_dir)])
     assert result.exit_code == 0, result.output
     assert "dates: 2024-01-01, 2024-01-02, 2024-01-04" in result.stdout
+
+
+def test_each_listed_help_line_is_the_commands_own(app):
+    for name in COMMANDS:
+        command = load_command(name)
+        for width in (45, 200):
+            assert cli.get_command(None, name).get_short_help_str(width) == command.get_short_help_str(width), name
+    listing = CliRunner().invoke(cli, ["--help"]).stdout
+    assert all(name in listing for name in COMMANDS)
+
+
+def test_python_m_liquidity_shows_a_commands_own_help():
+    result = CliRunner().invoke(cli, ["forecast", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage: liquidity forecast [OPTIONS]" in result.stdout and "--database-url" in result.stdout

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from click.testing import CliRunner
 
-from liquidity.cli import cli
+from liquidity.commands import cli
 from liquidity.paths import PROJECT_ROOT
 
 
@@ -190,7 +190,7 @@ def test_report_command_with_an_out_folder_it_cannot_create_fails_in_one_line(sn
 def run_verify(*args):
     from click.testing import CliRunner
 
-    from liquidity.cli import verify_command
+    from liquidity.commands.model import verify_command
 
     return CliRunner().invoke(verify_command, [str(arg) for arg in args])
 

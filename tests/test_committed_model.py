@@ -5,7 +5,7 @@ import io
 import pandas as pd
 import pytest
 
-from liquidity.artifacts import PREDICTIONS_FILE, default_artifact_paths, load_artifacts
+from liquidity.artifacts import PREDICTIONS_FILE, committed_artifact_paths, load_artifacts
 from liquidity.modeling import card as model_card
 from liquidity.modeling.evaluation import beats, score_metrics
 from liquidity.paths import PROJECT_ROOT
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow  # loads the committed 300-tree model
 
 @pytest.fixture(scope="module")
 def committed():
-    return load_artifacts(default_artifact_paths())
+    return load_artifacts(committed_artifact_paths())
 
 
 def test_reloaded_model_predicts_what_the_saved_one_did(committed):

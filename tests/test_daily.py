@@ -6,7 +6,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import logged
 
-from liquidity.daily import daily_command
+from liquidity.commands.daily import daily_command
+from liquidity.store import MarketStore
+from liquidity.store.importer import import_snapshots
 from liquidity.store.predictions import log_forecasts
 
 pytestmark = pytest.mark.usefixtures("no_coingecko_settings_from_the_machine")
@@ -84,7 +86,7 @@ def test_an_empty_store_says_to_import_first(market_store_in_tmp, model_env):
 
 
 def test_the_forecast_command_logs_its_rows_unless_told_not_to(history_store, model_env, tmp_path):
-    from liquidity.cli import forecast_command
+    from liquidity.commands.store import forecast_command
 
     result = CliRunner().invoke(forecast_command, ["--start", "2024-03-01", "--end", "2024-03-02",
                                                    "--out", str(tmp_path / "f.csv")])

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import open_store
 
-from liquidity.cli import forecast_command
+from liquidity.commands.store import forecast_command
 from liquidity.dataset import load_snapshots
 from liquidity.forecasting import (
     FORECAST_COLUMNS,
@@ -123,27 +123,6 @@ def test_command_errors_are_one_line_naming_the_problem(snapshots_store, trained
     assert words in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "x.csv").exists()
-
-
-def test_a_coin_given_by_its_inputs_is_ranked_in_the_latest_stored_snapshot(snapshots_store, fixture_model, tmp_path):
-    from liquidity.forecasting import LatestReference
-    from liquidity.modeling.predict import default_reference, predict_liquidity
-
-    # A later snapshot than the fixture model's reference (2024-01-04), in which this coin ranks first of three.
-    later = tmp_path / "later.csv"
-    later.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n"
-                     "2024-01-05,a,A,A,1,1,100\n2024-01-05,b,B,B,1,2,100\n2024-01-05,c,C,C,1,3,100\n")
-    import_snapshots(later, snapshots_store)
-    coin = dict(volume=26e9, mkt_cap=800e9, h1=0.004, price=42000.0)
-    assert LatestReference(snapshots_store.url).ratios().tolist() == [0.01, 0.02, 0.03]
-    default_reference.cache_clear()  # the process-wide reference reads DATABASE_URL: this test's store
-    try:
-        ranked_in_store = predict_liquidity(**coin, model=fixture_model)
-    finally:
-        default_reference.cache_clear()
-    latest = load_snapshots(later).frame
-    assert ranked_in_store == predict_liquidity(**coin, model=fixture_model, snapshot=latest)
-    assert ranked_in_store != fixture_model.predict_one(**coin)  # the card's reference ranks it differently
 
 
 def test_an_empty_or_unreadable_store_leaves_the_cards_reference(market_store_in_tmp, tmp_path):

@@ -9,25 +9,18 @@ import pytest
 from click.testing import CliRunner
 from fake_coingecko import closed_port_url, market
 
-from liquidity.coingecko import (
-    COINGECKO_PRO_URL,
-    COINGECKO_PUBLIC_URL,
-    CoinGeckoClient,
-    CoinGeckoError,
-    SettingError,
-    coingecko_settings,
-    retry_after_seconds,
-)
+from liquidity.coingecko import CoinGeckoClient, CoinGeckoError, retry_after_seconds
+from liquidity.commands.ingest import ingest_command
 from liquidity.dataset import load_snapshots
 from liquidity.ingest import (
     SNAPSHOT_COLUMNS,
     IngestError,
     PageProgress,
     ingest,
-    ingest_command,
     market_row,
 )
 from liquidity.modeling.train import QUICK_GRID, train
+from liquidity.settings import COINGECKO_PRO_URL, COINGECKO_PUBLIC_URL, SettingError, coingecko_settings
 
 DATE = "2024-03-16"
 
@@ -256,7 +249,9 @@ def test_command_prints_progress_per_page_and_a_summary(coingecko, tmp_path):
                                                  "--per-page", "4", "--out", str(tmp_path), "--date", DATE])
 
     assert result.exit_code == 0, result.output
-    assert [line.split(" [")[0] for line in result.stderr.splitlines()] == ["page 1/3", "page 2/3", "page 3/3"]
+    *pages, migrated = result.stderr.splitlines()
+    assert [line.split(" [")[0] for line in pages] == ["page 1/3", "page 2/3", "page 3/3"]
+    assert migrated.startswith("created the market store's schema at revision")  # the test's fresh store
     assert f"wrote 6 coins for {DATE}" in result.stdout
     assert "1  missing or non-numeric price" in result.stdout
     assert len(read_rows(tmp_path / f"coingecko_{DATE}.csv")) == 6

@@ -6,12 +6,19 @@ import time
 from datetime import UTC, datetime
 
 import pandas as pd
+import pytest
 from conftest import logged, open_store
 
 from liquidity.web.extensions import BoundStore
 
 ROW = {"volume": 1.0, "mkt_cap": 2.0, "h1": None, "price": 3.0, "forecast_score": 0.5, "level": "High",
        "band_low": 0.4, "band_high": 0.6}
+
+
+@pytest.fixture(autouse=True)
+def migrated(market_store_in_tmp):
+    """Create the schema first, as the app's start-up does: the writer writes through a store opened for reading."""
+    open_store(market_store_in_tmp).close()
 
 
 def test_rows_are_stamped_when_queued_and_written_together(market_store_in_tmp):

@@ -1,9 +1,18 @@
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
+from liquidity.artifacts import ArtifactPaths
+from liquidity.commands.model import predict_command
 from liquidity.dataset import load_snapshots
 from liquidity.modeling.predict import LiquidityModel, predict_liquidity
+from liquidity.paths import PROJECT_ROOT
+from liquidity.store import MarketStore
+from liquidity.store.importer import import_snapshots
 from liquidity.validation import InputError
 
 BITCOIN = dict(volume=30e9, mkt_cap=760e9, h1=0.01, price=40000.0)
@@ -94,7 +103,7 @@ def test_todays_score_is_ranked_in_the_snapshot_the_caller_passes(snapshots_dir,
     ratios = np.sort((snapshot["volume"] / snapshot["mkt_cap"]).to_numpy())
     row = input_feature_row(*check_inputs(**BITCOIN), ratios)
     expected = fixture_model.forest.predict(fixture_model.scaler.transform(np.array([row])))[0]
-    given = predict_liquidity(**BITCOIN, model=fixture_model, snapshot=snapshot)
+    given = predict_liquidity(**BITCOIN, model=fixture_model, reference=snapshot)
     assert given.score == pytest.approx(expected, abs=1e-9)
     card_row = input_feature_row(*check_inputs(**BITCOIN), fixture_model.reference)
     assert predict_liquidity(**BITCOIN, model=fixture_model).score == pytest.approx(
@@ -134,3 +143,89 @@ def test_forecast_snapshots_reads_a_store_frame_without_1h_as_missing(snapshots_
     without = fixture_model.forecast_snapshots(frame.drop(columns=["1h", "liquidity_score", "liquidity_ratio"]))
     missing = fixture_model.forecast_snapshots(frame.assign(**{"1h": np.nan}))
     pd.testing.assert_frame_equal(without, missing)
+
+
+def use_model(monkeypatch, folder):
+    """Point the commands' model settings at the artifacts in folder."""
+    paths = ArtifactPaths.in_folder(folder)
+    for name, path in (("MODEL", paths.model), ("SCALER", paths.scaler), ("CARD", paths.card)):
+        monkeypatch.setenv(f"LIQUIDITY_{name}_PATH", str(path))
+
+
+def test_the_predict_command_ranks_a_coin_in_the_latest_stored_snapshot(market_store_in_tmp, snapshots_dir,
+                                                                         fixture_model, trained_dir, tmp_path,
+                                                                         monkeypatch):
+    # A later snapshot than the fixture model's reference (2024-01-04), in which this coin ranks first of three.
+    later = tmp_path / "later.csv"
+    later.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n"
+                     "2024-01-05,a,A,A,1,1,100\n2024-01-05,b,B,B,1,2,100\n2024-01-05,c,C,C,1,3,100\n")
+    with MarketStore(market_store_in_tmp, migrate=True) as store:
+        import_snapshots(snapshots_dir, store)
+        import_snapshots(later, store)
+    coin = dict(volume=26e9, mkt_cap=800e9, h1=0.004, price=42000.0)
+    use_model(monkeypatch, trained_dir)
+
+    result = CliRunner().invoke(predict_command, [str(value) for value in coin.values()])  # DATABASE_URL: store's
+
+    assert result.exit_code == 0, result.output
+    ranked_in_store = predict_liquidity(**coin, model=fixture_model, reference=load_snapshots(later).frame)
+    assert result.stdout.splitlines() == [
+        f"liquidity score {ranked_in_store.score:.3f}  level {ranked_in_store.level}",
+        "today's score ranked against the market store's latest snapshot (2024-01-05)"]
+    assert ranked_in_store != fixture_model.predict_one(**coin)  # the card's reference ranks it differently
+
+
+@pytest.mark.parametrize("store_file", ["absent", "empty"])
+def test_the_predict_command_without_stored_data_ranks_in_the_cards_reference_and_writes_nothing(
+        store_file, fixture_model, trained_dir, tmp_path, monkeypatch):
+    path = tmp_path / "store" / "market.db"
+    if store_file == "empty":
+        path.parent.mkdir()
+        path.touch()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    use_model(monkeypatch, trained_dir)
+    coin = dict(volume=26e9, mkt_cap=800e9, h1=0.004, price=42000.0)
+
+    result = CliRunner().invoke(predict_command, [str(value) for value in coin.values()])
+
+    assert result.exit_code == 0, result.output
+    expected = predict_liquidity(**coin, model=fixture_model)
+    first, source = result.stdout.splitlines()
+    assert first == f"liquidity score {expected.score:.3f}  level {expected.level}"
+    assert source.startswith("today's score ranked against the model card's reference snapshot (2024-01-04): ")
+    if store_file == "empty":
+        assert path.stat().st_size == 0 and "no schema yet" in source
+    else:
+        assert not path.parent.exists() and "there is no store at" in source
+
+
+# Runs in a fresh interpreter: predict_liquidity with every default (the committed model, the card's reference).
+DEFAULT_CALL = ("from liquidity.modeling.predict import predict_liquidity; "
+                "print(predict_liquidity(volume=30e9, mkt_cap=760e9, h1=0.01, price=40000.0).level)")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("store_file", ["absent", "empty"])
+def test_predict_liquidity_never_creates_or_migrates_the_store_at_database_url(store_file, tmp_path):
+    path = tmp_path / "market.db"
+    if store_file == "empty":
+        path.touch()
+    environment = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{path}", "PYTHONPATH": str(PROJECT_ROOT)}
+    result = subprocess.run([sys.executable, "-c", DEFAULT_CALL], cwd=tmp_path, env=environment, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() in ("High", "Low")
+    if store_file == "empty":
+        assert path.stat().st_size == 0  # not a table, not even a SQLite header
+    else:
+        assert not path.exists()
+
+
+def test_predict_liquidity_with_a_model_given_leaves_an_empty_store_file_untouched(fixture_model, tmp_path,
+                                                                                   monkeypatch):
+    path = tmp_path / "market.db"
+    path.touch()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    for _ in range(2):
+        assert predict_liquidity(**BITCOIN, model=fixture_model) == fixture_model.predict_one(**BITCOIN)
+    assert path.stat().st_size == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["market.db"]

@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from liquidity.commands.report import report_command
 from liquidity.dataset import load_snapshots
-from liquidity.report import FIGURES_DIR, build_report, find_outliers, report_command, stablecoin_coins
+from liquidity.report import FIGURES_DIR, build_report, find_outliers, stablecoin_coins
 
 
 @pytest.fixture(scope="module")
@@ -311,7 +312,8 @@ SHARED_HISTORY = Path(__file__).resolve().parents[1].parent / "shared" / "data" 
 @pytest.mark.slow
 @pytest.mark.skipif(not SHARED_HISTORY.is_dir(), reason="the shared daily history is not beside the repository")
 def test_committed_report_is_up_to_date_with_the_data_and_the_committed_model(tmp_path):
-    from liquidity.report import DEFAULT_OUT, PROJECT_ROOT
+    from liquidity.paths import PROJECT_ROOT
+    from liquidity.report import DEFAULT_OUT
 
     fresh = build_report([SHARED_HISTORY], PROJECT_ROOT, tmp_path).html.read_text(encoding="utf-8")
     committed = (DEFAULT_OUT / "report.html").read_text(encoding="utf-8")

@@ -9,11 +9,13 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 
+from liquidity.commands.store import import_command
 from liquidity.dataset import load_snapshots
-from liquidity.store import MarketStore, StoreError, database_url, migrate, parse_database_url
-from liquidity.store.importer import DUPLICATE_REASON, import_command, import_snapshots
-from liquidity.store.schema import FRAME_COLUMNS
-from liquidity.store.store import DEFAULT_DATABASE, alembic_config, create_store_engine, current_revision
+from liquidity.settings import DEFAULT_DATABASE, database_url
+from liquidity.store import MarketStore, StoreError, migrate, parse_database_url
+from liquidity.store.importer import DUPLICATE_REASON, import_snapshots
+from liquidity.store.schema import FRAME_COLUMNS, metadata
+from liquidity.store.store import alembic_config, create_store_engine, current_revision
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DAILY = FIXTURES / "history" / "daily.csv"
@@ -195,7 +197,7 @@ def test_a_database_at_the_initial_revision_upgrades_to_head_and_keeps_its_rows(
             "VALUES ('2024-03-01', 'bitcoin', 'Bitcoin', 'BTC', 1, 2, 3, 'before')"))
     engine.dispose()
 
-    with MarketStore(store_url) as store:
+    with MarketStore(store_url, migrate=True) as store:
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()
         assert current_revision(store.engine) == head
         assert store.history()[["coin_id", "source"]].values.tolist() == [["bitcoin", "before"]]
@@ -245,6 +247,76 @@ def test_sqlite_connections_use_wal_a_busy_timeout_and_foreign_keys(tmp_path):
     assert (tmp_path / "new" / "folder" / "market.db").is_file()
 
 
+# --- opening never migrates -------------------------------------------------------------------------------------
+
+def tables(url):
+    engine = create_store_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_opening_and_reading_a_store_without_its_schema_migrates_nothing_and_says_to_import(store_url):
+    with MarketStore(store_url) as store:
+        assert store.migration is None and not store.has_schema()
+        for read in (store.count, store.latest_date, store.dates, lambda: store.snapshot("2024-03-01")):
+            with pytest.raises(StoreError, match="has no schema yet: run `python -m liquidity import") as error:
+                read()
+            assert "\n" not in str(error.value) and "DATABASE_URL=" in str(error.value)
+        with pytest.raises(StoreError, match="has no schema yet"):
+            import_snapshots(DAILY, store)
+    assert not tables(store_url) & {"snapshots", "alembic_version", "prediction_log"}
+
+
+def test_migrate_true_creates_the_schema_and_reports_the_revisions(store_url):
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with MarketStore(store_url, migrate=True) as store:
+        assert (store.migration.before, store.migration.after) == (None, head) and store.migration.changed
+        assert store.migration.describe() == f"created the market store's schema at revision {head}"
+    with MarketStore(store_url, migrate=True) as store:
+        assert not store.migration.changed
+    engine = create_store_engine(store_url)
+    migrate(engine, "0003")  # a no-op on a database at head: alembic only upgrades
+    engine.dispose()
+
+
+def test_a_store_at_an_older_revision_is_migrated_by_import_and_the_command_says_so(tmp_path):
+    url = f"sqlite:///{tmp_path}/old.db"
+    engine = create_store_engine(url)
+    migrate(engine, "0003")
+    engine.dispose()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+    result = CliRunner().invoke(import_command, [str(DAILY), "--database-url", url])
+
+    assert result.exit_code == 0, result.output
+    assert f"migrated the market store from 0003 to {head}" in result.stderr
+    assert "migrated" not in result.stdout
+    again = CliRunner().invoke(import_command, [str(DAILY), "--database-url", url])
+    assert again.exit_code == 0 and "migrated" not in again.stderr  # nothing to say when nothing changed
+
+
+def test_a_read_only_store_reads_and_refuses_to_write_or_to_be_created(store_url, tmp_path):
+    with MarketStore(store_url, migrate=True) as store:
+        import_snapshots(DAILY, store)
+    with MarketStore(store_url, read_only=True) as store:
+        assert store.latest_date() == "2024-03-02"
+        with pytest.raises(StoreError, match="cannot write to the store"):
+            import_snapshots(MIXED, store)
+        assert store.count() == 6
+    odd = tmp_path / "a folder #1" / "market.db"  # characters a URI filename must escape
+    with MarketStore(f"sqlite:///{odd}", migrate=True) as store:
+        import_snapshots(DAILY, store)
+    with MarketStore(f"sqlite:///{odd}", read_only=True) as store:
+        assert store.count() == 6
+    assert sorted(path.name for path in odd.parent.iterdir() if path.suffix == ".db") == ["market.db"]
+    absent = tmp_path / "absent" / "market.db"
+    with pytest.raises(StoreError, match="there is no store at"):
+        MarketStore(f"sqlite:///{absent}", read_only=True)
+    assert not absent.parent.exists()
+
+
 # --- settings ---------------------------------------------------------------------------------------------------
 
 def test_database_url_comes_from_the_environment_else_the_embedded_file():
@@ -271,7 +343,7 @@ def test_a_bad_database_url_is_named_in_one_line(url, words):
 
 def test_an_unreachable_server_is_one_line_without_the_password():
     with pytest.raises(StoreError) as error:
-        MarketStore("postgresql://user:hunter2@127.0.0.1:1/db?connect_timeout=2")
+        MarketStore(migrate=True, url="postgresql://user:hunter2@127.0.0.1:1/db?connect_timeout=2")
     message = str(error.value)
     assert message.startswith("cannot open the database at DATABASE_URL=postgresql+psycopg://user:***@127.0.0.1:1/db?")
     assert "hunter2" not in message and "\n" not in message

@@ -3,8 +3,10 @@ import math
 import pytest
 from click.testing import CliRunner
 
+from liquidity.coingecko import CoinGeckoClient
+from liquidity.commands.ingest import ingest_command
 from liquidity.dataset import load_snapshots
-from liquidity.ingest import IngestError, ingest, ingest_command
+from liquidity.ingest import IngestError, ingest
 from liquidity.store import MarketStore
 
 DATE = "2024-03-16"

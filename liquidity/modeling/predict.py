@@ -8,10 +8,16 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from liquidity.artifacts import default_artifact_paths, load_artifacts
+from liquidity.artifacts import committed_artifact_paths, load_artifacts
 from liquidity.dataset import add_liquidity_score
-from liquidity.features import (FEATURE_NAMES, INPUT_COLUMNS, coin_feature_row, input_feature_row, input_features,
-                                snapshot_features)
+from liquidity.features import (
+    FEATURE_NAMES,
+    INPUT_COLUMNS,
+    coin_feature_row,
+    input_feature_row,
+    input_features,
+    snapshot_features,
+)
 from liquidity.modeling import fastpath
 from liquidity.validation import check_inputs
 
@@ -96,8 +102,8 @@ class LiquidityModel:
 
     @classmethod
     def load(cls, paths=None, threshold=None):
-        """Load verified artifacts from paths (default: the project root)."""
-        artifacts = load_artifacts(paths or default_artifact_paths())
+        """Load verified artifacts from paths (default: the model committed at the project root)."""
+        artifacts = load_artifacts(paths or committed_artifact_paths())
         return cls(artifacts.forest, artifacts.scaler, artifacts.card, threshold)
 
     @property
@@ -149,7 +155,7 @@ class LiquidityModel:
 
     def reference_ratios(self, snapshot=None):
         """Return the sorted ratios today's score is ranked against: snapshot's (a frame of one date, or its
-        sorted ratios as an array, e.g. from liquidity.forecasting.LatestReference) or the card's."""
+        sorted ratios as an array) or, without one, the model card's reference snapshot."""
         if snapshot is None:
             return self.reference
         if isinstance(snapshot, np.ndarray):
@@ -248,15 +254,15 @@ class LiquidityModel:
         })
 
     def forecast_history(self, dates, volume, mkt_cap, h1, price, score):
-        """Forecast one coin from its own rows (arrays oldest first, the last one today): a Forecast-like tuple
+        """Forecast one coin from its own rows (arrays oldest first, the last one today): a HistoryForecast
         (score today, forecast score, level, band_low, band_high) without pandas."""
         row = coin_feature_row(dates, volume, mkt_cap, h1, price, score)
         forecast, (low, high) = self._scorer().score_and_percentiles_row(row, (10, 90))
-        return CoinForecast(float(row[SCORE_TODAY]), forecast, self.level(forecast), low, high)
+        return HistoryForecast(float(row[SCORE_TODAY]), forecast, self.level(forecast), low, high)
 
 
-class CoinForecast(NamedTuple):
-    """One coin's forecast from its history."""
+class HistoryForecast(NamedTuple):
+    """One coin's forecast from its own history (liquidity.forecasting.CoinForecast adds its names and inputs)."""
 
     score: float  # today's liquidity score
     forecast_score: float  # the next snapshot's, forecast
@@ -267,36 +273,29 @@ class CoinForecast(NamedTuple):
 
 def forecast_snapshots(snapshots, *, model=None, dates=None):
     """Forecast every coin of stored snapshots from its history: see LiquidityModel.forecast_snapshots."""
-    return (model or default_model()).forecast_snapshots(snapshots, dates)
+    return (model or committed_model()).forecast_snapshots(snapshots, dates)
 
 
 @functools.cache
-def default_model():
-    """Load the project's committed model once per process."""
-    return LiquidityModel.load()
+def committed_model():
+    """Load the model committed at the project root, once per process.
+
+    The one thing this layer keeps: read-only files of the repository, never state from a store or a setting (a
+    model at other paths, e.g. LIQUIDITY_MODEL_PATH's, is LiquidityModel.load(paths), passed in as model=).
+    """
+    return LiquidityModel.load(committed_artifact_paths())
 
 
-def predict_liquidity(volume, mkt_cap, h1, price, *, model=None, threshold=None, snapshot=None):
+def predict_liquidity(volume, mkt_cap, h1, price, *, model=None, threshold=None, reference=None):
     """Forecast the next-snapshot liquidity score and level for one coin from its four inputs.
 
     volume and mkt_cap in USD, h1 as a fraction (0.022 = +2.2 %), price in USD. Today's score is the
-    rank of volume / mkt_cap in snapshot when given (a frame of one date), else in the latest snapshot
-    of the market store at DATABASE_URL (re-read at most once a minute), else in the model card's
-    reference snapshot; the coin's history is missing. Raises liquidity.validation.InputError naming
-    each invalid field.
+    rank of volume / mkt_cap in reference (a frame of one date, or its sorted ratios as an array), by
+    default in the model card's reference snapshot; the coin's history is missing. model defaults to the
+    committed model. Never opens a store: the caller decides where reference comes from. Raises
+    liquidity.validation.InputError naming each invalid field.
     """
-    model = model or default_model()
-    if snapshot is None:
-        snapshot = default_reference().ratios()
-    score, _ = model.predict_one(volume, mkt_cap, h1, price, snapshot=snapshot)
+    model = model or committed_model()
+    score, _ = model.predict_one(volume, mkt_cap, h1, price, snapshot=reference)
     cutoff = model.threshold if threshold is None else threshold
     return Prediction(score, "High" if score >= cutoff else "Low")
-
-
-@functools.cache
-def default_reference():
-    """Return the LatestReference of the store at DATABASE_URL, shared by this process's predict_liquidity calls."""
-    from liquidity.forecasting import LatestReference
-    from liquidity.store import database_url
-
-    return LatestReference(database_url)

@@ -8,15 +8,16 @@ made the committed model, so any drift in data, code or library versions shows u
 
 from pathlib import Path
 
-from liquidity.artifacts import ArtifactPaths, default_artifact_paths, load_artifacts, read_card
+from liquidity.artifacts import ArtifactPaths, committed_artifact_paths, load_artifacts, read_card
 from liquidity.modeling import card as model_card
 from liquidity.modeling.train import TrainingConfig, verification_figures
 
 
-def artifact_paths_for(card_path):
-    """Return the artifact paths of the card at card_path: the pkls it names, beside it."""
+def artifact_paths_for(card_path, default=None):
+    """Return the artifact paths of the card at card_path: default's (the committed model's unless given) when it
+    is default's card, else the pkls it names, beside it."""
     card_path = Path(card_path)
-    default = default_artifact_paths()
+    default = default or committed_artifact_paths()
     if card_path.resolve() == default.card.resolve():
         return default
     return ArtifactPaths(card_path.parent / default.model.name, card_path.parent / default.scaler.name, card_path)
@@ -46,12 +47,14 @@ def check_retrained(committed, data):
     return model_card.compare_figures(recorded, retrained, "verification")
 
 
-def verify(data, card=None):
-    """Check the artifacts beside card (default: the committed card) and retrain its verification run on data.
+def verify(data, card=None, default=None):
+    """Check the artifacts beside card (default: default's card, the committed model's unless given) and retrain
+    its verification run on data.
 
     Returns the differences (empty when everything matches). Raises ArtifactError, DatasetError or OSError
     when the card, the artifacts or the data cannot be read.
     """
-    paths = artifact_paths_for(card or default_artifact_paths().card)
+    default = default or committed_artifact_paths()
+    paths = artifact_paths_for(card or default.card, default)
     committed = read_card(paths.card)
     return check_probe(paths) + check_retrained(committed, data)

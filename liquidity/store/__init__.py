@@ -2,11 +2,11 @@
 
 from liquidity.store.store import (
     MarketStore,
+    Migration,
     StoreError,
     create_store_engine,
-    database_url,
     migrate,
     parse_database_url,
 )
 
-__all__ = ["MarketStore", "StoreError", "create_store_engine", "database_url", "migrate", "parse_database_url"]
+__all__ = ["MarketStore", "Migration", "StoreError", "create_store_engine", "migrate", "parse_database_url"]

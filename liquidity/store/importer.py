@@ -1,17 +1,15 @@
-"""Import snapshot CSVs (a file or a folder) into the market store: idempotent, with a summary of every row."""
+"""Import snapshot CSVs (a file or a folder) into the market store: idempotent, with a summary of every row.
+
+The command: liquidity/commands/store.py.
+"""
 
 import logging
-import sys
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
-import click
-
-from liquidity.dataset import DatasetError, load_snapshots
-from liquidity.store.store import MarketStore, StoreError, database_url
+from liquidity.dataset import load_snapshots
 
 DUPLICATE_REASON = "same coin twice on one date (kept the largest market cap)"
 
@@ -43,9 +41,18 @@ def import_snapshots(paths, store, progress=None):
     progress, if given, is called as progress(length=rows) and must return a context manager with
     update(rows), e.g. functools.partial(click.progressbar, label="importing").
     """
+    return add_loaded(read_snapshots(paths), store, progress)
+
+
+def read_snapshots(paths):
+    """Load the snapshot CSVs at paths (a path or a list of them) through the loader; raise DatasetError if bad."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    snapshots = load_snapshots(list(paths))
+    return load_snapshots(list(paths))
+
+
+def add_loaded(snapshots, store, progress=None):
+    """Add the rows of loaded snapshots to store; return an ImportResult (progress as in import_snapshots)."""
     frame = snapshots.frame.assign(source=snapshots.frame["source_file"])
     if progress is None:
         added = store.add_snapshots(frame)
@@ -69,27 +76,3 @@ def quiet_loader():
         yield
     finally:
         loader_log.setLevel(level)
-
-
-@click.command("import")
-@click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--database-url", "url", default=None,
-              help="Database to import into (default: DATABASE_URL, else the embedded instance/market.db).")
-@click.option("--if-empty", is_flag=True, help="Import only into an empty store (how make run builds the demo store).")
-def import_command(paths, url, if_empty):
-    """Import snapshot CSV files or folders into the market store; rows already stored are skipped."""
-    try:
-        with MarketStore(url or database_url()) as store:
-            if if_empty and (stored := store.count()):
-                click.echo(f"the store already holds {stored:,} row(s); nothing imported (--if-empty)")
-                return
-            bar = partial(click.progressbar, label="importing", file=sys.stderr, show_pos=True)
-            with quiet_loader():
-                result = import_snapshots(paths, store, progress=bar)
-    except (DatasetError, StoreError) as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(result.summary())
-
-
-if __name__ == "__main__":
-    import_command.main(prog_name=f"{Path(sys.executable).name} -m liquidity.store.importer")

@@ -3,13 +3,13 @@
 No web code: the app, the forecast command and the daily command all write through log_forecasts.
 """
 
-import os
 from datetime import UTC, datetime, timedelta
 from datetime import date as Date
 
 import pandas as pd
 import sqlalchemy as sa
 
+from liquidity.settings import DEFAULT_KEEP_DAYS
 from liquidity.store.schema import (
     RECORD_FIRST_FORECASTS,
     REPOINT_FIRST_FORECASTS,
@@ -17,31 +17,12 @@ from liquidity.store.schema import (
     first_forecasts,
     prediction_log,
 )
-from liquidity.store.store import StoreError, _first_line, _shown
 
 SOURCES = ("form", "api", "batch", "coin page", "forecast command", "daily")
 # Log column -> the loader's input name (and the model card's): the four inputs a forecast can be checked against.
-INPUT_COLUMNS = {"volume": "volume", "mkt_cap": "mkt_cap", "h1": "1h", "price": "price"}
+LOG_INPUT_COLUMNS = {"volume": "volume", "mkt_cap": "mkt_cap", "h1": "1h", "price": "price"}
 LOG_FIELDS = ("coin_id", "snapshot_date", "volume", "mkt_cap", "h1", "price", "score", "forecast_score", "level",
               "band_low", "band_high")
-DEFAULT_KEEP_DAYS = 365
-MAX_KEEP_DAYS = 36_500
-
-
-def keep_days_setting(environ=None):
-    """Return LIQUIDITY_LOG_KEEP_DAYS, the days the log keeps a row (default 365); ValueError naming it if bad."""
-    environ = os.environ if environ is None else environ
-    raw = environ.get("LIQUIDITY_LOG_KEEP_DAYS", "").strip()
-    if not raw:
-        return DEFAULT_KEEP_DAYS
-    try:
-        days = int(raw)
-    except ValueError:
-        raise ValueError(f"LIQUIDITY_LOG_KEEP_DAYS={raw!r} must be a whole number of days") from None
-    if not 1 <= days <= MAX_KEEP_DAYS:
-        raise ValueError(f"LIQUIDITY_LOG_KEEP_DAYS={raw!r} must lie in [1, {MAX_KEEP_DAYS}]")
-    return days
-
 
 
 def _clean(value):
@@ -64,7 +45,7 @@ def _day(value):
 
 
 def _error(store, action, error):
-    return StoreError(f"cannot {action} the prediction log at DATABASE_URL={_shown(store.url)}: {_first_line(error)}")
+    return store.error(action, error, what="the prediction log")
 
 
 # The order of every row log_forecasts writes.
@@ -165,7 +146,7 @@ def forecast_rows(forecasts, inputs=None):
     """
     frame = forecasts.rename(columns={"date": "snapshot_date"})
     if inputs is not None:
-        columns = ["date", "coin_id", *INPUT_COLUMNS.values()]
+        columns = ["date", "coin_id", *LOG_INPUT_COLUMNS.values()]
         picked = inputs[[c for c in columns if c in inputs.columns]].rename(
             columns={"date": "snapshot_date", "1h": "h1"})
         frame = frame.merge(picked, on=["snapshot_date", "coin_id"], how="left", suffixes=("", "_input"))
@@ -263,7 +244,7 @@ def inputs_by_day(store, ranges, since=None):
     p = prediction_log
     day = _logged_day(store.dialect).label("day")
     columns = [day]
-    for column, name in INPUT_COLUMNS.items():
+    for column, name in LOG_INPUT_COLUMNS.items():
         value = p.c[column]
         low, high = ranges[name].get("min"), ranges[name].get("max")
         columns.append(sa.func.count(value).label(f"{column}_logged"))
@@ -278,7 +259,7 @@ def inputs_by_day(store, ranges, since=None):
         statement = statement.where(p.c.created_at >= since)
     frame = _read(store, statement.group_by(day).order_by(day))
     parts = []
-    for column, name in INPUT_COLUMNS.items():
+    for column, name in LOG_INPUT_COLUMNS.items():
         parts.append(pd.DataFrame({"day": frame["day"].astype(str), "input": name,
                                    "logged": frame[f"{column}_logged"].fillna(0).astype(int),
                                    "outside": frame[f"{column}_outside"].fillna(0).astype(int)}))

@@ -1,11 +1,11 @@
-"""Open the market store (SQLite or PostgreSQL), keep its schema at the newest migration, read and write snapshots."""
+"""Open the market store (SQLite or PostgreSQL), migrate it when asked, read and write snapshots."""
 
-import os
 import threading
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -14,7 +14,6 @@ from alembic import command
 from alembic.config import Config
 from alembic.util.exc import CommandError
 
-from liquidity.paths import PROJECT_ROOT
 from liquidity.store.schema import (
     CHANGE_COLUMNS,
     FRAME_COLUMNS,
@@ -24,7 +23,6 @@ from liquidity.store.schema import (
     snapshots,
 )
 
-DEFAULT_DATABASE = PROJECT_ROOT / "instance" / "market.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
 SQLITE_CACHE_KIB = 65_536
@@ -38,13 +36,7 @@ INSERT_COLUMNS = ("date", "coin_id", "coin", "symbol", "price", "volume", "mkt_c
 
 
 class StoreError(RuntimeError):
-    """The store cannot be opened, read or written; the message is one line and names DATABASE_URL when it is at fault."""
-
-
-def database_url(environ=None):
-    """Return DATABASE_URL from the environment, else the embedded SQLite file instance/market.db."""
-    environ = os.environ if environ is None else environ
-    return environ.get("DATABASE_URL", "").strip() or f"sqlite:///{DEFAULT_DATABASE}"
+    """The store cannot be opened, read or written; the message is one line, naming DATABASE_URL when it is at fault."""
 
 
 def parse_database_url(url):
@@ -86,13 +78,25 @@ def sqlite_file(url):
     return None if database in ("", ":memory:") or database.startswith("file:") else Path(database)
 
 
-def create_store_engine(url):
-    """Create an engine for url; SQLite files get WAL, a busy timeout and foreign keys on every connection."""
+def create_store_engine(url, read_only=False):
+    """Create an engine for url; SQLite files get WAL, a busy timeout and foreign keys on every connection.
+
+    read_only: every connection refuses writes (SQLite opens the file with mode=ro, PostgreSQL starts each transaction
+    read only), and a missing SQLite file raises StoreError instead of being created.
+    """
     url = parse_database_url(url)
     if url.get_backend_name() != "sqlite":
+        if read_only:
+            return sa.create_engine(url, pool_pre_ping=True,
+                                    connect_args={"options": "-c default_transaction_read_only=on"})
         return sa.create_engine(url, pool_pre_ping=True)
     path = sqlite_file(url)
-    if path is not None:
+    if read_only and path is not None:
+        if not path.is_file():
+            raise StoreError(f"DATABASE_URL={_shown(url)}: there is no store at {path}")
+        # A URI filename, so SQLite opens the file read-only; percent-encoded, since a path may hold '#' or '%'.
+        url = url.set(database=f"file:{quote(str(path.resolve()))}", query={**url.query, "mode": "ro", "uri": "true"})
+    elif path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -105,10 +109,11 @@ def create_store_engine(url):
         # pysqlite's own transaction handling skips DDL; SQLAlchemy's BEGIN (below) makes migrations atomic.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")  # readers (the app) never wait for the writer (an import)
+        if not read_only:  # both change the file; a read-only connection takes the file as it is
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers (the app) never wait for the writer (an import)
+            cursor.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint; safe with WAL
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint; safe with WAL
         # Up to 64 MiB of pages, taken only as used: the (coin_id, date) index takes rows in random order during an
         # import, and SQLite's 2 MiB default made the full history's insert about 30 % slower (measured).
         cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
@@ -133,13 +138,35 @@ def alembic_config(connection=None):
 _MIGRATING = threading.Lock()
 
 
+@dataclass(frozen=True)
+class Migration:
+    """The revisions a database was at before and after a migration (None: no schema)."""
+
+    before: str | None
+    after: str | None
+
+    @property
+    def changed(self):
+        return self.before != self.after
+
+    def describe(self):
+        """Say what the migration did in one line, e.g. "migrated the market store from 0003 to 0004"."""
+        if not self.changed:
+            return f"the market store is at revision {self.after} already"
+        if self.before is None:
+            return f"created the market store's schema at revision {self.after}"
+        return f"migrated the market store from {self.before} to {self.after}"
+
+
 def migrate(engine, revision="head"):
-    """Upgrade the database behind engine to revision, one process (and one thread) at a time."""
+    """Upgrade the database behind engine to revision, one process (and one thread) at a time; return a Migration."""
     with _MIGRATING:
-        _migrate(engine, revision)
+        return _migrate(engine, revision)
 
 
 def _migrate(engine, revision):
+    from alembic.runtime.migration import MigrationContext
+
     connection = engine.connect()
     if engine.dialect.name == "sqlite":
         # Take the write lock first, so two processes opening a new file do not both create the table.
@@ -147,7 +174,9 @@ def _migrate(engine, revision):
     with connection, connection.begin():
         if engine.dialect.name == "postgresql":
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        before = MigrationContext.configure(connection).get_current_revision()
         command.upgrade(alembic_config(connection), revision)
+        return Migration(before, MigrationContext.configure(connection).get_current_revision())
 
 
 def current_revision(engine):
@@ -156,6 +185,7 @@ def current_revision(engine):
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
 
 def _as_date(value):
     if value is None:
@@ -206,23 +236,43 @@ _COIN_HISTORY = (sa.select(*_FRAME_SELECT)
 
 
 class MarketStore:
-    """Snapshots in a database: open it (migrating it to the newest schema), read frames, add frames."""
+    """Snapshots in a database: open it (migrating it only when asked), read frames, add frames."""
 
-    def __init__(self, url=None, *, upgrade=True):
-        self.url = parse_database_url(url if url is not None else database_url())
-        self.engine = create_store_engine(self.url)
+    def __init__(self, url, *, migrate=False, read_only=False):
+        """Open the store at url (a DATABASE_URL); migrate=True upgrades its schema to the newest migration first
+        (self.migration says what changed), read_only=True refuses every write (see create_store_engine)."""
+        self.url = parse_database_url(url)
+        self.engine = create_store_engine(self.url, read_only=read_only)
         self.dialect = self.engine.dialect.name
-        if upgrade:
-            try:
-                migrate(self.engine)
-            except sa.exc.DBAPIError as error:
-                self.engine.dispose()
-                raise StoreError(f"cannot open the database at DATABASE_URL={_shown(self.url)}: "
-                                 f"{_first_line(error)}") from None
-            except CommandError as error:
-                self.engine.dispose()
-                raise StoreError(f"the database at DATABASE_URL={_shown(self.url)} cannot be migrated: "
-                                 f"{_first_line(error)}") from None
+        self.migration = self._migrate() if migrate else None
+
+    def _migrate(self):
+        try:
+            return migrate(self.engine)
+        except sa.exc.DBAPIError as error:
+            self.engine.dispose()
+            raise StoreError(f"cannot open the database at DATABASE_URL={_shown(self.url)}: "
+                             f"{_first_line(error)}") from None
+        except CommandError as error:
+            self.engine.dispose()
+            raise StoreError(f"the database at DATABASE_URL={_shown(self.url)} cannot be migrated: "
+                             f"{_first_line(error)}") from None
+
+    def has_schema(self):
+        """Return True when the database holds the snapshots table (False too when it cannot be asked)."""
+        try:
+            with self.engine.connect() as connection:
+                return sa.inspect(connection).has_table(snapshots.name)
+        except sa.exc.DBAPIError:
+            return False
+
+    def error(self, action, error, what="the store"):
+        """Return the StoreError for a failed action ("read", "write to") on what: says to import first when the
+        database has no schema yet, else names DATABASE_URL and the driver's first line."""
+        if not self.has_schema():
+            return StoreError(f"the store at DATABASE_URL={_shown(self.url)} has no schema yet: run "
+                              f"`python -m liquidity import PATH...` (or ingest, or daily) to create it")
+        return StoreError(f"cannot {action} {what} at DATABASE_URL={_shown(self.url)}: {_first_line(error)}")
 
     def __repr__(self):
         return f"MarketStore({_shown(self.url)!r})"
@@ -246,7 +296,7 @@ class MarketStore:
                 rows = result.cursor.fetchall()
                 result.close()
         except sa.exc.DBAPIError as error:
-            raise StoreError(f"cannot read the store at DATABASE_URL={_shown(self.url)}: {_first_line(error)}") from None
+            raise self.error("read", error) from None
         return _rows_to_frame(rows)
 
     def _all(self, statement):
@@ -255,7 +305,7 @@ class MarketStore:
             with self.engine.connect() as connection:
                 return connection.execute(statement).all()
         except sa.exc.DBAPIError as error:
-            raise StoreError(f"cannot read the store at DATABASE_URL={_shown(self.url)}: {_first_line(error)}") from None
+            raise self.error("read", error) from None
 
     def _scalars(self, statement):
         return [row[0] for row in self._all(statement)]
@@ -343,9 +393,9 @@ class MarketStore:
                     connection.execute(SCORE_UPDATE, {"start": min(dates), "end": max(dates)})
                     # A newer snapshot is what logged forecasts were waiting for: score them against it.
                     connection.execute(SCORE_OUTCOMES)
-        except sa.exc.DBAPIError as error:
-            raise StoreError(f"cannot write to the store at DATABASE_URL={_shown(self.url)}: "
-                             f"{_first_line(error)}") from None
+        except (sa.exc.DBAPIError, self.engine.dialect.loaded_dbapi.Error) as error:
+            # The driver's own error too: the chunk writers use its cursor directly.
+            raise self.error("write to", error) from None
         return AddResult(added=added, skipped=len(rows) - added)
 
     def _insert_chunk(self, connection, chunk):

@@ -12,7 +12,7 @@ __all__ = ["ConfigError", "ModelUnavailable", "StoreUnavailable", "check_model",
 
 def create_app(test_config=None):
     """Create the Flask app: embedded defaults, then the environment, then test_config."""
-    from liquidity.cli import cli
+    from liquidity import commands
     from liquidity.web import errors, formatting, observability, ratelimit
 
     app = Flask(__name__, template_folder=str(TEMPLATES_DIR), static_folder=str(STATIC_DIR))
@@ -28,8 +28,7 @@ def create_app(test_config=None):
     ratelimit.init_app(app)
     errors.init_app(app)
     formatting.init_app(app)
-    for command in cli.all_commands().values():
-        app.cli.add_command(command)
+    commands.init_app(app)
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -4,8 +4,7 @@ import os
 import secrets
 from pathlib import Path
 
-from liquidity.artifacts import default_artifact_paths
-from liquidity.coingecko import SettingError, coingecko_settings
+from liquidity import settings as shared
 from liquidity.paths import REPORT_DIR
 
 
@@ -39,11 +38,9 @@ DEFAULT_STORE_CHECK_SECONDS = 5.0
 
 def log_keep_days(environ=None):
     """Return LIQUIDITY_LOG_KEEP_DAYS (days the prediction log keeps a row; default 365), or raise ConfigError."""
-    from liquidity.store.predictions import keep_days_setting
-
     try:
-        return keep_days_setting(os.environ if environ is None else environ)
-    except ValueError as error:
+        return shared.log_keep_days(environ)
+    except shared.SettingError as error:
         raise ConfigError(str(error)) from None
 
 
@@ -54,9 +51,7 @@ def store_url(environ=None):
     commands from loading the app and saying, in their own words, what is wrong with it. The pages built on the
     store answer 503 and the prediction log counts its failures until it is fixed.
     """
-    from liquidity.store import database_url
-
-    return database_url(os.environ if environ is None else environ)
+    return shared.database_url(environ)
 
 
 def _number(environ, name, default, low, high, *, low_inclusive=True):
@@ -138,8 +133,8 @@ def load_settings(environ=None):
         raise ConfigError(f"LIQUIDITY_LOG_LEVEL={log_level!r} must be one of {', '.join(LOG_LEVELS)}")
 
     try:
-        coingecko_url, coingecko_key, coingecko_plan = coingecko_settings(environ)
-    except SettingError as error:
+        coingecko_url, coingecko_key, coingecko_plan = shared.coingecko_settings(environ)
+    except shared.SettingError as error:
         raise ConfigError(str(error)) from None
 
     threshold = _number(environ, "LIQUIDITY_THRESHOLD", None, 0.0, 1.0, low_inclusive=False)
@@ -159,7 +154,7 @@ def load_settings(environ=None):
         "DEBUG": debug,
         "SECRET_KEY": secret_key,
         "LIQUIDITY_THRESHOLD": threshold,
-        "ARTIFACT_PATHS": default_artifact_paths(environ),
+        "ARTIFACT_PATHS": shared.artifact_paths(environ),
         "MAX_CONTENT_LENGTH": int(upload_mb * 1024 * 1024),
         "REPORT_DIR": Path(environ.get("LIQUIDITY_REPORT_DIR", REPORT_DIR)),
         "LOG_LEVEL": log_level,
