@@ -77,10 +77,10 @@ class FormClient(FlaskClient):
     writer has written what the request queued (the app writes it off the request's path: tests/test_logwriter.py)."""
 
     def open(self, *args, **kwargs):
-        from liquidity.web.extensions import stores
+        from liquidity.web.extensions import prediction_logs
 
         response = super().open(*args, **kwargs)
-        assert stores.flush(self.application), "the prediction log writer did not finish within its timeout"
+        assert prediction_logs.flush(self.application), "the prediction log writer did not finish within its timeout"
         return response
 
     def csrf_token(self, path="/"):

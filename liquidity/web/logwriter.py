@@ -25,8 +25,8 @@ MAX_BATCH_ROWS = 20_000
 class LogWriter:
     """Queue logged forecasts and write them from a background thread of this process."""
 
-    def __init__(self, bound, flush_seconds=FLUSH_SECONDS):
-        self.bound = bound  # the BoundStore: its store, opened in this process, and its LogCounter
+    def __init__(self, prediction_log, flush_seconds=FLUSH_SECONDS):
+        self.prediction_log = prediction_log  # the PredictionLog: its store, opened in this process, and its counts
         self.flush_seconds = flush_seconds
         self.thread = None
         self.pid = None  # the process the thread and the exit flush belong to
@@ -108,10 +108,10 @@ class LogWriter:
 
         rows = sum(len(item[0]) for item in batch)
         try:
-            written = log_forecast_batches(self.bound.open(), batch)
+            written = log_forecast_batches(self.prediction_log.open(), batch)
         except (StoreError, OSError) as error:
-            self.bound.log.add(failed=rows)
+            self.prediction_log.counts.add(failed=rows)
             sources = ", ".join(sorted({item[1] for item in batch}))
             log.error("prediction log: %d forecast(s) from %s not logged: %s", rows, sources, error)
         else:
-            self.bound.log.add(written=written)
+            self.prediction_log.counts.add(written=written)
