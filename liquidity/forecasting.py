@@ -4,9 +4,6 @@ The store holds each row's liquidity score (its rank within its date), so a coin
 re-ranked; the model computes the features from those rows with the same function training used.
 """
 
-import logging
-import threading
-import time
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import timedelta
@@ -15,8 +12,6 @@ import numpy as np
 import pandas as pd
 
 from liquidity.features import LONGEST_LAG
-
-log = logging.getLogger(__name__)
 
 FORECAST_COLUMNS = ("date", "coin_id", "symbol", "score", "forecast_score", "level", "band_low", "band_high")
 # Dates forecast per pass over a range: bounds the per-tree matrix of the band (rows x trees) in memory.
@@ -51,7 +46,7 @@ class CoinForecast:
     price: float = float("nan")
 
 
-def _inputs(volume, mkt_cap, h1, price):
+def coin_inputs(volume, mkt_cap, h1, price):
     """Return the CoinForecast input fields of one stored row (a missing 1h as None, so forecasts compare equal)."""
     return {"volume": float(volume), "mkt_cap": float(mkt_cap), "h1": None if h1 != h1 else float(h1),
             "price": float(price)}
@@ -86,7 +81,7 @@ def forecast_coin(store, model, coin_id, date=None):
     return CoinForecast(coin_id=coin_id, coin=last["coin"], symbol=last["symbol"], date=day, score=result.score,
                         forecast_score=result.forecast_score, level=result.level, band_low=result.band_low,
                         band_high=result.band_high,
-                        **_inputs(last["volume"], last["mkt_cap"], last["1h"], last["price"]))
+                        **coin_inputs(last["volume"], last["mkt_cap"], last["1h"], last["price"]))
 
 
 def forecast_dates(store, model, dates):
@@ -127,50 +122,12 @@ def latest_ratios(store):
     if latest is None:
         return None
     snapshot = store.snapshot(latest)
-    return _sorted_ratios(snapshot["volume"], snapshot["mkt_cap"])
+    return sorted_ratios(snapshot["volume"], snapshot["mkt_cap"])
 
 
-def _sorted_ratios(volume, mkt_cap):
+def sorted_ratios(volume, mkt_cap):
     """Return the sorted finite volume / mkt_cap ratios of a snapshot's rows, or None when it has none."""
     if not len(volume):
         return None
     ratios = np.asarray(volume, dtype=np.float64) / np.asarray(mkt_cap, dtype=np.float64)
     return np.sort(ratios[np.isfinite(ratios)])
-
-
-class LatestReference:
-    """The latest stored snapshot's sorted ratios, re-read at most every max_age seconds, that a coin given by its
-    four inputs is ranked against; None (the model card's reference) while the store is empty or unreadable."""
-
-    def __init__(self, url, max_age=60.0):
-        self.url = url  # a URL, or a callable returning one (read when the store is first opened)
-        self.max_age = max_age
-        self._lock = threading.Lock()
-        self._read_at = None
-        self._ratios = None
-
-    def ratios(self):
-        """Return the sorted ratios, or None to rank against the model card's reference snapshot."""
-        now = time.monotonic()
-        if self._read_at is not None and now - self._read_at < self.max_age:
-            return self._ratios
-        with self._lock:
-            if self._read_at is None or now - self._read_at >= self.max_age:
-                self._ratios = self._read()
-                self._read_at = time.monotonic()
-        return self._ratios
-
-    def _read(self):
-        from liquidity.store import MarketStore, StoreError, parse_database_url
-        from liquidity.store.store import sqlite_file
-
-        url = self.url() if callable(self.url) else self.url
-        try:
-            path = sqlite_file(parse_database_url(url))
-            if path is not None and not path.exists():
-                return None  # no store yet: opening one would create an empty database as a side effect
-            with MarketStore(url) as store:
-                return latest_ratios(store)
-        except StoreError as error:
-            log.warning("ranking against the model card's reference snapshot: %s", error)
-            return None

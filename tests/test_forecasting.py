@@ -16,6 +16,7 @@ from liquidity.forecasting import (
     forecast_coin,
     forecast_dates,
     forecast_market,
+    latest_ratios,
 )
 from liquidity.store import MarketStore
 from liquidity.store.importer import import_snapshots
@@ -134,7 +135,6 @@ def test_command_errors_are_one_line_naming_the_problem(store, trained_dir, monk
 
 
 def test_a_coin_given_by_its_inputs_is_ranked_in_the_latest_stored_snapshot(store, fixture_model, tmp_path):
-    from liquidity.forecasting import LatestReference
     from liquidity.modeling.predict import default_reference, predict_liquidity
 
     # A later snapshot than the fixture model's reference (2024-01-04), in which this coin ranks first of three.
@@ -143,7 +143,7 @@ def test_a_coin_given_by_its_inputs_is_ranked_in_the_latest_stored_snapshot(stor
                      "2024-01-05,a,A,A,1,1,100\n2024-01-05,b,B,B,1,2,100\n2024-01-05,c,C,C,1,3,100\n")
     import_snapshots(later, store)
     coin = dict(volume=26e9, mkt_cap=800e9, h1=0.004, price=42000.0)
-    assert LatestReference(store.url).ratios().tolist() == [0.01, 0.02, 0.03]
+    assert latest_ratios(store).tolist() == [0.01, 0.02, 0.03]
     default_reference.cache_clear()  # the process-wide reference reads DATABASE_URL: this test's store
     try:
         ranked_in_store = predict_liquidity(**coin, model=fixture_model)
@@ -152,36 +152,6 @@ def test_a_coin_given_by_its_inputs_is_ranked_in_the_latest_stored_snapshot(stor
     latest = load_snapshots(later).frame
     assert ranked_in_store == predict_liquidity(**coin, model=fixture_model, snapshot=latest)
     assert ranked_in_store != fixture_model.predict_one(**coin)  # the card's reference ranks it differently
-
-
-def test_an_empty_or_unreadable_store_leaves_the_cards_reference(market_store_in_tmp, tmp_path):
-    from liquidity.forecasting import LatestReference
-
-    with MarketStore(market_store_in_tmp):
-        pass
-    assert LatestReference(market_store_in_tmp).ratios() is None
-    (tmp_path / "not-a-db").write_text("plain text, not SQLite")
-    assert LatestReference(f"sqlite:///{tmp_path}/not-a-db").ratios() is None
-
-
-def test_the_latest_reference_is_re_read_only_after_max_age(store, snapshots_dir, tmp_path):
-    from liquidity.forecasting import LatestReference
-
-    reference = LatestReference(store.url, max_age=3600)
-    first = reference.ratios()
-    later = tmp_path / "later.csv"
-    later.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n2024-01-05,x,X,X,1,5,10\n")
-    import_snapshots(later, store)
-    assert reference.ratios() is first  # within max_age: the cached ratios
-    reference.max_age = 0
-    assert reference.ratios().tolist() == [0.5]  # the newer snapshot, one coin
-
-
-def test_the_latest_reference_never_creates_a_store(tmp_path):
-    from liquidity.forecasting import LatestReference
-
-    assert LatestReference(f"sqlite:///{tmp_path}/absent/market.db").ratios() is None
-    assert not (tmp_path / "absent").exists()
 
 
 def test_the_form_and_the_api_rank_a_coin_in_the_latest_stored_snapshot(make_app, trained_dir, report_dir,

@@ -29,9 +29,9 @@ from liquidity.forecasting import (
     CoinForecast,
     CoinNotFound,
     ForecastError,
-    _inputs,
-    _sorted_ratios,
+    coin_inputs,
     forecast_coin,
+    sorted_ratios,
 )
 from liquidity.store import StoreError
 
@@ -120,7 +120,7 @@ class MarketData:
         frame = self._window_rows(store, latest)
         self.coins = self._coin_windows(frame, latest)
         self.snapshot = frame[frame["date"] == latest].reset_index(drop=True)  # by coin_id, as store.snapshot
-        self.ratios = _sorted_ratios(self.snapshot["volume"], self.snapshot["mkt_cap"])
+        self.ratios = sorted_ratios(self.snapshot["volume"], self.snapshot["mkt_cap"])
         largest = self.snapshot.sort_values("mkt_cap", ascending=False).head(PICKER_COINS)
         self.picker = tuple((row.coin_id, f"{row.coin} ({row.symbol})") for row in largest.itertuples())
         # The expensive part (every coin of the latest snapshot forecast) is done here, off the request's path.
@@ -248,7 +248,7 @@ class MarketState:
         return CoinForecast(coin_id=coin_id, coin=window.coin, symbol=window.symbol, date=self.latest,
                             score=result.score, forecast_score=result.forecast_score, level=result.level,
                             band_low=result.band_low, band_high=result.band_high,
-                            **_inputs(volume, mkt_cap, h1, price))
+                            **coin_inputs(volume, mkt_cap, h1, price))
 
     def coin_history(self, coin_id, days):
         """Return the coin's stored rows over the `days` days up to the latest stored date, oldest first."""
