@@ -304,3 +304,22 @@ def test_no_blueprint_imports_another_blueprints_views():
 def test_extensions_holds_extension_instances_only():
     tree = ast.parse((WEB / "extensions.py").read_text())
     assert not [node.name for node in tree.body if isinstance(node, (ast.ClassDef, ast.FunctionDef))]
+
+
+def test_gunicorns_post_worker_init_builds_the_state_and_starts_the_refresher(make_app, trained_dir, report_dir,
+                                                                              store):
+    import logging
+    import runpy
+    from types import SimpleNamespace
+
+    from liquidity.paths import PROJECT_ROOT
+
+    hooks = runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
+    app = make_app(trained_dir, report_dir, STORE_CHECK_SECONDS=3600.0)
+    read_model = read_models.get(app)
+    assert read_model.state is None  # create_app reads nothing: gunicorn's master must not open the store
+    try:
+        hooks["post_worker_init"](SimpleNamespace(wsgi=app, log=logging.getLogger("test")))
+        assert read_model.state.latest == DAY4 and read_model.thread.is_alive()
+    finally:
+        read_model.stop()
