@@ -95,6 +95,20 @@ def test_a_state_is_replaced_whole_when_a_newer_snapshot_lands(store, fixture_mo
         read_model.stop()
 
 
+def test_a_state_cannot_be_changed_in_place(store, fixture_model):
+    from dataclasses import FrozenInstanceError
+
+    state = read_model_on(store.url, fixture_model).current()
+    with pytest.raises(FrozenInstanceError):
+        state.version = StoreVersion()
+    with pytest.raises(FrozenInstanceError):
+        state.market.table = None
+    with pytest.raises(TypeError):
+        state.market.coins["new"] = None
+    with pytest.raises(ValueError, match="read-only"):
+        state.reference_ratios()[0] = 1.0
+
+
 def test_a_coin_is_forecast_once_per_store_version(store, fixture_model, tmp_path, monkeypatch):
     calls = []
     real = fixture_model.forecast_history
@@ -167,13 +181,13 @@ def test_a_request_during_a_rebuild_is_served_from_the_old_state(make_app, train
     try:
         assert client.get("/api/v1/coins").get_json()["date"] == DAY2  # the first state, built before serving
         import_snapshots(snapshots_dir / "day4.csv", two_days)
-        release, real = threading.Event(), readmodel.MarketData.__init__
+        release, real = threading.Event(), readmodel.MarketData.build
 
-        def slow_build(self, *args):
+        def slow_build(*args):
             assert release.wait(30), "the test never released the build"
-            real(self, *args)
+            return real(*args)
 
-        monkeypatch.setattr(readmodel.MarketData, "__init__", slow_build)
+        monkeypatch.setattr(readmodel.MarketData, "build", slow_build)
         rebuild = threading.Thread(target=read_model.refresh)
         rebuild.start()
         time.sleep(0.2)  # the rebuild has read the new version and is building
@@ -197,9 +211,9 @@ def test_the_refresher_thread_rebuilds_every_check_and_no_request_builds(make_ap
         read_model.start()  # as gunicorn's post_worker_init does, before the worker serves
         assert client.get("/api/v1/coins").get_json()["date"] == DAY2
         builds = []
-        real = readmodel.MarketData.__init__
-        monkeypatch.setattr(readmodel.MarketData, "__init__",
-                            lambda self, *args: builds.append(threading.current_thread().name) or real(self, *args))
+        real = readmodel.MarketData.build
+        monkeypatch.setattr(readmodel.MarketData, "build",
+                            lambda *args: builds.append(threading.current_thread().name) or real(*args))
         import_snapshots(snapshots_dir / "day4.csv", two_days)
         deadline = time.monotonic() + 20
         while client.get("/api/v1/coins").get_json()["date"] != DAY4:

@@ -16,9 +16,10 @@ import os
 import threading
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date as Date
 from datetime import timedelta
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -109,23 +110,33 @@ class CoinWindow:
     arrays: tuple
 
 
+@dataclass(frozen=True, eq=False)
 class MarketData:
     """What the snapshots of one store version give, built whole before it serves: shared by the states of that
     version (a logged forecast makes a new state, not new market data)."""
 
-    def __init__(self, store, latest, model):
-        self.store = store
-        self.model = model
-        self.latest = latest
-        frame = self._window_rows(store, latest)
-        self.coins = self._coin_windows(frame, latest)
-        self.snapshot = frame[frame["date"] == latest].reset_index(drop=True)  # by coin_id, as store.snapshot
-        self.ratios = sorted_ratios(self.snapshot["volume"], self.snapshot["mkt_cap"])
-        largest = self.snapshot.sort_values("mkt_cap", ascending=False).head(PICKER_COINS)
-        self.picker = tuple((row.coin_id, f"{row.coin} ({row.symbol})") for row in largest.itertuples())
+    latest: str | None
+    snapshot: pd.DataFrame  # the latest snapshot's rows, by coin_id, as store.snapshot gives them
+    coins: MappingProxyType  # coin_id -> CoinWindow, for every coin of the latest snapshot
+    ratios: np.ndarray | None  # the latest snapshot's sorted liquidity ratios (read-only)
+    picker: tuple  # (coin_id, label) of the largest coins
+    table: pd.DataFrame | None  # the market table: every coin's forecast (None without a model)
+    memo: Memo = field(default_factory=Memo)  # histories and pages of this version, computed on request
+
+    @classmethod
+    def build(cls, store, latest, model):
+        """Read the window of the days up to latest from store and forecast every coin of latest with model."""
+        frame = cls._window_rows(store, latest)
+        snapshot = frame[frame["date"] == latest].reset_index(drop=True)
+        ratios = sorted_ratios(snapshot["volume"], snapshot["mkt_cap"])
+        if ratios is not None:
+            ratios.setflags(write=False)
+        largest = snapshot.sort_values("mkt_cap", ascending=False).head(PICKER_COINS)
         # The expensive part (every coin of the latest snapshot forecast) is done here, off the request's path.
-        self.table = self._market_table(frame) if model is not None else None
-        self.memo = Memo()
+        return cls(latest=latest, snapshot=snapshot, coins=MappingProxyType(cls._coin_windows(frame, latest)),
+                   ratios=ratios,
+                   picker=tuple((row.coin_id, f"{row.coin} ({row.symbol})") for row in largest.itertuples()),
+                   table=cls._market_table(frame, snapshot, latest, model) if model is not None else None)
 
     @staticmethod
     def _window_rows(store, latest):
@@ -146,32 +157,33 @@ class MarketData:
                                             tuple(column[rows] for column in columns))
         return coins
 
-    def _market_table(self, frame):
+    @staticmethod
+    def _market_table(frame, snapshot, latest, model):
         """Return the latest snapshot with each coin's forecast: one row per coin, largest market cap first."""
-        if self.latest is None:
+        if latest is None:
             return pd.DataFrame(columns=MARKET_COLUMNS)
-        forecasts = self.model.forecast_snapshots(frame, dates=[self.latest])
-        rows = self.snapshot[["coin_id", "coin", "symbol", "price", "volume", "mkt_cap"]]
+        forecasts = model.forecast_snapshots(frame, dates=[latest])
+        rows = snapshot[["coin_id", "coin", "symbol", "price", "volume", "mkt_cap"]]
         table = rows.merge(forecasts[["coin_id", "score", "forecast_score", "level", "band_low", "band_high"]],
                            on="coin_id", how="left", validate="one_to_one")
-        table.insert(0, "date", self.latest)
+        table.insert(0, "date", latest)
         table["turnover"] = table["volume"] / table["mkt_cap"]
         return table.sort_values("mkt_cap", ascending=False, kind="stable").reset_index(drop=True)
 
 
+@dataclass(frozen=True, eq=False)
 class MarketState:
     """Everything the views read from the store, for one StoreVersion; never changed once built.
 
-    Values computed on request are kept in the state's own Memo (a lock-protected dict it owns), so they go
-    when the state is replaced.
+    Values computed on request are kept in a Memo (a lock-protected dict) the state or its market data owns, so
+    they go when the state is replaced.
     """
 
-    def __init__(self, version, market, store, model):
-        self.version = version
-        self.market = market
-        self.store = store
-        self.model = model
-        self.memo = Memo()  # past forecasts and monitor figures: they follow the log, so this version only
+    version: StoreVersion
+    market: MarketData
+    store: object  # this process's MarketStore, for what is read on request (other dates, the log)
+    model: object  # the app's LiquidityModel, or None when it did not load
+    memo: Memo = field(default_factory=Memo)  # past forecasts and monitor figures: they follow the log
 
     @property
     def latest(self):
@@ -367,7 +379,7 @@ class ReadModel:
         if old is not None and old.version.market == version.market and old.store is store:
             market = old.market  # only the log moved: the snapshots' data and forecasts stand
         else:
-            market = MarketData(store, version.latest, self.model)
+            market = MarketData.build(store, version.latest, self.model)
         return MarketState(version, market, store, self.model)
 
     def reference_ratios(self):
