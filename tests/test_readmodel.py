@@ -293,6 +293,18 @@ def test_the_app_migrates_the_store_once_at_start_up(make_app, trained_dir, repo
         assert store.latest_date() is None  # the tables exist: create_app migrated the new file
 
 
+def test_a_command_does_not_migrate_at_app_start_but_serving_does():
+    import click
+
+    from liquidity.web import serving
+
+    assert serving()  # gunicorn, tests: no command running
+    with click.Context(click.Command("run")):
+        assert serving()  # flask run serves the app
+    with click.Context(click.Command("import")):
+        assert not serving()  # the command migrates (and reports errors) itself
+
+
 # --- the web layer's imports ---------------------------------------------------------------------------------------
 
 WEB = Path(__file__).parent.parent / "liquidity" / "web"

@@ -23,7 +23,8 @@ def create_app(test_config=None):
     if app.config["LIQUIDITY_ENV"] == "production":
         app.debug = False
     observability.init_app(app)
-    migrate_store(app.config["DATABASE_URL"])
+    if serving():
+        migrate_store(app.config["DATABASE_URL"])
     models.init_app(app)
     prediction_logs.init_app(app)
     read_models.init_app(app, models.get(app))
@@ -35,6 +36,17 @@ def create_app(test_config=None):
         app.cli.add_command(command)
     register_proxy_fix(app)
     return app
+
+
+def serving():
+    """Return False when the app is created for a command (flask --app app import ...), True to serve it.
+
+    The commands that write to the store migrate it themselves and report their own errors; `flask run` serves.
+    """
+    import click
+
+    context = click.get_current_context(silent=True)
+    return context is None or context.command.name == "run"
 
 
 def register_blueprints(app):
