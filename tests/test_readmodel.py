@@ -153,6 +153,26 @@ def test_an_empty_store_says_to_import_first(market_store_in_tmp, fixture_model)
         state.coin_forecast("Bitcoin:BTC")
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_state_and_its_version_read_alike_on_both_backends(backend, tmp_path, snapshots_dir, fixture_model):
+    from test_store import empty_postgres, postgres_url
+
+    from liquidity.store.predictions import log_forecasts
+
+    url = f"sqlite:///{tmp_path}/market.db" if backend == "sqlite" else empty_postgres(postgres_url())
+    with MarketStore(url, upgrade=True) as filled:
+        import_snapshots(snapshots_dir, filled)
+        read_model = read_model_on(url, fixture_model)
+        state = read_model.current()
+        assert state.version.market == filled.latest_signature() and state.version.newest_log is None
+        assert state.coin_forecast("Bitcoin:BTC") == forecast_coin(filled, fixture_model, "Bitcoin:BTC")
+        log_forecasts(filled, [{"coin_id": "Bitcoin:BTC", "snapshot_date": DAY4, "forecast_score": 0.5,
+                                "level": "High"}], source="api", model_version="v1")
+        assert read_model.current().version.newest_log is not None
+        assert len(read_model.current().past_forecasts("Bitcoin:BTC", 10)) == 1
+        read_model.store.open().close()
+
+
 def test_the_version_is_a_small_value_fit_for_an_etag(store, fixture_model):
     version = read_model_on(store.url, fixture_model).version
     assert version.latest == DAY4 and version.newest_row == store.count()
