@@ -222,18 +222,20 @@ def bench_store(model, seconds):
             first.append(time.perf_counter() - started)
         first = np.array(first)
         windowed = time_calls(lambda: state.coin_forecast("coin-7"), 20_000, seconds)
-        print(f"one coin, {len(own)} rows of history, score + band: through the read model, first time per snapshot median"
-              f" {percentile_ms(first, 50):.3f} ms, p99 {percentile_ms(first, 99):.3f} ms"
+        print(f"one coin, {len(own)} rows of history, score + band: through the read model, first time per snapshot"
+              f" median {percentile_ms(first, 50):.3f} ms, p99 {percentile_ms(first, 99):.3f} ms"
               f" {verdict(percentile_ms(first, 50) < 1)} (< 1 ms), again median {percentile_ms(windowed, 50):.4f} ms;"
               f" from rows already in memory (baseline) median {percentile_ms(memory, 50):.3f} ms"
               f" -> {np.median(first) / np.median(memory):.2f}x;"
               f" reading the store each time (forecast_coin on the store) median {percentile_ms(stored, 50):.3f} ms,"
-              f" p99 {percentile_ms(stored, 99):.3f} ms; building the read model's state once per snapshot {loaded * 1000:.0f} ms")
+              f" p99 {percentile_ms(stored, 99):.3f} ms; building the read model's state once per snapshot"
+              f" {loaded * 1000:.0f} ms")
         coins = market["coin_id"].nunique()
         direct = time_calls(lambda: forecast_market(store, model), 50, seconds, warmup=1)
         cached = time_calls(state.market_table, 2_000, seconds)
-        print(f"whole latest snapshot ({coins:,} coins): through the read model median {percentile_ms(cached, 50):.2f} ms"
-              f" {verdict(percentile_ms(cached, 50) < 50)} (< 50 ms); computed from the store each time median"
+        print(f"whole latest snapshot ({coins:,} coins): through the read model median"
+              f" {percentile_ms(cached, 50):.2f} ms {verdict(percentile_ms(cached, 50) < 50)} (< 50 ms);"
+              f" computed from the store each time median"
               f" {percentile_ms(direct, 50):.1f} ms ({coins / np.median(direct):,.0f} rows/s, 31 days read), once per"
               f" snapshot; from rows in memory see forecast_snapshots above")
 
