@@ -33,17 +33,25 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
 def post_worker_init(worker):
-    """Start the model's fast path (onnxruntime) in each worker after the fork, before it takes requests."""
-    from liquidity.web.extensions import models
+    """Start the model's fast path (onnxruntime) and build the read model in each worker after the fork, before it
+    takes requests: no request waits for either."""
+    from liquidity.store import StoreError
+    from liquidity.web.extensions import models, read_models
 
-    model = models.get(worker.wsgi) if hasattr(worker.wsgi, "extensions") else None
+    if not hasattr(worker.wsgi, "extensions"):
+        return
+    model = models.get(worker.wsgi)
     if model is not None:
         model.warm_up()
+    try:
+        read_models.get(worker.wsgi).start()  # the first state, and the thread that rebuilds it off the request path
+    except StoreError as error:  # the store's pages answer 503 until it can be read; the rest serve
+        worker.log.error("read model not built at worker start: %s", error)
 
 
 def worker_exit(server, worker):
     """Write the prediction log rows a worker still holds before it exits (recycled or stopped)."""
-    from liquidity.web.extensions import stores
+    from liquidity.web.extensions import prediction_logs
 
     if hasattr(worker.wsgi, "extensions"):
-        stores.flush(worker.wsgi)
+        prediction_logs.flush(worker.wsgi)

@@ -189,8 +189,10 @@ def bench_history(model, seconds):
 
 def bench_store(model, seconds):
     """Forecasts read from a SQLite market store of the synthetic market, next to the same forecasts from memory."""
-    from liquidity.forecasting import MarketWindow, forecast_coin, forecast_dates, forecast_market
+    from liquidity.forecasting import forecast_coin, forecast_dates, forecast_market
     from liquidity.store import MarketStore
+    from liquidity.web.readmodel import ReadModel
+    from liquidity.web.services import ProcessStore
 
     print("\n== forecast from the market store (SQLite), in process ==")
     market = synthetic_market().assign(source="bench", **{"24h": np.nan, "7d": np.nan})
@@ -206,32 +208,34 @@ def bench_store(model, seconds):
                   own["price"].to_numpy(), own["liquidity_score"].to_numpy())
         stored = time_calls(lambda: forecast_coin(store, model, "coin-7"), 5_000, seconds)
         memory = time_calls(lambda: model.forecast_history(*arrays), 20_000, seconds)
-        window = MarketWindow(store)
+        read_model = ReadModel(ProcessStore(f"sqlite:///{folder}/market.db"), model, check_seconds=3600)
         started = time.perf_counter()
-        forecast_coin(window, model, "coin-7")  # loads the window: once per new snapshot
+        state = read_model.start()  # the read model's state: the window and every coin's forecast, once per snapshot
         loaded = time.perf_counter() - started
-        # The window forecasts each coin once per store version: time every coin's first forecast, then repeats.
+        read_model.stop()
+        # The state forecasts each coin once per store version: time every coin's first forecast, then repeats.
         coin_ids = [coin_id for coin_id in market["coin_id"].unique() if coin_id != "coin-7"]
         first = []
         for coin_id in coin_ids:
             started = time.perf_counter()
-            forecast_coin(window, model, coin_id)
+            state.coin_forecast(coin_id)
             first.append(time.perf_counter() - started)
         first = np.array(first)
-        windowed = time_calls(lambda: forecast_coin(window, model, "coin-7"), 20_000, seconds)
-        print(f"one coin, {len(own)} rows of history, score + band: through the window, first time per snapshot median"
-              f" {percentile_ms(first, 50):.3f} ms, p99 {percentile_ms(first, 99):.3f} ms"
+        windowed = time_calls(lambda: state.coin_forecast("coin-7"), 20_000, seconds)
+        print(f"one coin, {len(own)} rows of history, score + band: through the read model, first time per snapshot"
+              f" median {percentile_ms(first, 50):.3f} ms, p99 {percentile_ms(first, 99):.3f} ms"
               f" {verdict(percentile_ms(first, 50) < 1)} (< 1 ms), again median {percentile_ms(windowed, 50):.4f} ms;"
               f" from rows already in memory (baseline) median {percentile_ms(memory, 50):.3f} ms"
               f" -> {np.median(first) / np.median(memory):.2f}x;"
               f" reading the store each time (forecast_coin on the store) median {percentile_ms(stored, 50):.3f} ms,"
-              f" p99 {percentile_ms(stored, 99):.3f} ms; loading the window once per snapshot {loaded * 1000:.0f} ms")
+              f" p99 {percentile_ms(stored, 99):.3f} ms; building the read model's state once per snapshot"
+              f" {loaded * 1000:.0f} ms")
         coins = market["coin_id"].nunique()
         direct = time_calls(lambda: forecast_market(store, model), 50, seconds, warmup=1)
-        forecast_market(window, model)
-        cached = time_calls(lambda: forecast_market(window, model), 2_000, seconds)
-        print(f"whole latest snapshot ({coins:,} coins): through the window median {percentile_ms(cached, 50):.2f} ms"
-              f" {verdict(percentile_ms(cached, 50) < 50)} (< 50 ms); computed from the store each time median"
+        cached = time_calls(state.market_table, 2_000, seconds)
+        print(f"whole latest snapshot ({coins:,} coins): through the read model median"
+              f" {percentile_ms(cached, 50):.2f} ms {verdict(percentile_ms(cached, 50) < 50)} (< 50 ms);"
+              f" computed from the store each time median"
               f" {percentile_ms(direct, 50):.1f} ms ({coins / np.median(direct):,.0f} rows/s, 31 days read), once per"
               f" snapshot; from rows in memory see forecast_snapshots above")
 

@@ -135,9 +135,9 @@ def logged(store, *, app=None):
     """Return the prediction log's rows, oldest first, from a MarketStore or the URL of one; given the app that wrote
     them, once its log writer has written what its requests queued."""
     if app is not None:
-        from liquidity.web.extensions import stores
+        from liquidity.web.extensions import prediction_logs
 
-        assert stores.flush(app), "the prediction log writer did not finish within its timeout"
+        assert prediction_logs.flush(app), "the prediction log writer did not finish within its timeout"
     if not isinstance(store, MarketStore):
         with MarketStore(store) as opened:
             return logged(opened)
@@ -170,6 +170,13 @@ def snapshots_store(store, snapshots_dir):
 
 
 @pytest.fixture
+def two_days_store(store, snapshots_dir):
+    """The store holding the first two hand-made snapshot dates: 2024-01-04 arrives later in the test."""
+    import_snapshots([snapshots_dir / "day1.csv", snapshots_dir / "day2.csv"], store)
+    return store
+
+
+@pytest.fixture
 def history_store(store, history_dir):
     """The store holding the two hand-made history dates (2024-03-01, -02): bitcoin and two coins sharing a symbol,
     keyed by CoinGecko id like the fake API."""
@@ -182,10 +189,10 @@ class FormClient(FlaskClient):
     writer has written what the request queued (the app writes it off the request's path: tests/test_logwriter.py)."""
 
     def open(self, *args, **kwargs):
-        from liquidity.web.extensions import stores
+        from liquidity.web.extensions import prediction_logs
 
         response = super().open(*args, **kwargs)
-        assert stores.flush(self.application), "the prediction log writer did not finish within its timeout"
+        assert prediction_logs.flush(self.application), "the prediction log writer did not finish within its timeout"
         return response
 
     def csrf_token(self, path="/"):

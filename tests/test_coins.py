@@ -14,13 +14,6 @@ from liquidity.store.importer import import_snapshots
 DAY4 = "2024-01-04"
 
 
-@pytest.fixture
-def two_days_store(store, snapshots_dir):
-    """The store holding only the first two fixture dates: 2024-01-04 arrives later in the test."""
-    import_snapshots([snapshots_dir / "day1.csv", snapshots_dir / "day2.csv"], store)
-    return store
-
-
 def table_rows(html):
     body = html.split('<table class="stack" id="coins-table">', 1)[1].split("</table>", 1)[0]
     return [(unquote(link), name) for link, name in re.findall(r'<a href="/coins/([^"]+)">([^<]+)</a>', body)]
@@ -264,10 +257,10 @@ def slow_checking_client(make_app, trained_dir, report_dir):
 
 def reads_of(send):
     """Return the SELECTs that send() made the app run on the store (the log writer's inserts aside)."""
-    from liquidity.web.extensions import stores
+    from liquidity.web.extensions import read_models
 
     app = send.__self__.application
-    engine = stores.bound(app).open().engine
+    engine = read_models.get(app).store.open().engine
     statements = []
 
     def record(_connection, _cursor, statement, *_):
@@ -289,7 +282,7 @@ def test_a_repeated_coin_request_asks_the_store_nothing(slow_checking_client, sn
 
 
 def test_new_snapshots_reach_the_answers_at_the_next_store_check(slow_checking_client, two_days_store, snapshots_dir):
-    from liquidity.web.extensions import stores
+    from liquidity.web.extensions import read_models
 
     client = slow_checking_client
     before = client.get("/api/v1/coins/Bitcoin:BTC").get_json()
@@ -297,7 +290,7 @@ def test_new_snapshots_reach_the_answers_at_the_next_store_check(slow_checking_c
     import_snapshots(snapshots_dir / "day4.csv", two_days_store)
     # Until the worker checks the store again, it serves what it holds: the same answer, never a mix of two.
     assert client.get("/api/v1/coins/Bitcoin:BTC").get_json() == before
-    stores.bound(client.application).window.check_every = 0  # the next check is due
+    read_models.get(client.application).refresh()  # the next check, as the worker's refresher makes it
     after = client.get("/api/v1/coins/Bitcoin:BTC").get_json()
     assert after["end"] == DAY4 and after["count"] == before["count"] + 1
     answer = client.get("/api/v1/coins/Bitcoin:BTC/forecast").get_json()

@@ -7,8 +7,6 @@ from click.testing import CliRunner
 from conftest import logged
 
 from liquidity.commands.daily import daily_command
-from liquidity.store import MarketStore
-from liquidity.store.importer import import_snapshots
 from liquidity.store.predictions import log_forecasts
 
 pytestmark = pytest.mark.usefixtures("no_coingecko_settings_from_the_machine")

@@ -6,7 +6,6 @@ import io
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import open_store
 
 from liquidity.commands.store import forecast_command
 from liquidity.dataset import load_snapshots
@@ -123,102 +122,6 @@ def test_command_errors_are_one_line_naming_the_problem(snapshots_store, trained
     assert words in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "x.csv").exists()
-
-
-def test_an_empty_or_unreadable_store_leaves_the_cards_reference(market_store_in_tmp, tmp_path):
-    from liquidity.forecasting import LatestReference
-
-    with open_store(market_store_in_tmp):  # migrated, and empty
-        pass
-    assert LatestReference(market_store_in_tmp).ratios() is None
-    (tmp_path / "not-a-db").write_text("plain text, not SQLite")
-    assert LatestReference(f"sqlite:///{tmp_path}/not-a-db").ratios() is None
-
-
-def test_the_latest_reference_is_re_read_only_after_max_age(snapshots_store, snapshots_dir, tmp_path):
-    from liquidity.forecasting import LatestReference
-
-    reference = LatestReference(snapshots_store.url, max_age=3600)
-    first = reference.ratios()
-    later = tmp_path / "later.csv"
-    later.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n2024-01-05,x,X,X,1,5,10\n")
-    import_snapshots(later, snapshots_store)
-    assert reference.ratios() is first  # within max_age: the cached ratios
-    reference.max_age = 0
-    assert reference.ratios().tolist() == [0.5]  # the newer snapshot, one coin
-
-
-def test_the_latest_reference_never_creates_a_store(tmp_path):
-    from liquidity.forecasting import LatestReference
-
-    assert LatestReference(f"sqlite:///{tmp_path}/absent/market.db").ratios() is None
-    assert not (tmp_path / "absent").exists()
-
-
-def test_the_market_window_forecasts_what_the_store_does(snapshots_store, fixture_model):
-    from liquidity.forecasting import MarketWindow, latest_ratios
-
-    window = MarketWindow(snapshots_store)
-    assert window.latest == "2024-01-04"
-    assert window.latest_ratios().tolist() == latest_ratios(snapshots_store).tolist()  # the reference, from memory
-    for coin_id in ("Bitcoin:BTC", "Ethereum:ETH"):
-        assert forecast_coin(window, fixture_model, coin_id) == forecast_coin(snapshots_store, fixture_model, coin_id)
-        # A past date is read from the store.
-        assert (forecast_coin(window, fixture_model, coin_id, "2024-01-02")
-                == forecast_coin(snapshots_store, fixture_model, coin_id, "2024-01-02"))
-    assert forecast_market(window, fixture_model).equals(forecast_market(snapshots_store, fixture_model))
-    with pytest.raises(CoinNotFound, match="'no-such-coin' on 2024-01-04"):
-        forecast_coin(window, fixture_model, "no-such-coin")
-
-
-def test_the_market_window_reloads_when_a_newer_snapshot_lands(snapshots_store, fixture_model, tmp_path):
-    from liquidity.forecasting import MarketWindow
-
-    window = MarketWindow(snapshots_store, check_every=3600)
-    before = forecast_market(window, fixture_model)
-    later = tmp_path / "later.csv"
-    later.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n2024-01-05,Bitcoin:BTC,Bitcoin,BTC,43000,1,100\n")
-    import_snapshots(later, snapshots_store)
-    assert window.latest == "2024-01-04"  # checked less than check_every ago: the window still serves its copy
-    assert forecast_market(window, fixture_model).equals(before)
-    window.check_every = 0
-    assert window.latest == "2024-01-05"
-    assert forecast_market(window, fixture_model)["coin_id"].tolist() == ["Bitcoin:BTC"]
-    assert (forecast_coin(window, fixture_model, "Bitcoin:BTC")
-            == forecast_coin(snapshots_store, fixture_model, "Bitcoin:BTC"))
-    with pytest.raises(CoinNotFound):
-        forecast_coin(window, fixture_model, "Ethereum:ETH")  # not in the newest snapshot
-
-
-def test_the_market_window_forecasts_a_coin_once_per_store_version(snapshots_store, fixture_model, tmp_path,
-                                                                   monkeypatch):
-    from liquidity.forecasting import MarketWindow
-
-    calls = []
-    real = fixture_model.forecast_history
-    monkeypatch.setattr(fixture_model, "forecast_history", lambda *arrays: calls.append(1) or real(*arrays))
-    window = MarketWindow(snapshots_store, check_every=0)
-    first = forecast_coin(window, fixture_model, "Bitcoin:BTC")
-    assert forecast_coin(window, fixture_model, "Bitcoin:BTC") is first and len(calls) == 1
-    forecast_coin(window, fixture_model, "Ethereum:ETH")
-    assert len(calls) == 2  # one per coin
-    late = tmp_path / "late.csv"  # a late coin on the latest date moves every rank of that date
-    late.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n2024-01-04,late,Late,LATE,1,99,100\n")
-    import_snapshots(late, snapshots_store)
-    again = forecast_coin(window, fixture_model, "Bitcoin:BTC")
-    assert len(calls) == 3 and again == forecast_coin(snapshots_store, fixture_model, "Bitcoin:BTC")
-    assert again.score != first.score
-
-
-def test_an_empty_window_says_to_import_first(store, fixture_model):
-    from liquidity.forecasting import MarketWindow
-
-    window = MarketWindow(store)
-    assert window.latest is None
-    with pytest.raises(ForecastError, match="import snapshots first"):
-        forecast_coin(window, fixture_model, "Bitcoin:BTC")
-    with pytest.raises(ForecastError, match="import snapshots first"):
-        forecast_market(window, fixture_model)
 
 
 def test_the_form_and_the_api_rank_a_coin_in_the_latest_stored_snapshot(make_app, trained_dir, report_dir, store,

@@ -6,55 +6,54 @@ import time
 from datetime import UTC, datetime
 
 import pandas as pd
-import pytest
 from conftest import logged, open_store
 
-from liquidity.web.extensions import BoundStore
+from liquidity.web.services import PredictionLog, ProcessStore
 
 ROW = {"volume": 1.0, "mkt_cap": 2.0, "h1": None, "price": 3.0, "forecast_score": 0.5, "level": "High",
        "band_low": 0.4, "band_high": 0.6}
 
 
-@pytest.fixture(autouse=True)
-def migrated(market_store_in_tmp):
-    """Create the schema first, as the app's start-up does: the writer writes through a store opened for reading."""
-    open_store(market_store_in_tmp).close()
+def log_on(url):
+    """Return a PredictionLog on the store at url, migrated first as the app's start-up does."""
+    open_store(url).close()
+    return PredictionLog(ProcessStore(url), enabled=True)
 
 
 def test_rows_are_stamped_when_queued_and_written_together(market_store_in_tmp):
-    bound = BoundStore(market_store_in_tmp, log_enabled=True, check_seconds=5.0)
-    bound.writer.flush_seconds = 0.3  # gather both requests into one batch
+    log = log_on(market_store_in_tmp)
+    log.writer.flush_seconds = 0.3  # gather both requests into one batch
     queued_at = datetime.now(UTC)
-    bound.writer.put([ROW], "api", "v1")
-    bound.writer.put(pd.DataFrame([ROW, ROW]), "batch", "v1")
+    log.writer.put([ROW], "api", "v1")
+    log.writer.put(pd.DataFrame([ROW, ROW]), "batch", "v1")
     time.sleep(0.1)
     assert logged(market_store_in_tmp).empty  # nothing written while the batch gathers
-    assert bound.writer.flush()
+    assert log.writer.flush()
     rows = logged(market_store_in_tmp)
     assert rows["source"].tolist() == ["api", "batch", "batch"]
     assert rows["created_at"].iloc[1] == rows["created_at"].iloc[2]  # one request's rows: one time
     made = pd.Timestamp(rows["created_at"].iloc[0]).tz_localize(UTC)
     assert abs((made - pd.Timestamp(queued_at)).total_seconds()) < 0.1  # the time it was made, not written
-    assert bound.log.as_dict()["written"] == 3
+    assert log.counts.as_dict()["written"] == 3
 
 
 def test_a_failed_batch_is_counted_and_the_writer_goes_on(market_store_in_tmp):
-    bound = BoundStore(market_store_in_tmp, log_enabled=True, check_seconds=5.0)
-    bound.writer.put([ROW], "no such source", "v1")  # refused by the log: counted as failed, not fatal
-    assert bound.writer.flush()
-    bound.writer.put([ROW], "api", "v1")
-    assert bound.writer.flush()
+    log = log_on(market_store_in_tmp)
+    log.writer.put([ROW], "no such source", "v1")  # refused by the log: counted as failed, not fatal
+    assert log.writer.flush()
+    log.writer.put([ROW], "api", "v1")
+    assert log.writer.flush()
     assert logged(market_store_in_tmp)["source"].tolist() == ["api"]
-    assert bound.writer.thread.is_alive()
+    assert log.writer.thread.is_alive()
 
 
 EXIT_SCRIPT = """
 import sys
-from liquidity.web.extensions import BoundStore
-bound = BoundStore(sys.argv[1], log_enabled=True, check_seconds=5.0)
-bound.writer.flush_seconds = 30  # far longer than the process lives: only the exit flush can write the rows
+from liquidity.web.services import PredictionLog, ProcessStore
+log = PredictionLog(ProcessStore(sys.argv[1]), enabled=True)
+log.writer.flush_seconds = 30  # far longer than the process lives: only the exit flush can write the rows
 for _ in range(5):
-    bound.writer.put([{"volume": 1.0, "mkt_cap": 2.0, "price": 3.0, "forecast_score": 0.5, "level": "High"}],
+    log.writer.put([{"volume": 1.0, "mkt_cap": 2.0, "price": 3.0, "forecast_score": 0.5, "level": "High"}],
                      "api", "v1")
 """
 
@@ -68,19 +67,19 @@ def test_rows_still_queued_when_the_process_exits_are_written(market_store_in_tm
 def test_a_forked_worker_writes_its_own_rows_and_never_its_parents(market_store_in_tmp):
     import os
 
-    bound = BoundStore(market_store_in_tmp, log_enabled=True, check_seconds=5.0)
-    bound.writer.flush_seconds = 30  # the parent's rows stay queued across the fork
-    bound.writer.put([ROW], "api", "parent")
+    log = log_on(market_store_in_tmp)
+    log.writer.flush_seconds = 30  # the parent's rows stay queued across the fork
+    log.writer.put([ROW], "api", "parent")
     pid = os.fork()
     if pid == 0:  # the child, as a gunicorn worker forked from a master that had queued rows
         code = 1
         try:
-            fresh = len(bound.writer.items) == 0
-            bound.writer.put([ROW, ROW], "api", "child")
-            code = 0 if fresh and bound.writer.flush() else 1
+            fresh = len(log.writer.items) == 0
+            log.writer.put([ROW, ROW], "api", "child")
+            code = 0 if fresh and log.writer.flush() else 1
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert bound.writer.flush()
+    assert log.writer.flush()
     assert sorted(logged(market_store_in_tmp)["model_version"]) == ["child", "child", "parent"]

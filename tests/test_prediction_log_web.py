@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from conftest import logged
 
-from liquidity.web.extensions import stores
+from liquidity.web.extensions import prediction_logs
 from liquidity.web.settings import ConfigError, load_settings
 
 ITEM = {"price": 40859.46, "1h": 0.022, "24h_volume": 35390763321, "mkt_cap": 770991461396}
@@ -69,7 +69,7 @@ def test_a_store_failure_is_counted_and_the_answer_still_goes_out(broken_store_a
     several = client.post("/api/v1/predict", json=[ITEM, ITEM])
     assert (single.status_code, several.status_code) == (200, 200)
     assert 0 <= single.get_json()["prediction"]["score"] <= 1
-    assert stores.flush(broken_store_app)
+    assert prediction_logs.flush(broken_store_app)
     health = client.get("/healthz").get_json()["prediction_log"]
     assert (health["written"], health["failed"]) == (0, 3)
     assert health["last_failure_at"]
@@ -77,7 +77,7 @@ def test_a_store_failure_is_counted_and_the_answer_still_goes_out(broken_store_a
 
 def test_a_working_store_counts_what_it_wrote(client, app):
     client.post("/api/v1/predict", json=[ITEM, ITEM])
-    assert stores.flush(app)
+    assert prediction_logs.flush(app)
     assert client.get("/healthz").get_json()["prediction_log"]["written"] == 2
 
 
@@ -113,5 +113,5 @@ def test_a_bad_database_url_is_a_503_naming_nothing_secret_and_predictions_still
     assert response.status_code == 503 and response.get_json()["error"] == "Market store unavailable"
     assert "hunter2" not in response.get_data(as_text=True)
     assert client.post("/api/v1/predict", json=ITEM).status_code == 200
-    assert stores.flush(app)
+    assert prediction_logs.flush(app)
     assert client.get("/healthz").get_json()["prediction_log"]["failed"] == 1

@@ -14,7 +14,7 @@ from liquidity.dataset import load_snapshots
 from liquidity.settings import DEFAULT_DATABASE, database_url
 from liquidity.store import MarketStore, StoreError, migrate, parse_database_url
 from liquidity.store.importer import DUPLICATE_REASON, import_snapshots
-from liquidity.store.schema import FRAME_COLUMNS, metadata
+from liquidity.store.schema import FRAME_COLUMNS
 from liquidity.store.store import alembic_config, create_store_engine, current_revision
 
 FIXTURES = Path(__file__).parent / "fixtures"

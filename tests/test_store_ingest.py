@@ -3,7 +3,6 @@ import math
 import pytest
 from click.testing import CliRunner
 
-from liquidity.coingecko import CoinGeckoClient
 from liquidity.commands.ingest import ingest_command
 from liquidity.dataset import load_snapshots
 from liquidity.ingest import IngestError, ingest

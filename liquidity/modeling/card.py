@@ -142,6 +142,17 @@ def check_card(card):
     return wrong
 
 
+
+def check_model(model):
+    """Raise ValueError naming what the verified card lacks that the pages and the forecast read.
+
+    Structure only, no scoring: the web app's create_app runs in gunicorn's master before it forks, and the fast
+    path must not start there (see LiquidityModel._scorer).
+    """
+    wrong = check_card(model.card)
+    if wrong:
+        raise ValueError(f"the model card lacks or has malformed section(s): {', '.join(wrong)}")
+
 def probe_differences(card, pipeline_predict):
     """Return the probe rows where pipeline_predict(features) differs from the scores recorded in the card."""
     scores = pipeline_predict(matrix_from_json(card["probe"]["features"]))

@@ -278,3 +278,12 @@ def coin_log(store, coin_id, limit=30):
                  .where(f.c.coin_id == coin_id)
                  .order_by(f.c.snapshot_date.desc(), f.c.model_version).limit(limit))
     return _read(store, statement)
+
+
+def newest_log_id(store):
+    """Return the id of the newest logged forecast, or None for an empty log: it changes whenever a row is logged."""
+    try:
+        with store.engine.connect() as connection:
+            return connection.execute(sa.select(sa.func.max(prediction_log.c.id))).scalar_one()
+    except sa.exc.DBAPIError as error:
+        raise _error(store, "read", error) from None

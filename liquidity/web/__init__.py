@@ -1,13 +1,14 @@
-"""The web app: the factory, one blueprint per feature, shared model access, errors, headers and logs."""
+"""The web app: the factory, one blueprint per feature, shared model and read-model access, errors, headers, logs."""
 
-from flask import Flask
+from flask import Flask, g
 
 from liquidity.paths import STATIC_DIR, TEMPLATES_DIR
-from liquidity.web.extensions import ModelUnavailable, StoreUnavailable, csrf, models, stores
+from liquidity.web.extensions import csrf, models, prediction_logs, read_models
+from liquidity.web.services import ModelUnavailable, StoreUnavailable, migrate_store
 from liquidity.web.settings import ConfigError, load_settings
 
-__all__ = ["ConfigError", "ModelUnavailable", "StoreUnavailable", "check_model", "create_app", "current_model",
-           "current_store"]
+__all__ = ["ConfigError", "ModelUnavailable", "StoreUnavailable", "create_app", "current_market", "current_model",
+           "reference_ratios"]
 
 
 def create_app(test_config=None):
@@ -22,21 +23,29 @@ def create_app(test_config=None):
     if app.config["LIQUIDITY_ENV"] == "production":
         app.debug = False
     observability.init_app(app)
+    if serving():
+        migrate_store(app.config["DATABASE_URL"])
     models.init_app(app)
-    stores.init_app(app)
+    prediction_logs.init_app(app)
+    read_models.init_app(app, models.get(app))
     register_blueprints(app)
     ratelimit.init_app(app)
     errors.init_app(app)
     formatting.init_app(app)
     commands.init_app(app)
-    if app.config["PROXY_COUNT"]:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        # Behind N TLS-terminating proxies: trust their X-Forwarded-For/-Proto/-Host (and only theirs), so the
-        # client address keys the rate limits and url_for builds https:// links.
-        count = app.config["PROXY_COUNT"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    register_proxy_fix(app)
     return app
+
+
+def serving():
+    """Return False when the app is created for a command (flask --app app import ...), True to serve it.
+
+    The commands that write to the store migrate it themselves and report their own errors; `flask run` serves.
+    """
+    import click
+
+    context = click.get_current_context(silent=True)
+    return context is None or context.command.name == "run"
 
 
 def register_blueprints(app):
@@ -49,9 +58,14 @@ def register_blueprints(app):
     csrf.exempt(api.bp)
 
 
-def current_store():
-    """Return the app's MarketStore (opened on first use in this process), or raise StoreUnavailable."""
-    return stores.get()
+def register_proxy_fix(app):
+    """Behind PROXY_COUNT TLS-terminating proxies, trust their X-Forwarded-For/-Proto/-Host (and only theirs), so
+    the client address keys the rate limits and url_for builds https:// links."""
+    count = app.config["PROXY_COUNT"]
+    if count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
 
 def current_model():
@@ -59,14 +73,19 @@ def current_model():
     return models.require()
 
 
-def check_model(model):
-    """Raise ValueError naming what the verified card lacks that the pages and the forecast read.
+def current_market():
+    """Return the MarketState this request is served from: one per request, however often asked.
 
-    Structure only, no scoring: create_app runs in gunicorn's master before it forks, and the fast path
-    must not start there (see LiquidityModel._scorer).
+    Raises liquidity.store.StoreError when the store cannot be read (the error handler answers 503).
     """
-    from liquidity.modeling.card import check_card
+    state = g.get("market_state")
+    if state is None:
+        state = g.market_state = read_models.get().current()
+    return state
 
-    wrong = check_card(model.card)
-    if wrong:
-        raise ValueError(f"the model card lacks or has malformed section(s): {', '.join(wrong)}")
+
+def reference_ratios():
+    """Return the ratios a coin given by its four inputs is ranked against: the latest stored snapshot's, or None
+    (the model card's reference snapshot) while the store is empty or cannot be read."""
+    state = g.get("market_state")
+    return state.reference_ratios() if state is not None else read_models.get().reference_ratios()

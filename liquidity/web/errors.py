@@ -1,4 +1,5 @@
-"""One error handler for every 4xx/5xx: the site's error page, or JSON under /api/ and /healthz."""
+"""One error handler for every 4xx/5xx: the site's error page, or JSON under /api/ and /healthz; a store failure
+anywhere in a view is a 503 whose reason goes to the log, not to the client."""
 
 import logging
 
@@ -6,14 +7,17 @@ from flask import render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge, TooManyRequests
 
-from liquidity.web.extensions import StoreUnavailable
+from liquidity.store import StoreError
 from liquidity.web.ratelimit import retry_after_seconds
+from liquidity.web.services import StoreUnavailable
 
 log = logging.getLogger("liquidity.web")
 
 TITLES = {400: "Bad request", 404: "Page not found", 405: "Method not allowed", 410: "No longer available",
           413: "Upload too large", 415: "Unsupported media type", 429: "Too many requests", 500: "Something went wrong",
           503: "Model unavailable"}
+# The reason (which may name the database's host) is in the server's log, not in the answer.
+STORE_UNAVAILABLE = "The market store cannot be read right now; the operator can see why in the logs."
 # What exists, for the 404 answer: (endpoint, what it is) for people, (method, path, what) for programs.
 SITE_PAGES = (
     ("home.index", "Forecast one coin from its 24h volume, market cap, 1h change and price"),
@@ -80,7 +84,14 @@ def handle_error(error):
                            retry_after=retry_after, pages=SITE_PAGES if code == 404 else ()), code, headers
 
 
+def handle_store_error(error):
+    """Answer a store failure (StoreError raised anywhere in a view) with the 503 page or JSON; log the reason."""
+    log.error("market store unavailable on %s %s: %s", request.method, request.path, error)
+    return handle_error(StoreUnavailable(STORE_UNAVAILABLE))
+
+
 def init_app(app):
-    """Register handle_error for every HTTP error and for unexpected exceptions."""
+    """Register handle_error for every HTTP error and for unexpected exceptions, handle_store_error for the store."""
+    app.register_error_handler(StoreError, handle_store_error)
     app.register_error_handler(HTTPException, handle_error)
     app.register_error_handler(Exception, handle_error)

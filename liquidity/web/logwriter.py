@@ -16,6 +16,11 @@ import weakref
 from collections import deque
 from datetime import UTC, datetime
 
+# Imported with the module, not on first write: the exit flush runs during interpreter shutdown, when importing
+# pandas (which the store needs) fails with "can't register atexit after shutdown".
+from liquidity.store import StoreError
+from liquidity.store.predictions import log_forecast_batches
+
 log = logging.getLogger("liquidity.web")
 
 FLUSH_SECONDS = 0.05
@@ -25,8 +30,8 @@ MAX_BATCH_ROWS = 20_000
 class LogWriter:
     """Queue logged forecasts and write them from a background thread of this process."""
 
-    def __init__(self, bound, flush_seconds=FLUSH_SECONDS):
-        self.bound = bound  # the BoundStore: its store, opened in this process, and its LogCounter
+    def __init__(self, prediction_log, flush_seconds=FLUSH_SECONDS):
+        self.prediction_log = prediction_log  # the PredictionLog: its store, opened in this process, and its counts
         self.flush_seconds = flush_seconds
         self.thread = None
         self.pid = None  # the process the thread and the exit flush belong to
@@ -103,15 +108,12 @@ class LogWriter:
                 self.done.notify_all()
 
     def _write(self, batch):
-        from liquidity.store import StoreError
-        from liquidity.store.predictions import log_forecast_batches
-
         rows = sum(len(item[0]) for item in batch)
         try:
-            written = log_forecast_batches(self.bound.open(), batch)
+            written = log_forecast_batches(self.prediction_log.open(), batch)
         except (StoreError, OSError) as error:
-            self.bound.log.add(failed=rows)
+            self.prediction_log.counts.add(failed=rows)
             sources = ", ".join(sorted({item[1] for item in batch}))
             log.error("prediction log: %d forecast(s) from %s not logged: %s", rows, sources, error)
         else:
-            self.bound.log.add(written=written)
+            self.prediction_log.counts.add(written=written)

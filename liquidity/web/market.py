@@ -1,18 +1,12 @@
-"""What the coin pages and the coin API share: the latest market with its forecasts, the listing's query, a coin's
-history with the forecast made on each date, its past forecasts. Results are cached in the worker's MarketWindow,
-keyed on the store version it last saw (checked at most every LIQUIDITY_STORE_CHECK_SECONDS), so a request served
-from memory asks the database nothing.
+"""What the coin pages and the coin API share: the listing's query and its page of the market table, the query's
+days and date, and a coin's forecast logged as it is served (the read model, liquidity/web/readmodel.py, holds the
+data).
 """
 
 from dataclasses import dataclass
 from datetime import date as Date
-from datetime import timedelta
 
-import numpy as np
-import pandas as pd
-
-from liquidity.store import StoreError
-from liquidity.web.extensions import StoreUnavailable
+from liquidity.web.extensions import prediction_logs
 
 PER_PAGE = 50
 MAX_PER_PAGE = 500
@@ -23,65 +17,6 @@ SORT_COLUMNS = {"coin": "coin", "symbol": "symbol", "score": "score", "forecast"
                 "volume": "volume", "mkt_cap": "mkt_cap", "price": "price"}
 TEXT_SORTS = ("coin", "symbol")
 MAX_QUERY = 100
-
-
-def read(call, *args):
-    """Run a store read; a store failure is a 503 with the reason, never a 500."""
-    try:
-        return call(*args)
-    except StoreError as error:
-        raise StoreUnavailable(f"The market store cannot be read right now: {error}") from None
-
-
-def market_table(window, model):
-    """Return the latest snapshot with each coin's forecast: one row per coin, largest market cap first."""
-    version = window.version
-    if version[0] is None:
-        return pd.DataFrame(columns=["date", "coin_id", "coin", "symbol", "price", "volume", "mkt_cap", "turnover",
-                                     "score", "forecast_score", "level", "band_low", "band_high"])
-
-    def compute():
-        from liquidity.forecasting import forecast_market
-
-        day = version[0]
-        forecasts = forecast_market(window, model, day)
-        rows = window.store.snapshot(day)[["coin_id", "coin", "symbol", "price", "volume", "mkt_cap"]]
-        table = rows.merge(forecasts[["coin_id", "score", "forecast_score", "level", "band_low", "band_high"]],
-                           on="coin_id", how="left", validate="one_to_one")
-        table.insert(0, "date", day)
-        table["turnover"] = table["volume"] / table["mkt_cap"]
-        return table.sort_values("mkt_cap", ascending=False, kind="stable").reset_index(drop=True)
-
-    return window.cache.get(("market", model, version), compute)
-
-
-def listing_page(window, model, listing):
-    """Return (rows of the listing's page, rows matching, pages, date) of market_table, cached per query."""
-    version = window.version
-
-    def compute():
-        table = market_table(window, model)
-        rows, total, pages = select(table, listing)
-        return rows, total, pages, (table["date"].iloc[0] if len(table) else None)
-
-    return window.cache.get(("listing", model, version, listing.key()), compute)
-
-
-def coin_history(window, coin_id, days):
-    """Return the coin's stored rows over the `days` days up to the latest stored date, oldest first."""
-    version = window.version
-    return window.cache.get(("history", version, coin_id, days),
-                            lambda: window.store.coin_history(coin_id, version[0], days))
-
-
-def coin_past(window, coin_id, limit):
-    """Return the coin's past logged forecasts as records (newest first, one per date and model version), at most
-    LIQUIDITY_STORE_CHECK_SECONDS old: every worker's log writes land in it within that time."""
-    from liquidity.store.predictions import coin_log
-
-    return window.cache.get(("past", window.version, coin_id, limit),
-                     lambda: tuple(coin_log(window.store, coin_id, limit).itertuples(index=False)),
-                     max_age=window.check_every)
 
 
 @dataclass
@@ -179,36 +114,22 @@ def parse_date(raw):
         return None, f"must be a date like 2024-03-16, not {raw!r}"
 
 
-def coin_forecast_history(window, model, coin_id, days):
-    """Return the coin's rows over the last `days` days, each with the forecast made from it (for the next date).
+def coin_log_row(forecast):
+    """Return the prediction log's row for a CoinForecast (which carries the coin's stored row it came from)."""
+    h1 = forecast.h1
+    return {"coin_id": forecast.coin_id, "snapshot_date": forecast.date, "volume": forecast.volume,
+            "mkt_cap": forecast.mkt_cap, "h1": None if h1 is None or h1 != h1 else h1, "price": forecast.price,
+            "score": forecast.score, "forecast_score": forecast.forecast_score, "level": forecast.level,
+            "band_low": forecast.band_low, "band_high": forecast.band_high}
 
-    Each date's forecast is the one forecast_coin gives for that date: the same history window, the same model.
+
+def forecast_and_log(market, model, coin_id, source, date=None):
+    """Return (CoinForecast, the coin's inputs that day) from the MarketState market; log the forecast.
+
+    Raises CoinNotFound or ForecastError.
     """
-    version = window.version
-
-    def compute():
-        from liquidity.features import LONGEST_LAG
-
-        rows = coin_history(window, coin_id, days + LONGEST_LAG + 1)
-        if rows.empty:
-            return rows.assign(forecast_score=[], band_low=[], band_high=[], level=[])
-        end = Date.fromisoformat(version[0])
-        first_shown = (end - timedelta(days=days)).isoformat()
-        dates = rows["date"].to_numpy()
-        days_of = np.array([Date.fromisoformat(d).toordinal() for d in dates])
-        columns = {name: rows[name].to_numpy() for name in ("volume", "mkt_cap", "1h", "price", "liquidity_score")}
-        forecast, low, high, level = [], [], [], []
-        shown = np.flatnonzero(dates > first_shown)
-        for index in shown:
-            lagged = (days_of > days_of[index] - (LONGEST_LAG + 1)) & (np.arange(len(dates)) <= index)
-            result = model.forecast_history(dates[lagged], columns["volume"][lagged], columns["mkt_cap"][lagged],
-                                            columns["1h"][lagged], columns["price"][lagged],
-                                            columns["liquidity_score"][lagged])
-            forecast.append(result.forecast_score)
-            low.append(result.band_low)
-            high.append(result.band_high)
-            level.append(result.level)
-        picked = rows.iloc[shown].reset_index(drop=True)
-        return picked.assign(forecast_score=forecast, band_low=low, band_high=high, level=level)
-
-    return window.cache.get(("coin", model, version, coin_id, days), compute)
+    forecast = market.coin_forecast(coin_id, date)
+    # The forecast carries the row it came from: no second read of the store on the request's path.
+    row = {"volume": forecast.volume, "mkt_cap": forecast.mkt_cap, "1h": forecast.h1, "price": forecast.price}
+    prediction_logs.log_forecasts([coin_log_row(forecast)], source, model.version)
+    return forecast, row

@@ -2,18 +2,10 @@
 
 from flask import abort, current_app, request
 
-from liquidity.web import current_model
+from liquidity.web import current_market, current_model
 from liquidity.web.api.views import bad_request, bp
-from liquidity.web.extensions import stores
-from liquidity.web.market import (
-    coin_history,
-    coin_past,
-    listing_page,
-    parse_date,
-    parse_days,
-    parse_listing,
-    read,
-)
+from liquidity.web.extensions import prediction_logs
+from liquidity.web.market import forecast_and_log, parse_date, parse_days, parse_listing
 
 PAST_FORECASTS = 10
 
@@ -23,15 +15,15 @@ def _number(value):
     return None if value is None or value != value else float(value)
 
 
-def _answer(window, key, compute):
-    """Return the JSON response cached under key (a store version is part of every key), or None when compute
-    found nothing. The body is serialised once: encoding a 90-day history took longer than the rest of the request."""
+def _answer(market, key, compute):
+    """Return the JSON response of compute() (None when it found nothing), encoded once per store version: encoding
+    a 90-day history took longer than the rest of a request served from memory."""
 
     def encoded():
         payload = compute()
         return None if payload is None else current_app.json.response(payload).get_data()
 
-    body = read(window.cache.get, key, encoded)
+    body = market.rendered(key, encoded)
     return None if body is None else current_app.response_class(body, mimetype=current_app.json.mimetype)
 
 
@@ -53,15 +45,15 @@ def coins():
     listing, errors = parse_listing(request.args)
     if errors:
         return _bad_parameters(errors)
-    window = stores.window()
+    market = current_market()
 
     def compute():
-        rows, total, pages, date = listing_page(window, model, listing)
+        rows, total, pages, date = market.market_page(listing)
         return {"date": date, "model_version": model.version, "threshold": model.threshold, "total": total,
                 "page": listing.page, "pages": pages, "per_page": listing.per_page,
                 "coins": [coin_answer(row) for row in rows.itertuples()]}
 
-    return _answer(window, ("api coins", model, window.version, listing.key()), compute)
+    return _answer(market, ("api coins", listing.key()), compute)
 
 
 @bp.get("/coins/<coin_id>")
@@ -70,10 +62,10 @@ def coin(coin_id):
     days, error = parse_days(request.args.get("days"))
     if error:
         return _bad_parameters([("days", error)])
-    window = stores.window()
+    market = current_market()
 
     def compute():
-        rows = coin_history(window, coin_id, days)
+        rows = market.coin_history(coin_id, days)
         if rows.empty:
             return None
         last = rows.iloc[-1]
@@ -85,7 +77,7 @@ def coin(coin_id):
         return {"coin_id": coin_id, "coin": last["coin"], "symbol": last["symbol"], "days": days,
                 "end": last["date"], "count": len(history), "history": history}
 
-    answer = _answer(window, ("api coin", window.version, coin_id, days), compute)
+    answer = _answer(market, ("api coin", coin_id, days), compute)
     if answer is None:
         abort(404, description=f"No coin with the id {coin_id!r} in the last {days} day(s) of the market store.")
     return answer
@@ -95,18 +87,17 @@ def coin(coin_id):
 def coin_forecast(coin_id):
     """Forecast the coin's next-snapshot score from its stored history (?date=, default the latest); logged."""
     from liquidity.forecasting import ForecastError
-    from liquidity.web.coins.views import forecast_and_log
 
     date, error = parse_date(request.args.get("date"))
     if error:
         return _bad_parameters([("date", error)])
     model = current_model()
-    window = stores.window()
+    market = current_market()
     try:
-        forecast, _ = forecast_and_log(window, model, coin_id, "api", date)
+        forecast, _ = forecast_and_log(market, model, coin_id, "api", date)
     except ForecastError as error:  # CoinNotFound included
         abort(404, description=str(error))
-    past = read(coin_past, window, coin_id, PAST_FORECASTS)
+    past = market.past_forecasts(coin_id, PAST_FORECASTS)
     return {"model_version": model.version, "threshold": model.threshold, "coin_id": forecast.coin_id,
             "coin": forecast.coin, "symbol": forecast.symbol, "date": forecast.date, "score": forecast.score,
             "forecast_score": forecast.forecast_score, "level": forecast.level,
@@ -119,7 +110,5 @@ def coin_forecast(coin_id):
 @bp.get("/monitor")
 def monitor():
     """Return the monitor's figures: log counts, realized accuracy against persistence and input drift, by week."""
-    from liquidity.web.extensions import stores
-    from liquidity.web.monitor.views import figures
-
-    return {**figures(), "log_writes_this_worker": stores.log_state()}
+    current_model()  # 503 first when the model is not loaded, as the page does
+    return {**current_market().monitor(), "log_writes_this_worker": prediction_logs.log_state()}

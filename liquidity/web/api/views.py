@@ -6,11 +6,11 @@ from flask import Blueprint, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from liquidity.features import INPUT_COLUMNS
-from liquidity.schema import api_keys
 from liquidity.hints import borderline, h1_warning
-from liquidity.web import current_model
+from liquidity.schema import api_keys
+from liquidity.web import current_model, reference_ratios
 from liquidity.web.api.openapi import openapi_document
-from liquidity.web.extensions import stores
+from liquidity.web.extensions import prediction_logs
 from liquidity.web.observability import log_prediction
 from liquidity.web.scoring import check_json_items, forecast_log_row, frame_log_rows, read_json_items
 
@@ -111,25 +111,25 @@ def predict():
         if errors:
             return bad_request(f"{len(errors)} invalid value(s); nothing was scored.", errors)
         row = values[0]
-        result = model.forecast(row["volume"], row["mkt_cap"], row["1h"], row["price"], stores.reference_ratios())
+        result = model.forecast(row["volume"], row["mkt_cap"], row["1h"], row["price"], reference_ratios())
         answer = item_answer(model, row["1h"], result.score, result.level, result.band_low, result.band_high,
                              result.implied_ratio, result.implied_volume, result.out_of_range)
         log_prediction(source="api", inputs=row, score=round(result.score, 6),
                        liquidity_level=result.level, model_version=model.version)
-        stores.log_forecasts([forecast_log_row(result, row["volume"], row["mkt_cap"], row["1h"], row["price"])],
-                             "api", model.version)
+        prediction_logs.log_forecasts(
+            [forecast_log_row(result, row["volume"], row["mkt_cap"], row["1h"], row["price"])], "api", model.version)
         return {"model_version": model.version, "threshold": model.threshold, "prediction": answer}
     parsed = read_json_items(items)
     if parsed.errors:
         return bad_request(f"{len(parsed.errors)} invalid value(s); nothing was scored.", parsed.errors)
-    forecast = model.forecast_frame(parsed.valid, stores.reference_ratios())
+    forecast = model.forecast_frame(parsed.valid, reference_ratios())
     h1_values = parsed.valid["1h"].to_numpy()
     answers = [item_answer(model, h1, row.liquidity_score, row.liquidity_level, row.band_low, row.band_high,
                            row.implied_ratio, row.implied_volume, row.out_of_range)
                for h1, row in zip(h1_values, forecast.itertuples())]
     log_prediction(source="api", items=len(answers), model_version=model.version,
                    mean_score=round(float(forecast["liquidity_score"].mean()), 6))
-    stores.log_forecasts(frame_log_rows(parsed.valid, forecast), "api", model.version)
+    prediction_logs.log_forecasts(frame_log_rows(parsed.valid, forecast), "api", model.version)
     return {"model_version": model.version, "threshold": model.threshold, "count": len(answers),
             "predictions": answers}
 

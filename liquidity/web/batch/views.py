@@ -5,10 +5,10 @@ from werkzeug.exceptions import Gone
 
 from liquidity.csvsafe import neutralise_frame
 from liquidity.features import INPUT_COLUMNS
-from liquidity.web import current_model
-from liquidity.web.batch import store
+from liquidity.web import current_model, reference_ratios
+from liquidity.web.batch import results
 from liquidity.web.batch.forms import BatchForm
-from liquidity.web.extensions import stores
+from liquidity.web.extensions import prediction_logs
 from liquidity.web.observability import log_prediction
 from liquidity.web.scoring import TableError, TooManyRows, frame_log_rows, read_csv_upload, score
 
@@ -37,10 +37,10 @@ def scored():
     except TableError as error:
         form.file.errors.append(str(error))
         return render_template("batch/upload.html", form=form), 413 if isinstance(error, TooManyRows) else 400
-    table = score(model, parsed, stores.reference_ratios())
+    table = score(model, parsed, reference_ratios())
     log_prediction(source="batch", rows=len(table), scored=len(parsed.valid),
                    errors=len(parsed.errors), model_version=model.version)
-    stores.log_forecasts(frame_log_rows(parsed.valid, table.loc[parsed.valid.index]), "batch", model.version)
+    prediction_logs.log_forecasts(frame_log_rows(parsed.valid, table.loc[parsed.valid.index]), "batch", model.version)
     name = (form.file.data.filename or "snapshot.csv").rsplit(".", 1)[0] + "_scored.csv"
     # ASCII only: gunicorn writes headers in latin-1, and a name like 数据.csv would fail there (a 500).
     safe = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in name)
@@ -48,7 +48,7 @@ def scored():
     data = neutralise_frame(table).to_csv(index_label="row").encode("utf-8")
     if request.form.get("action") == "download":
         return csv_download(data, safe)
-    token = store.keep(data, safe)
+    token = results.keep(data, safe)
     levels = table["liquidity_level"].value_counts()
     return render_template("batch/result.html", form=BatchForm(), model=model, table=table.head(TABLE_ROWS),
                            total=len(table), scored=len(parsed.valid), errors=parsed.errors[:ERRORS_SHOWN],
@@ -67,7 +67,7 @@ def csv_download(data, name):
 @bp.get("/batch/download/<token>")
 def download(token):
     """Send a scored file this session uploaded a moment ago, without uploading it again."""
-    kept = store.load(token)
+    kept = results.load(token)
     if kept is None:
         raise Gone("This scored file is no longer kept (files are kept for "
                    f"{current_app.config['BATCH_KEEP_SECONDS'] // 60} minutes, for the browser that uploaded "

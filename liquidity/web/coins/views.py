@@ -6,48 +6,17 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from liquidity.store import StoreError
-from liquidity.web import current_model, current_store
+from liquidity.web import current_market, current_model
 from liquidity.web.charts import line_chart
-from liquidity.web.extensions import StoreUnavailable, stores
-from liquidity.web.market import (
-    HISTORY_DAYS,
-    coin_forecast_history,
-    coin_past,
-    listing_page,
-    parse_days,
-    parse_listing,
-    read,
-)
+from liquidity.web.market import HISTORY_DAYS, forecast_and_log, parse_days, parse_listing
 
 bp = Blueprint("coins", __name__)
 
-PICKER_COINS = 200  # the largest coins offered as suggestions; any stored coin can be typed
 PAST_FORECASTS = 30
 SORT_CHOICES = (("mkt_cap", "Market cap"), ("forecast", "Forecast score"), ("score", "Score today"),
                 ("volume", "24h volume"), ("price", "Price"), ("coin", "Name"), ("symbol", "Symbol"))
 COLUMNS = (("coin", "Coin"), ("symbol", "Symbol"), ("score", "Score today"), ("forecast", "Forecast"),
            (None, "Level"), (None, "Band"), ("volume", "24h volume"), ("mkt_cap", "Market cap"))
-
-
-def coin_log_row(forecast, row):
-    """Return the prediction log's row for a CoinForecast and the coin's stored row it came from."""
-    h1 = row["1h"]
-    return {"coin_id": forecast.coin_id, "snapshot_date": forecast.date, "volume": row["volume"],
-            "mkt_cap": row["mkt_cap"], "h1": None if h1 is None or h1 != h1 else h1, "price": row["price"],
-            "score": forecast.score, "forecast_score": forecast.forecast_score, "level": forecast.level,
-            "band_low": forecast.band_low, "band_high": forecast.band_high}
-
-
-def forecast_and_log(window, model, coin_id, source, date=None):
-    """Return (CoinForecast, the coin's inputs that day); log the forecast. Raise CoinNotFound/ForecastError."""
-    from liquidity.forecasting import forecast_coin
-
-    # The latest date's forecasts come from the window in memory; the window reads other dates from the store.
-    forecast = read(forecast_coin, window, model, coin_id, date)
-    # The forecast carries the row it came from: no second read of the store on the request's path.
-    row = {"volume": forecast.volume, "mkt_cap": forecast.mkt_cap, "1h": forecast.h1, "price": forecast.price}
-    stores.log_forecasts([coin_log_row(forecast, row)], source, model.version)
-    return forecast, row
 
 
 @bp.get("/coins")
@@ -58,7 +27,7 @@ def index():
     if errors:
         return render_template("coins/index.html", listing=listing, errors=errors, rows=None, total=0, pages=1,
                                date=None, columns=COLUMNS, sort_choices=SORT_CHOICES), 400
-    rows, total, pages, date = read(listing_page, stores.window(), model, listing)
+    rows, total, pages, date = current_market().market_page(listing)
     if listing.page > pages:
         abort(404, description=f"Page {listing.page} does not exist: this listing has {pages} page(s).")
     return render_template("coins/index.html", listing=listing, errors=[], rows=rows, total=total, pages=pages,
@@ -100,49 +69,22 @@ def coin(coin_id):
     from liquidity.forecasting import CoinNotFound, ForecastError
 
     model = current_model()
-    window = stores.window()
+    market = current_market()
     days, error = parse_days(request.args.get("days"))
     if error:
         abort(400, description=f"days: {error}.")
     try:
-        forecast, row = forecast_and_log(window, model, coin_id, "coin page")
+        forecast, row = forecast_and_log(market, model, coin_id, "coin page")
     except CoinNotFound:
         abort(404, description=f"No coin with the id {coin_id!r} is in the latest stored snapshot. Search for it "
                                "on the coins page.")
     except ForecastError as error:
         abort(404, description=str(error))
-    history = read(coin_forecast_history, window, model, coin_id, days)
-    past = read(coin_past, window, coin_id, PAST_FORECASTS)
+    history = market.coin_forecast_history(coin_id, days)
+    past = market.past_forecasts(coin_id, PAST_FORECASTS)
     return render_template("coins/coin.html", forecast=forecast, row=row, days=days, day_choices=HISTORY_DAYS,
                            charts=history_charts(history, forecast.coin), history=history, past=past,
                            model=model)
-
-
-def picker_coins(window):
-    """Return (coin_id, label) of the largest stored coins on the latest date, cached until the store changes."""
-    version = window.version
-
-    def compute():
-        if version[0] is None:
-            return []
-        latest = window.store.snapshot(version[0]).sort_values("mkt_cap", ascending=False).head(PICKER_COINS)
-        return [(row.coin_id, f"{row.coin} ({row.symbol})") for row in latest.itertuples()]
-
-    return window.cache.get(("picker", version), compute)
-
-
-def resolve(store, text):
-    """Return the coin_id text names (an id, else a symbol or a name, largest market cap first), or None."""
-    latest = store.latest_date()
-    if latest is None:
-        return None
-    rows = store.snapshot(latest)
-    needle = text.strip().lower()
-    for column in ("coin_id", "symbol", "coin"):
-        found = rows[rows[column].str.lower() == needle]
-        if len(found):
-            return found.sort_values("mkt_cap", ascending=False)["coin_id"].iloc[0]
-    return None
 
 
 def percent_text(fraction):
@@ -158,11 +100,11 @@ def pick():
         abort(400, description="coin: missing; type a coin's name, symbol or id, e.g. bitcoin or BTC.")
     if len(text) > 100:
         abort(400, description="coin: at most 100 characters.")
-    store = current_store()
-    coin_id = read(resolve, store, text)
+    market = current_market()
+    coin_id = market.resolve_coin(text)
     if coin_id is None:
         return redirect(url_for("coins.index", q=text))  # let the person choose among near matches
-    row = read(store.coin_history, coin_id, None, 1).iloc[-1]
+    row = market.latest_row(coin_id)
     params = {"volume": format(row["volume"], "f").rstrip("0").rstrip("."),
               "mkt_cap": format(row["mkt_cap"], "f").rstrip("0").rstrip("."),
               "price": repr(float(row["price"])), "store_coin": coin_id, "store_date": row["date"]}
@@ -179,8 +121,8 @@ def inject_store_picker():
 
     def store_picker():
         try:
-            coins = picker_coins(stores.window())
-        except (StoreError, StoreUnavailable):
+            coins = current_market().picker_coins()
+        except StoreError:  # the form still works without suggestions
             coins = []
         coin = request.args.get("store_coin", "")
         date = request.args.get("store_date", "")

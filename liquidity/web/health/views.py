@@ -2,7 +2,7 @@
 
 from flask import Blueprint
 
-from liquidity.web.extensions import models, stores
+from liquidity.web.extensions import models, prediction_logs
 
 bp = Blueprint("health", __name__)
 
@@ -14,7 +14,7 @@ def healthz():
     model = state.model
     if model is None:
         reason = state.error or "the model is not loaded"
-        return {"status": "unavailable", "reason": reason, "prediction_log": stores.log_state()}, 503
+        return {"status": "unavailable", "reason": reason, "prediction_log": prediction_logs.log_state()}, 503
     # prediction_log counts this worker's logged forecasts and those a store error kept out of the log.
     return {"status": "ok", "model_version": model.version, "backend": model.backend,
-            "backend_reason": model.backend_reason, "prediction_log": stores.log_state()}
+            "backend_reason": model.backend_reason, "prediction_log": prediction_logs.log_state()}

@@ -6,10 +6,10 @@ from liquidity.examples import EXAMPLE_COINS
 from liquidity.hints import borderline
 from liquidity.schema import INPUTS
 from liquidity.validation import InputError
-from liquidity.web import current_model
+from liquidity.web import current_model, reference_ratios
+from liquidity.web.extensions import prediction_logs
 from liquidity.web.formatting import number
 from liquidity.web.home.forms import PredictForm
-from liquidity.web.extensions import stores
 from liquidity.web.observability import log_prediction
 from liquidity.web.scoring import forecast_log_row
 
@@ -57,7 +57,7 @@ def result():
 @bp.post("/predict")
 def predict():
     """Validate the form, then redirect to the result's own URL; or the form again with each wrong field (400)."""
-    model = current_model()
+    current_model()  # 503 at once rather than a check of a form no model can answer
     form = PredictForm()
     if not form.validate():
         return render_template("home/index.html", form=form, examples=examples()), 400
@@ -70,14 +70,14 @@ def forecast_page(model, form):
         return render_template("home/index.html", form=form, examples=examples()), 400
     volume, mkt_cap, h1, price = form.inputs()
     try:
-        forecast = model.forecast(volume, mkt_cap, h1, price, stores.reference_ratios())
+        forecast = model.forecast(volume, mkt_cap, h1, price, reference_ratios())
     except InputError as error:  # the form's rules are the model's, so this is a safety net
         for field, reason in error.errors.items():
             form[FORM_FIELDS[field]].errors.append(reason)
         return render_template("home/index.html", form=form, examples=examples()), 400
     log_prediction(source="form", inputs={"volume": volume, "mkt_cap": mkt_cap, "1h": h1, "price": price},
                    score=round(forecast.score, 6), liquidity_level=forecast.level, model_version=model.version)
-    stores.log_forecasts([forecast_log_row(forecast, volume, mkt_cap, h1, price)], "form", model.version)
+    prediction_logs.log_forecasts([forecast_log_row(forecast, volume, mkt_cap, h1, price)], "form", model.version)
     ranges = model.card["inputs"]
     warnings = [(INPUT_LABELS[name], training_range(name, ranges[name])) for name in forecast.out_of_range]
     return render_template("home/result.html", form=form, examples=examples(), forecast=forecast, model=model,

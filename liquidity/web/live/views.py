@@ -2,6 +2,7 @@
 
 import logging
 import re
+import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -77,23 +78,48 @@ def form_values(item):
     return values, missing
 
 
-def _cache():
-    return current_app.extensions.setdefault("live_fill_cache", {})
+class RemoteQuoteCache:
+    """CoinGecko's recent answers (market entries by base URL and coin), each kept for COINGECKO_LIVE_CACHE_SECONDS
+    so repeated clicks spare the remote API's rate limit. A cache of a remote API, not of the market store."""
+
+    name = "coingecko_quotes"
+    size = 256
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.entries = {}
+
+    def get(self, key, ttl):
+        """Return the entry kept under key if it is younger than ttl seconds, else None."""
+        with self.lock:
+            kept = self.entries.get(key)
+        return kept[1] if kept and time.monotonic() - kept[0] < ttl else None
+
+    def put(self, key, item, made_at):
+        """Keep item under key, made at made_at (time.monotonic()); all go when the cache is full."""
+        with self.lock:
+            if len(self.entries) >= self.size:
+                self.entries.clear()
+            self.entries[key] = (made_at, item)
+
+
+@bp.record_once
+def _add_quote_cache(state):
+    state.app.extensions[RemoteQuoteCache.name] = RemoteQuoteCache()
 
 
 def lookup(coin):
     """Find coin on CoinGecko, remembering recent answers so repeated clicks spare the rate limit."""
-    cache, ttl, now = _cache(), current_app.config["COINGECKO_LIVE_CACHE_SECONDS"], time.monotonic()
-    base_url = current_app.config["COINGECKO_BASE_URL"]
-    cached = cache.get((base_url, coin))
-    if cached and now - cached[0] < ttl:
-        return cached[1]
+    cache = current_app.extensions[RemoteQuoteCache.name]
+    ttl, now = current_app.config["COINGECKO_LIVE_CACHE_SECONDS"], time.monotonic()
+    key = (current_app.config["COINGECKO_BASE_URL"], coin)
+    cached = cache.get(key, ttl)
+    if cached is not None:
+        return cached
     with _client() as client:
         item = find_coin(client, coin)
     if item is not None and ttl > 0:
-        if len(cache) >= 256:
-            cache.clear()
-        cache[(base_url, coin)] = (now, item)
+        cache.put(key, item, now)
     return item
 
 

@@ -1,32 +1,16 @@
 """GET /monitor: the model's realized accuracy against persistence, forecasts scored and input drift, by week."""
 
-from datetime import date
-
 from flask import Blueprint, render_template
 
-from liquidity.monitoring import INPUT_NAMES, monitor_figures
-from liquidity.store import StoreError
-from liquidity.web import current_model
+from liquidity.monitoring import INPUT_NAMES
+from liquidity.web import current_market, current_model
 from liquidity.web.charts import bar_chart, line_chart
-from liquidity.web.extensions import StoreUnavailable, stores
+from liquidity.web.extensions import prediction_logs
 
 bp = Blueprint("monitor", __name__)
 
 DRIFT_CSS = {"volume": "s-volume", "mkt_cap": "s-mkt-cap", "1h": "s-h1", "price": "s-price"}
 INPUT_TITLES = {"volume": "24h volume", "mkt_cap": "market cap", "1h": "1h change", "price": "price"}
-
-
-def figures():
-    """Return the monitor's figures from the current app's store and model (503 when either is unavailable)."""
-    model = current_model()
-    window = stores.window()
-    try:
-        # Every logged forecast moves the drift counts: the figures are at most LIQUIDITY_STORE_CHECK_SECONDS old,
-        # and recomputed at once when new snapshots land (they score forecasts) or the day changes.
-        key = ("monitor", model, window.version, date.today())
-        return window.cache.get(key, lambda: monitor_figures(window.store, model), max_age=window.check_every)
-    except StoreError as error:
-        raise StoreUnavailable(f"The prediction log cannot be read right now: {error}") from None
 
 
 def percent(value):
@@ -36,7 +20,8 @@ def percent(value):
 @bp.get("/monitor")
 def index():
     """Show realized accuracy, forecasts scored and input drift by week, each as a chart and a table."""
-    data = figures()
+    current_model()  # 503 first when the model is not loaded
+    data = current_market().monitor()
     weeks = data["accuracy"]["weeks"]
     labels = [week["week"] for week in weeks]
     charts = {}
@@ -57,4 +42,4 @@ def index():
                                      [(INPUT_TITLES[name], DRIFT_CSS[name], [w[name] for w in drift_weeks])
                                       for name in INPUT_NAMES], y_min=0.0, y_max=1.0, tick_format=percent)
     return render_template("monitor/index.html", data=data, charts=charts, input_names=INPUT_NAMES,
-                           input_titles=INPUT_TITLES, log_state=stores.log_state())
+                           input_titles=INPUT_TITLES, log_state=prediction_logs.log_state())
