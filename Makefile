@@ -5,7 +5,7 @@ DATA ?= DATASET
 HISTORY_DATA ?= ../shared/data/coingecko-history
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run store test test-quick train train-shared check-model ingest report bench
+.PHONY: help setup run store test test-quick lint train train-shared check-model ingest report bench
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ test: $(VENV)/.dev ## install what the tests need and run them all
 
 test-quick: $(VENV)/.dev ## the tests not marked slow (no notebooks, browser, subprocesses or committed model)
 	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(VENV)/.dev ## check the code, tests, benchmarks and notebooks with ruff (pyproject.toml's rules)
+	$(BIN)/ruff check .
 
 train: $(VENV)/.runtime ## retrain on DATA (default DATASET/) and overwrite the committed artifacts
 	$(BIN)/python -m liquidity train --data $(DATA)

@@ -11,8 +11,8 @@ import time
 import numpy as np
 
 import liquidity.web.batch.views as views
-from liquidity.web import create_app
 from liquidity.csvsafe import neutralise_frame
+from liquidity.web import create_app
 
 rng = np.random.default_rng(0)
 n = 50_000

@@ -186,5 +186,6 @@ def make_pairs(frame):
     pairs = current.merge(following, on=[*KEY_COLUMNS, "next_date"], how="inner", validate="one_to_one")
     pairs["gap_days"] = (pd.to_datetime(pairs["next_date"]) - pd.to_datetime(pairs["date"])).dt.days
     if pairs.empty:
-        raise DatasetError("no coin appears on two consecutive snapshot dates (pairs join on coin_id, else coin + symbol)")
+        raise DatasetError("no coin appears on two consecutive snapshot dates "
+                           "(pairs join on coin_id, else coin + symbol)")
     return pairs.sort_values(["date", *KEY_COLUMNS], kind="stable").reset_index(drop=True)

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from liquidity.tabular import TableError, TooManyRows, number_text
-from liquidity.web.scoring import read_csv_upload
 from liquidity.web.extensions import models
+from liquidity.web.scoring import read_csv_upload
 
 HEADER = "coin,symbol,price,1h,24h_volume,mkt_cap\n"
 BITCOIN = "Bitcoin,BTC,40851.38,0.001,20476118020,776077432316\n"

@@ -1,7 +1,6 @@
 import pandas as pd
 import pytest
 
-
 from liquidity.dataset import DatasetError, add_liquidity_score, load_snapshots, make_pairs
 
 

@@ -5,8 +5,17 @@ import pandas as pd
 import pytest
 
 from liquidity.dataset import add_liquidity_score
-from liquidity.features import (FEATURE_NAMES, HISTORY_FEATURES, LONGEST_LAG, coin_feature_row, features_from_frame,
-                                input_feature_row, input_features, rank_in_reference, snapshot_features)
+from liquidity.features import (
+    FEATURE_NAMES,
+    HISTORY_FEATURES,
+    LONGEST_LAG,
+    coin_feature_row,
+    features_from_frame,
+    input_feature_row,
+    input_features,
+    rank_in_reference,
+    snapshot_features,
+)
 
 COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
 

@@ -45,8 +45,8 @@ def test_snapshot_is_written_in_the_loaders_schema_with_fractions(coingecko_clie
         assert next(csv.reader(handle)) == list(SNAPSHOT_COLUMNS)
     rows = read_rows(result.path)
     assert [r["coin"] for r in rows] == ["Bitcoin", "Ethereum", "Tether", "BNB", "Newcoin, Inc.", "Solana"]
-    assert rows[0] == {"coin_id": "bitcoin", "coin": "Bitcoin", "symbol": "BTC", "price": "40859.46", "1h": "0.022", "24h": "0.03",
-                       "7d": "0.055", "volume": "35390763321", "mkt_cap": "770991461396", "date": DATE}
+    assert rows[0] == {"coin_id": "bitcoin", "coin": "Bitcoin", "symbol": "BTC", "price": "40859.46", "1h": "0.022",
+                       "24h": "0.03", "7d": "0.055", "volume": "35390763321", "mkt_cap": "770991461396", "date": DATE}
     assert (rows[-1]["1h"], rows[-1]["24h"], rows[-1]["7d"]) == ("-0.0125", "-0.03", "0.12")
     assert (rows[4]["24h"], rows[4]["7d"]) == ("", "")  # null optional changes stay empty, the row stays
     assert result.rows_fetched == 7 and result.rows_written == 6
@@ -201,12 +201,13 @@ def test_a_coin_listed_on_two_pages_is_written_once(coingecko_client, coingecko,
 
 
 def test_percent_strings_are_converted_and_symbols_upper_cased():
-    row = market_row({"id": "x-coin", "name": "X", "symbol": "xy", "current_price": 2, "total_volume": 3, "market_cap": 4,
+    row = market_row({"id": "x-coin", "name": "X", "symbol": "xy", "current_price": 2, "total_volume": 3,
+                      "market_cap": 4,
                       "price_change_percentage_1h_in_currency": "2.2",
                       "price_change_percentage_24h_in_currency": 150,
                       "price_change_percentage_7d_in_currency": "n/a"}, DATE)
-    assert row == {"coin_id": "x-coin", "coin": "X", "symbol": "XY", "price": "2", "volume": "3", "mkt_cap": "4", "1h": "0.022",
-                   "24h": "1.5", "7d": "n/a", "date": DATE}
+    assert row == {"coin_id": "x-coin", "coin": "X", "symbol": "XY", "price": "2", "volume": "3", "mkt_cap": "4",
+                   "1h": "0.022", "24h": "1.5", "7d": "n/a", "date": DATE}
 
 
 @pytest.mark.parametrize(("plan", "header"), [("demo", "x-cg-demo-api-key"), ("pro", "x-cg-pro-api-key")])

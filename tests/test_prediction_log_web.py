@@ -42,8 +42,8 @@ def test_an_invalid_request_logs_nothing(client, app, market_store_in_tmp):
 
 
 def test_the_batch_logs_its_valid_rows(client, app, market_store_in_tmp):
-    data = ("coin,price,1h,24h_volume,mkt_cap\nA,1.5,0.01,1000000,50000000\nB,oops,0.01,1,2\n"
-            "C,2.5,-0.02,300000,90000000\n").encode()
+    data = (b"coin,price,1h,24h_volume,mkt_cap\nA,1.5,0.01,1000000,50000000\nB,oops,0.01,1,2\n"
+            b"C,2.5,-0.02,300000,90000000\n")
     response = client.post("/batch", data={"csrf_token": client.csrf_token("/batch"),
                                            "file": (io.BytesIO(data), "s.csv")})
     assert response.status_code == 200

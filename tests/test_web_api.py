@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from liquidity.web.extensions import models
 
 BITCOIN = {"price": 40859.46, "1h": 0.022, "24h_volume": 35000000000, "mkt_cap": 770000000000}

@@ -2,8 +2,8 @@ import csv
 import io
 
 import pytest
-from liquidity.web.extensions import models
 
+from liquidity.web.extensions import models
 
 GOOD = (b"coin,symbol,price,1h,24h,7d,24h_volume,mkt_cap,date\n"
         b"Bitcoin,BTC,40851.38,0.001,0,-0.027,20476118020,776077432316,2022-03-17\n"

@@ -5,10 +5,10 @@ import sys
 
 import pytest
 
-from liquidity.web import create_app
 from liquidity.paths import PROJECT_ROOT
-from liquidity.web.settings import ConfigError, load_settings
+from liquidity.web import create_app
 from liquidity.web.extensions import models
+from liquidity.web.settings import ConfigError, load_settings
 
 
 def test_embedded_defaults_need_no_configuration():

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import sklearn
 
-from liquidity.artifacts import sha256_file
 from liquidity import schema
+from liquidity.artifacts import sha256_file
 from liquidity.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES, HISTORY_FEATURES, INPUT_COLUMNS
 
 NAME = "next-snapshot liquidity score forecaster"
