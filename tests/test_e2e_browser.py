@@ -205,7 +205,8 @@ def test_the_market_searches_sorts_and_leads_to_a_coin_page_on_a_phone(coins_ser
         Select(browser.find_element(By.ID, "coin-sort")).select_by_value("forecast")
         Select(browser.find_element(By.ID, "coin-order")).select_by_value("desc")
         browser.find_element(By.CSS_SELECTOR, ".sort-row button").click()
-        wait_for(browser, By.CSS_SELECTOR, "th[aria-sort=descending]")
+        # The market-cap column is sorted descending on the page before too: wait for the forecast's header.
+        wait_for(browser, By.XPATH, "//th[@aria-sort='descending']/a[starts-with(normalize-space(.), 'Forecast')]")
         forecasts = [float(td.text) for td in
                      browser.find_elements(By.CSS_SELECTOR, "#coins-table tbody td[data-label=Forecast]")]
         assert forecasts == sorted(forecasts, reverse=True) and len(forecasts) == 12

@@ -190,7 +190,7 @@ def test_report_on_data_without_price_changes_says_so_instead_of_drawing_empty_f
 
 @pytest.mark.slow
 def test_report_on_the_daily_demo_slice_describes_daily_history(tmp_path):
-    from liquidity.report import DATASET_DIR, PROJECT_ROOT
+    from liquidity.paths import DATASET_DIR, PROJECT_ROOT
 
     snapshots = load_snapshots(DATASET_DIR)
     report = build_report([DATASET_DIR], PROJECT_ROOT, tmp_path)
