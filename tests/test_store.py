@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
@@ -158,6 +159,16 @@ def test_history_filters_by_coin_and_inclusive_date_range(store):
     assert store.history(start="2024-03-02")["date"].unique().tolist() == ["2024-03-02"]
     assert store.history(end="2024-03-01")["date"].unique().tolist() == ["2024-03-01"]
     assert store.history(coin_ids=[]).empty
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 3, 1000])
+def test_a_history_read_in_chunks_is_the_frame_read_whole(store, snapshots_dir, chunk_rows):
+    import_snapshots(snapshots_dir, store)
+    whole = store.history()
+    chunked = store.history(chunk_rows=chunk_rows)
+    assert len(whole) > 3
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert store.history(start="2030-01-01", chunk_rows=chunk_rows).columns.tolist() == whole.columns.tolist()
 
 
 def test_coin_history_is_the_coins_last_days_up_to_end(store, tmp_path):

@@ -43,6 +43,10 @@ PICKER_COINS = 200  # the largest coins offered as suggestions; any stored coin 
 MEMO_ENTRIES = 256
 MARKET_COLUMNS = ["date", "coin_id", "coin", "symbol", "price", "volume", "mkt_cap", "turnover", "score",
                   "forecast_score", "level", "band_low", "band_high"]
+# A build runs beside the requests of its process: it reads the store and forecasts in slices this small, so no
+# single call holds the interpreter lock for more than a few milliseconds (benchmarks/store_change.py measures it).
+BUILD_CHUNK_ROWS = 2_000
+BUILD_CHUNK_COINS = 500
 # Columns of a coin's window, in the order LiquidityModel.forecast_history takes them.
 WINDOW_COLUMNS = ("date", "volume", "mkt_cap", "1h", "price", "liquidity_score")
 
@@ -144,7 +148,8 @@ class MarketData:
             from liquidity.store.store import _rows_to_frame
 
             return _rows_to_frame([])
-        return store.history(start=Date.fromisoformat(latest) - timedelta(days=LONGEST_LAG), end=latest)
+        return store.history(start=Date.fromisoformat(latest) - timedelta(days=LONGEST_LAG), end=latest,
+                             chunk_rows=BUILD_CHUNK_ROWS)
 
     @staticmethod
     def _coin_windows(frame, latest):
@@ -162,7 +167,11 @@ class MarketData:
         """Return the latest snapshot with each coin's forecast: one row per coin, largest market cap first."""
         if latest is None:
             return pd.DataFrame(columns=MARKET_COLUMNS)
-        forecasts = model.forecast_snapshots(frame, dates=[latest])
+        # A coin's forecast reads its own rows only: forecasting the coins a slice at a time gives the same numbers,
+        # and no single call holds the interpreter lock long enough to stall a request.
+        slice_of = pd.factorize(frame["coin_id"])[0] // BUILD_CHUNK_COINS
+        forecasts = pd.concat([model.forecast_snapshots(frame[slice_of == number], dates=[latest])
+                               for number in range(slice_of.max() + 1)], ignore_index=True)
         rows = snapshot[["coin_id", "coin", "symbol", "price", "volume", "mkt_cap"]]
         table = rows.merge(forecasts[["coin_id", "score", "forecast_score", "level", "band_low", "band_high"]],
                            on="coin_id", how="left", validate="one_to_one")
