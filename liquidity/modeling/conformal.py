@@ -22,7 +22,11 @@ import numpy as np
 import pandas as pd
 
 LEVELS = (80, 90)  # nominal coverage in percent
-WINDOW_DAYS = 90
+# Forecast dates a table is calibrated on. Coverage drifts with the market: on the time-ordered validation of the
+# daily history a 90-day window over-covered calm months and under-covered busy ones (monthly 80 % coverage
+# 76-84 %), 14 days kept it within 77.5-83 % at every horizon with the same overall coverage and width (7, 10, 21
+# and 30 days compared too).
+WINDOW_DAYS = 14
 BINS = 5
 # Fewer calibration rows per bin than this and the bins are merged: a quantile needs rows to stand on.
 MIN_BIN_ROWS = 50

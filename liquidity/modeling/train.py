@@ -275,7 +275,7 @@ def held_out_forecasts(run, predictions, horizon):
 def conformal_section(run, predictions, window_days=conformal.WINDOW_DAYS):
     """Return the card's conformal section: each horizon's table on the data's last date and the coverage that
     daily recalibration achieved on the held-out forecasts (each date calibrated on outcomes known by then)."""
-    tables, coverage, intervals = {}, {}, {}
+    tables, coverage = {}, {}
     for horizon in run.horizons:
         forecasts = held_out_forecasts(run, predictions, horizon)
         tables[str(horizon)] = conformal.calibration_table(forecasts, run.last_date, window_days=window_days)
@@ -283,13 +283,12 @@ def conformal_section(run, predictions, window_days=conformal.WINDOW_DAYS):
         first = np.datetime64(str(forecasts["date"].min())[:10], "D") + np.timedelta64(horizon + window_days, "D")
         rolled = conformal.rolling_intervals(forecasts, window_days=window_days, first_date=str(first))
         coverage[str(horizon)] = conformal.coverage_report(rolled)
-        intervals[horizon] = rolled
     section = {"method": "split conformal on |actual - forecast|, per quintile bin of the forecast score, clipped "
                          "to [0, 1]; calibrated on the forecasts of the last window_days forecast dates whose "
                          "outcome is known on the calibration date",
                "levels": list(conformal.LEVELS), "window_days": window_days, "bins": conformal.BINS,
                "calibrated_on": str(run.last_date), "tables": tables, "coverage": coverage}
-    return section, intervals
+    return section
 
 
 def train(data, out_dir, *, grid=None, n_folds=5, seed=DEFAULT_SEED, threshold=DEFAULT_THRESHOLD,
@@ -318,7 +317,7 @@ def train(data, out_dir, *, grid=None, n_folds=5, seed=DEFAULT_SEED, threshold=D
         "1-day figures; horizons holds every horizon's. four_input: the same test rows with every history feature "
         "missing, as predict_liquidity sees them.")
     progress("conformal intervals: calibrated per date on the held-out forecasts known by then")
-    conformal_card, intervals = conformal_section(run, predictions)
+    conformal_card = conformal_section(run, predictions)
     progress("final fit on every training row")
     pipeline, final_rows = fit_final(run, config, params, seed)
     search.best_estimator_ = pipeline
@@ -329,7 +328,7 @@ def train(data, out_dir, *, grid=None, n_folds=5, seed=DEFAULT_SEED, threshold=D
         grid=grid, search=search, forest=pipeline.named_steps["forest"], validation=validation,
         verification=verification, seed=seed, threshold=threshold, started=started,
         horizons=run.horizons, conformal=conformal_card)
-    held_out = held_out_frame(run, predictions, intervals)
+    held_out = held_out_frame(run, predictions)
     write_atomically(Path(out_dir) / PREDICTIONS_FILE, gzip.compress(held_out.to_csv(index=False).encode(), mtime=0))
     card = save_artifacts(ArtifactPaths.in_folder(out_dir), pipeline.named_steps["forest"],
                           pipeline.named_steps["scaler"], card)
@@ -337,32 +336,23 @@ def train(data, out_dir, *, grid=None, n_folds=5, seed=DEFAULT_SEED, threshold=D
     return card
 
 
-def held_out_frame(run, predictions, intervals):
-    """Return the time-ordered test rows with every horizon's target, forecasts and rolling conformal intervals.
+def held_out_frame(run, predictions):
+    """Return the time-ordered test rows with every horizon's target and the forest's forecasts.
 
-    The 1-day columns keep their names (next_liquidity_score, predicted_random_forest, ...); a longer horizon H
-    adds target_{H}d and predicted_{model}_{H}d. Persistence is left out: it is the liquidity_score column.
-    low{80,90}_{H}d / high{80,90}_{H}d are the intervals drawn on each date from outcomes known by then, empty
-    before the first full calibration window.
+    The 1-day columns keep their names (next_liquidity_score, predicted_random_forest, predicted_linear_regression);
+    a longer horizon H adds target_{H}d and predicted_random_forest_{H}d. Left out to keep the file small, as each
+    can be recomputed: persistence (the liquidity_score column), the 7- and 30-day means (features), and the
+    intervals (conformal.rolling_intervals over these forecasts, target date = date + H).
     """
     first = run.horizons[0]
     tested = predictions[first]["index"]
     held_out = run.rows.loc[tested, ["date", "coin_id", "liquidity_score", "next_liquidity_score"]].reset_index(
         drop=True)
-    for horizon in run.horizons:
-        suffix = "" if horizon == first else f"_{horizon}d"
-        column = run.horizons.index(horizon)
-        if horizon != first:
-            held_out[f"target{suffix}"] = run.target[tested, column]
-        for name, values in predictions[horizon].items():
-            if name in ("index", "persistence") or (horizon != first and name.startswith("mean_")):
-                continue
-            held_out[f"predicted_{name}{suffix}"] = values
-    for horizon, rolled in intervals.items():
-        bounds = rolled[["date", "coin_id", *(f"{side}{level}" for level in conformal.LEVELS
-                                              for side in ("low", "high"))]]
-        bounds = bounds.rename(columns={c: f"{c}_{horizon}d" for c in bounds.columns if c not in ("date", "coin_id")})
-        held_out = held_out.merge(bounds, on=["date", "coin_id"], how="left", validate="one_to_one")
+    held_out["predicted_random_forest"] = predictions[first]["random_forest"]
+    held_out["predicted_linear_regression"] = predictions[first]["linear_regression"]
+    for column, horizon in enumerate(run.horizons[1:], start=1):
+        held_out[f"target_{horizon}d"] = run.target[tested, column]
+        held_out[f"predicted_random_forest_{horizon}d"] = predictions[horizon]["random_forest"]
     return held_out
 
 
