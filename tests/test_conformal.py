@@ -76,3 +76,25 @@ def test_one_row_intervals_equal_the_vectorised_ones():
         low, high = conformal.interval(table, scores, level)
         assert [prepared.row(float(s), level) for s in scores] == list(zip(low.tolist(), high.tolist()))
     assert (low >= 0).all() and (high <= 1).all()
+
+
+def test_tables_for_several_horizons_come_from_each_horizons_own_forecasts():
+    week = noisy_forecasts(days=60, per_day=40).assign(horizon=7).drop(columns="target_date")
+    month = noisy_forecasts(days=60, per_day=40, seed=5).assign(horizon=30).drop(columns="target_date")
+    month["actual"] = month["predicted"] + (month["actual"] - month["predicted"]) * 3  # three times the noise
+    tables = conformal.calibration_tables(pd.concat([week, month]), "2024-02-29", (7, 30))
+    assert tables["7"] == conformal.calibration_table(week.assign(target_date=(
+        pd.to_datetime(week["date"]) + pd.Timedelta(days=7)).dt.strftime("%Y-%m-%d")), "2024-02-29")
+    assert tables["7"]["forecast_dates"][-1] == "2024-02-22" and tables["30"]["forecast_dates"][-1] == "2024-01-30"
+    assert np.mean(tables["30"]["half_widths"]["80"]) > 2 * np.mean(tables["7"]["half_widths"]["80"])
+
+
+def test_weekly_coverage_counts_the_outcomes_inside_each_weeks_intervals():
+    rows = pd.DataFrame({"date": ["2024-01-01", "2024-01-07", "2024-01-08", "2024-01-09", "2024-01-10"],
+                         "predicted": [0.5] * 5, "actual": [0.5, 0.9, 0.5, 0.5, np.nan],
+                         "low80": [0.4] * 5, "high80": [0.6] * 5, "low90": [0.3] * 5, "high90": [0.95] * 5})
+    weeks = conformal.weekly_coverage(rows)
+    assert [w["week"] for w in weeks] == ["2024-01-01", "2024-01-08"]
+    assert (weeks[0]["rows"], weeks[0]["coverage80"], weeks[0]["coverage90"]) == (2, 0.5, 1.0)
+    assert (weeks[1]["rows"], weeks[1]["coverage80"]) == (2, 1.0)  # the row without an outcome is not counted
+    assert weeks[1]["width90"] == pytest.approx(0.65)

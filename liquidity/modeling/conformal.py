@@ -107,6 +107,19 @@ def _table(on_date, forecast_day, predicted, actual, window_days, levels, bins):
             "rows": int(len(predicted)), **table_from_rows(predicted, actual, levels=levels, bins=bins)}
 
 
+def calibration_tables(forecasts, on_date, horizons, *, window_days=WINDOW_DAYS, levels=LEVELS, bins=BINS):
+    """Return {str(horizon): calibration_table} on on_date from logged forecasts of several horizons.
+
+    forecasts: date, horizon (days), predicted, actual, and target_date (default date + horizon). What the daily
+    recalibration passes as calibration= to LiquidityModel's forecasts.
+    """
+    if "target_date" not in forecasts:
+        target = pd.to_datetime(forecasts["date"].astype(str).str[:10]) + pd.to_timedelta(forecasts["horizon"], "D")
+        forecasts = forecasts.assign(target_date=target.dt.strftime("%Y-%m-%d"))
+    return {str(h): calibration_table(forecasts[forecasts["horizon"].to_numpy() == h], on_date,
+                                      window_days=window_days, levels=levels, bins=bins) for h in horizons}
+
+
 def interval(table, predicted, level):
     """Return (low, high) arrays: the table's interval at level (percent) around each predicted score."""
     predicted = np.asarray(predicted, dtype=np.float64)
@@ -161,6 +174,17 @@ def _coverage(rows, levels):
         figures[f"coverage{level}"] = float(inside.mean()) if len(rows) else None
         figures[f"width{level}"] = float((rows[f"high{level}"] - rows[f"low{level}"]).mean()) if len(rows) else None
     return figures
+
+
+def weekly_coverage(intervals, levels=LEVELS):
+    """Return realized coverage and mean width per week (weeks starting Monday, by forecast date) of forecasts
+    with low{L}/high{L} and a known actual: what the monitor shows next to MAE."""
+    intervals = intervals[intervals["actual"].notna()]
+    if not len(intervals):
+        return []
+    day = pd.to_datetime(intervals["date"].astype(str).str[:10])
+    monday = (day - pd.to_timedelta(day.dt.day_of_week, "D")).dt.strftime("%Y-%m-%d").to_numpy()
+    return [{"week": week, **_coverage(intervals[monday == week], levels)} for week in sorted(set(monday))]
 
 
 def coverage_report(intervals, levels=LEVELS, quantiles=5):
