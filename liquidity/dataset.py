@@ -189,3 +189,25 @@ def make_pairs(frame):
         raise DatasetError("no coin appears on two consecutive snapshot dates "
                            "(pairs join on coin_id, else coin + symbol)")
     return pairs.sort_values(["date", *KEY_COLUMNS], kind="stable").reset_index(drop=True)
+
+
+def add_horizon_targets(pairs, frame, horizons):
+    """Add target_{H}d and target_date_{H}d for each horizon H in days to pairs (make_pairs' rows).
+
+    The 1-day target is the next snapshot's score (next_liquidity_score: the next calendar day in daily data);
+    a longer one is the coin's score exactly H calendar days later, NaN where the coin has no row that day.
+    """
+    pairs = pairs.copy()
+    day = pd.to_datetime(pairs["date"])
+    later = frame[[*KEY_COLUMNS, "date", "liquidity_score"]]
+    for horizon in horizons:
+        if horizon == 1:
+            pairs["target_1d"] = pairs["next_liquidity_score"]
+            pairs["target_date_1d"] = pairs["next_date"]
+            continue
+        target_date = (day + pd.Timedelta(days=horizon)).dt.strftime("%Y-%m-%d")
+        keys = pairs[list(KEY_COLUMNS)].assign(date=target_date.to_numpy())
+        found = keys.merge(later, on=[*KEY_COLUMNS, "date"], how="left", validate="many_to_one")
+        pairs[f"target_{horizon}d"] = found["liquidity_score"].to_numpy()
+        pairs[f"target_date_{horizon}d"] = target_date.to_numpy()
+    return pairs

@@ -72,6 +72,47 @@ def fixture_model(trained_dir):
     return LiquidityModel.load(ArtifactPaths.in_folder(trained_dir))
 
 
+def synthetic_history(days=200, coins=40, seed=0):
+    """Return daily rows of coins whose liquidity ratio drifts around a coin's own level: every horizon has targets."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2024-01-01", periods=days).strftime("%Y-%m-%d")
+    level = rng.normal(-3.0, 1.0, coins)
+    log_ratio = level + np.cumsum(rng.normal(0, 0.15, (days, coins)), axis=0) * 0.5
+    log_cap = rng.uniform(17, 25, coins) + np.cumsum(rng.normal(0, 0.03, (days, coins)), axis=0)
+    price = np.exp(rng.uniform(-5, 8, coins) + np.cumsum(rng.normal(0, 0.03, (days, coins)), axis=0))
+    return pd.DataFrame({
+        "date": np.repeat(dates, coins), "coin_id": np.tile([f"coin-{i}" for i in range(coins)], days),
+        "coin": np.tile([f"Coin {i}" for i in range(coins)], days), "symbol": np.tile([f"C{i}" for i in range(coins)],
+                                                                                       days),
+        "price": price.ravel(), "volume": np.exp(log_cap + log_ratio).ravel(), "mkt_cap": np.exp(log_cap).ravel()})
+
+
+@pytest.fixture(scope="session")
+def horizons_dir(tmp_path_factory):
+    """A synthetic daily history of 200 days and 40 coins: time-ordered splits with the 7- and 30-day targets."""
+    folder = tmp_path_factory.mktemp("horizons_history")
+    synthetic_history().to_csv(folder / "daily.csv", index=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def horizons_trained_dir(tmp_path_factory, horizons_dir):
+    """Artifacts of a quick model with the 1-, 7- and 30-day horizons, trained on the synthetic history."""
+    from liquidity.modeling.train import TrainingConfig
+
+    folder = tmp_path_factory.mktemp("horizons_artifacts")
+    train(horizons_dir, folder, grid=QUICK_GRID, n_folds=2, n_jobs=1, verbose=0, progress=lambda _: None,
+          config=TrainingConfig(test_days=14, origins=2))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def horizons_model(horizons_trained_dir):
+    return LiquidityModel.load(ArtifactPaths.in_folder(horizons_trained_dir))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_store_outside_tmp(tmp_path_factory):
     """Point DATABASE_URL at a session's SQLite file before any module- or session-scoped app is created.

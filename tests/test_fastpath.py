@@ -23,9 +23,11 @@ def committed_model():
     return model
 
 
-@pytest.fixture(params=[pytest.param("committed", marks=pytest.mark.slow), "fixture"])
+@pytest.fixture(params=[pytest.param("committed", marks=pytest.mark.slow), "fixture", "horizons"])
 def model(request, fixture_model):
-    chosen = request.getfixturevalue("committed_model") if request.param == "committed" else fixture_model
+    """The committed model, the one-horizon fixture model and the three-horizon (multi-output) one."""
+    chosen = {"committed": "committed_model", "fixture": "fixture_model", "horizons": "horizons_model"}[request.param]
+    chosen = request.getfixturevalue(chosen)
     chosen.warm_up()
     return chosen
 
@@ -35,9 +37,15 @@ def features_of(model, frame):
     return input_features(*(frame[c] for c in INPUT_COLUMNS), model.reference)
 
 
+def first_output(scores):
+    """The 1-day column of a forest's predictions (a one-horizon forest's are that column already)."""
+    scores = np.asarray(scores)
+    return scores.reshape(len(scores), -1)[:, 0]
+
+
 def sklearn_scores(model, frame):
-    """The reference: the pickled scaler and forest, exactly as scikit-learn runs them."""
-    return model.forest.predict(model.scaler.transform(features_of(model, frame)))
+    """The reference: the pickled scaler and forest, exactly as scikit-learn runs them (the 1-day forecast)."""
+    return first_output(model.forest.predict(model.scaler.transform(features_of(model, frame))))
 
 
 def raw_rows(card, count=4000, seed=7):
@@ -128,7 +136,7 @@ def test_tree_scores_and_band_equal_scikit_learns_trees(model):
     frame = raw_rows(model.card, count=1000)
     features = features_of(model, frame)
     scaled = model.scaler.transform(features)
-    expected = np.stack([tree.predict(scaled) for tree in model.forest.estimators_])
+    expected = np.stack([first_output(tree.predict(scaled)) for tree in model.forest.estimators_])
     got = model.tree_scores(features)
     assert got.shape == expected.shape
     assert np.max(np.abs(got - expected)) <= TOLERANCE
@@ -139,14 +147,18 @@ def test_tree_scores_and_band_equal_scikit_learns_trees(model):
 
 
 def test_forecast_score_and_band_match_scikit_learn_for_one_row(committed_model):
+    from liquidity.modeling import conformal
+
     inputs = dict(volume=35e9, mkt_cap=770e9, h1=0.022, price=40859.46)
     forecast = committed_model.forecast(**inputs)
     features = input_features(*inputs.values(), committed_model.reference)
     scaled = committed_model.scaler.transform(features)
-    trees = np.array([tree.predict(scaled)[0] for tree in committed_model.forest.estimators_])
-    assert forecast.score == pytest.approx(committed_model.forest.predict(scaled)[0], abs=TOLERANCE)
-    assert forecast.band_low == pytest.approx(np.percentile(trees, 10), abs=TOLERANCE)
-    assert forecast.band_high == pytest.approx(np.percentile(trees, 90), abs=TOLERANCE)
+    expected = first_output(committed_model.forest.predict(scaled))[0]
+    assert forecast.score == pytest.approx(expected, abs=TOLERANCE)
+    # The band is the 1-day 80 % conformal interval of the card around the forecast.
+    low, high = conformal.interval(committed_model.card["conformal"]["tables"]["1"], [forecast.score], 80)
+    assert (forecast.band_low, forecast.band_high) == (low[0], high[0])
+    assert forecast.band_low < forecast.score < forecast.band_high
 
 
 def test_feature_row_equals_build_features_bit_for_bit():
@@ -270,7 +282,8 @@ def test_missing_values_take_the_branch_scikit_learn_sends_them_to(model):
     assert np.max(np.abs(model.fast.predict_scaled(rows) - expected)) <= TOLERANCE
     features = input_features([1e6, 2e6], [1e8, 1e9], [0.0, np.nan], [1.0, 2.0], model.reference)
     np.testing.assert_allclose(model.predict_scores(features),
-                               model.forest.predict(model.scaler.transform(features)), rtol=0, atol=TOLERANCE)
+                               first_output(model.forest.predict(model.scaler.transform(features))), rtol=0,
+                               atol=TOLERANCE)
 
 
 def test_forecast_scores_from_the_per_tree_run_equal_predict_one_and_scikit_learn(model):

@@ -91,7 +91,7 @@ def test_training_notebook_writes_only_to_its_artifact_folder_and_predicts(snaps
     assert {name: sha256_file(PROJECT_ROOT / name) for name in committed} == committed
     text = outputs_text(notebook)
     assert f"writing artifacts to {tmp_path}" in text
-    assert "time-ordered, history path: 2 split(s), 12 rows tested" in text
+    assert "time-ordered: 2 split(s), 12 rows tested at every horizon" in text and "1-day, history path" in text
     assert "level " in text and "Forecast(score=" in text
 
 

@@ -73,10 +73,14 @@ def test_predict_frame_keeps_the_index(fixture_model):
     assert list(fixture_model.predict_frame(frame).index) == [10, 20]
 
 
-def test_forecast_band_brackets_the_trees_and_maps_the_score_back_to_a_ratio(fixture_model):
+def test_forecast_band_is_the_80_percent_interval_and_maps_the_score_back_to_a_ratio(fixture_model):
+    from liquidity.modeling import conformal
+
     forecast = fixture_model.forecast(**BITCOIN)
     assert forecast.score == fixture_model.predict_one(**BITCOIN).score
-    assert forecast.band_low <= forecast.band_high
+    low, high = conformal.interval(fixture_model.card["conformal"]["tables"]["1"], [forecast.score], 80)
+    assert (forecast.band_low, forecast.band_high) == (low[0], high[0])
+    assert forecast.band_low <= forecast.score <= forecast.band_high
     assert 0 <= forecast.band_low and forecast.band_high <= 1
     ratios = sorted(fixture_model.card["reference_snapshot"]["liquidity_ratios"])
     assert ratios[0] <= forecast.implied_ratio <= ratios[-1]

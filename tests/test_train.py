@@ -29,7 +29,11 @@ def test_model_card_records_data_features_and_hashes(card, trained_dir):
     assert card["artifacts"]["model"]["sha256"] == sha256_file(trained_dir / MODEL_FILE)
     assert card["artifacts"]["scaler"]["sha256"] == sha256_file(trained_dir / SCALER_FILE)
     assert set(card["hyperparameters"]) == {"n_estimators", "max_depth", "min_samples_leaf"}
-    assert set(card["validation"]["models"]) == {"random_forest", "linear_regression", "persistence", "mean_7_days"}
+    assert set(card["validation"]["models"]) == {"random_forest", "linear_regression", "persistence", "mean_7_days",
+                                                 "mean_30_days"}
+    # Three dates reach no 7- or 30-day target: the model forecasts the horizon its data holds, and says so.
+    assert card["horizons"] == [1]
+    assert card["validation"]["horizons"]["1"]["models"] == card["validation"]["models"]
     assert set(card["validation"]["four_input"]["models"]) == {"random_forest", "linear_regression", "persistence"}
     assert card["validation"]["splits"][0]["origin"] == "2024-01-02"
     assert card["training"]["masked_share"] == TrainingConfig().masked_share

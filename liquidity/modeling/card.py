@@ -14,12 +14,13 @@ from liquidity import schema
 from liquidity.artifacts import sha256_file
 from liquidity.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES, HISTORY_FEATURES, INPUT_COLUMNS
 
-NAME = "next-snapshot liquidity score forecaster"
+NAME = "liquidity score forecaster, 1, 7 and 30 days ahead"
 TARGET_DEFINITION = (
     "liquidity ratio = 24h volume / market cap; liquidity score = mid-rank percentile of that ratio among "
     "all coins of the same snapshot date, (rank - 0.5) / n with ties averaged, in (0, 1), 0.5 = the median "
-    "coin. The model forecasts the coin's liquidity score in the next available snapshot (rows joined on "
-    "coin_id) from its four inputs, its score today and its own history (lags and rolling means of its "
+    "coin. The model forecasts the coin's liquidity score in the next available snapshot (1 calendar day "
+    "ahead in daily data) and exactly 7 and 30 calendar days ahead (rows joined on coin_id) from its four "
+    "inputs, its score today and its own history (lags and rolling means of its "
     "score, price and volume changes; missing when the coin has no row on that calendar day).")
 
 # The four inputs' units and meanings, as liquidity.schema states them for the form, the API and the report.
@@ -28,7 +29,8 @@ INPUT_DESCRIPTIONS = schema.descriptions()
 # Card sections a loaded model relies on, with the type each must have.
 REQUIRED_SECTIONS = {"model_version": str, "threshold": (int, float), "inputs": dict, "features": list,
                      "feature_importances": dict, "validation": dict, "data": dict, "hyperparameters": dict,
-                     "reference_snapshot": dict, "versions": dict, "artifacts": dict, "probe": dict}
+                     "reference_snapshot": dict, "versions": dict, "artifacts": dict, "probe": dict,
+                     "horizons": list, "conformal": dict}
 # Largest difference in a figure between the committed card and a retrained run that still counts as equal.
 FIGURE_TOLERANCE = 1e-9
 
@@ -69,7 +71,7 @@ def matrix_from_json(rows):
 
 
 def build_card(*, snapshots, pairs, training_rows, features, config, grid, search, forest, validation,
-               verification, seed, threshold, started):
+               verification, seed, threshold, started, horizons, conformal):
     """Return the model card of a training run (artifacts' hashes are added when they are saved)."""
     latest = snapshots.dates[-1]
     frame = snapshots.frame
@@ -80,6 +82,11 @@ def build_card(*, snapshots, pairs, training_rows, features, config, grid, searc
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "target": TARGET_DEFINITION,
         "horizon": "the next snapshot date of the same coin_id (1 calendar day in the daily history)",
+        "horizons": [int(h) for h in horizons],
+        "horizon_definitions": {str(h): "the next snapshot date of the same coin_id (1 calendar day in the daily "
+                                        "history)" if h == 1 else f"exactly {h} calendar days later, same coin_id"
+                                for h in horizons},
+        "conformal": conformal,
         "threshold": threshold,
         "levels": {"High": f"score >= {threshold}", "Low": f"score < {threshold}"},
         "data": {
@@ -109,7 +116,7 @@ def build_card(*, snapshots, pairs, training_rows, features, config, grid, searc
         "feature_importances": dict(zip(FEATURE_NAMES, map(float, forest.feature_importances_))),
         "reference_snapshot": {"date": latest, "liquidity_ratios": [float(r) for r in reference]},
         "probe": {"features": jsonable_rows(probe),
-                  "scores": [float(s) for s in search.best_estimator_.predict(probe)]},
+                  "scores": np.asarray(search.best_estimator_.predict(probe), dtype=np.float64).tolist()},
         "versions": {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
                      "numpy": np.__version__, "pandas": pd.__version__},
         "training_seconds": round(time.perf_counter() - started, 1),
@@ -136,11 +143,11 @@ def check_card(card):
     wrong += [f"inputs.{name}" for name in INPUT_COLUMNS
               if not isinstance((card.get("inputs") or {}).get(name), dict)
               or not all(isinstance(card["inputs"][name].get(k), (int, float, type(None))) for k in ("min", "max"))]
+    wrong += conformal_problems(card)
     ratios = (card.get("reference_snapshot") or {}).get("liquidity_ratios")
     if not (isinstance(ratios, list) and ratios and all(isinstance(r, (int, float)) for r in ratios)):
         wrong.append("reference_snapshot.liquidity_ratios")
     return wrong
-
 
 
 def check_model(model):
@@ -153,9 +160,35 @@ def check_model(model):
     if wrong:
         raise ValueError(f"the model card lacks or has malformed section(s): {', '.join(wrong)}")
 
+
+def conformal_problems(card):
+    """Return what the serving side needs from the conformal section that the card lacks: a table per horizon
+    with one half-width per bin of the forecast score at each level."""
+    horizons, section = card.get("horizons"), card.get("conformal")
+    if not isinstance(horizons, list) or not horizons or not all(isinstance(h, int) for h in horizons):
+        return ["horizons (a list of whole days)"]
+    if not isinstance(section, dict) or not isinstance(section.get("tables"), dict):
+        return ["conformal.tables"]
+    levels = section.get("levels")
+    if not isinstance(levels, list) or not levels:
+        return ["conformal.levels"]
+    wrong = []
+    for horizon in horizons:
+        table = section["tables"].get(str(horizon))
+        edges = table.get("edges") if isinstance(table, dict) else None
+        widths = table.get("half_widths") if isinstance(table, dict) else None
+        if not (isinstance(edges, list) and all(isinstance(e, (int, float)) for e in edges)
+                and edges == sorted(edges) and isinstance(widths, dict)
+                and all(isinstance(widths.get(str(level)), list) and len(widths[str(level)]) == len(edges) + 1
+                        and all(isinstance(w, (int, float)) and 0 <= w <= 1 for w in widths[str(level)])
+                        for level in levels)):
+            wrong.append(f"conformal.tables.{horizon}")
+    return wrong
+
+
 def probe_differences(card, pipeline_predict):
     """Return the probe rows where pipeline_predict(features) differs from the scores recorded in the card."""
-    scores = pipeline_predict(matrix_from_json(card["probe"]["features"]))
+    scores = np.asarray(pipeline_predict(matrix_from_json(card["probe"]["features"])))
     return [f"probe row {i}: reloaded model predicts {got!r} but the card says {want!r}"
             for i, (got, want) in enumerate(zip(scores.tolist(), card["probe"]["scores"])) if got != want]
 

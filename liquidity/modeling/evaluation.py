@@ -91,37 +91,43 @@ def beats(model, baseline):
     return worse
 
 
-def evaluate(fitters, baselines, features, target, dates, splits, threshold, masked=None, progress=None):
-    """Fit every model on each split's train rows; score the pooled test rows next to the baselines.
+def evaluate(fitters, baselines, features, target, dates, splits, threshold, horizons, masked=None, progress=None):
+    """Fit every model on each split's train rows; score the pooled test rows next to the baselines, per horizon.
 
-    fitters maps a name to fit(train_index) -> fitted estimator with predict(features); baselines maps
-    a name to a column of precomputed predictions (persistence, the 7-day mean). With masked (the
+    target: (n, horizons) outcomes. fitters maps a name to fit(train_index) -> fitted estimator whose
+    predict(features) gives one column per horizon (1-D for one horizon); baselines maps a name to a column of
+    precomputed predictions used at every horizon (persistence, the 7- and 30-day means). With masked (the
     features with history missing), each model is also scored on the masked test rows. Returns
-    (results, masked_results or None, predictions of the test rows, one column per model).
+    ({horizon: results}, {horizon: masked_results} or None, {horizon: predictions of the test rows}).
     """
+    target = np.asarray(target, dtype=float).reshape(len(target), -1)
     tested = np.concatenate([test for _, test, _ in splits])
-    predictions = {name: np.full(len(target), np.nan) for name in fitters}
-    masked_predictions = {name: np.full(len(target), np.nan) for name in fitters}
+    shape = (len(target), len(horizons))
+    predictions = {name: np.full(shape, np.nan) for name in fitters}
+    masked_predictions = {name: np.full(shape, np.nan) for name in fitters}
     for number, (train, test, _) in enumerate(splits, start=1):
         for name, fit in fitters.items():
             model = fit(train)
-            predictions[name][test] = model.predict(features[test])
+            predictions[name][test] = np.asarray(model.predict(features[test])).reshape(len(test), -1)
             if masked is not None:
-                masked_predictions[name][test] = model.predict(masked[test])
+                masked_predictions[name][test] = np.asarray(model.predict(masked[test])).reshape(len(test), -1)
             if progress:
                 progress(f"split {number}/{len(splits)}: {name} fitted, tested on {len(test)} rows")
-    for name, column in baselines.items():
-        predictions[name] = np.asarray(column, dtype=float)
+    baseline_columns = {name: np.asarray(column, dtype=float) for name, column in baselines.items()}
 
-    def block(columns):
+    def block(columns, column):
         return {"splits": [info for _, _, info in splits], "folds": len(splits), "pairs_tested": int(len(tested)),
-                "models": {name: score_metrics(target[tested], predicted[tested], dates[tested], threshold)
+                "models": {name: score_metrics(target[tested, column], predicted[tested], dates[tested], threshold)
                            for name, predicted in columns.items()}}
 
-    masked_block = None
-    if masked is not None:
-        masked_block = block({**{f"{name}": p for name, p in masked_predictions.items()},
-                              "persistence": predictions["persistence"]} if "persistence" in predictions
-                             else masked_predictions)
-    return (block(predictions), masked_block,
-            {"index": tested, **{name: predicted[tested] for name, predicted in predictions.items()}})
+    results, masked_results, tested_predictions = {}, {} if masked is not None else None, {}
+    for column, horizon in enumerate(horizons):
+        columns = {**{name: p[:, column] for name, p in predictions.items()}, **baseline_columns}
+        results[horizon] = block(columns, column)
+        if masked is not None:
+            masked_columns = {name: p[:, column] for name, p in masked_predictions.items()}
+            if "persistence" in baseline_columns:
+                masked_columns["persistence"] = baseline_columns["persistence"]
+            masked_results[horizon] = block(masked_columns, column)
+        tested_predictions[horizon] = {"index": tested, **{name: p[tested] for name, p in columns.items()}}
+    return results, masked_results, tested_predictions

@@ -17,6 +17,13 @@ gunicorn killed it 30 s later). So the ONNX model is built at load time with the
 only (no threads), and onnxruntime is imported, its sessions created and checked against
 scikit-learn's predictions on the check rows, on first use in each process (``FastForest.start``).
 
+A multi-output forest (one output per forecast horizon) becomes one TreeEnsemble with one target per
+output: a TreeEnsemble leaf feeds a single target, so each tree appears once per output, its leaves
+carrying that output's values; the splits are the same, so each output equals scikit-learn's column.
+ONNX Runtime's average divides by every tree of the ensemble, copies included, so a multi-output
+forest sums leaf values pre-divided by the number of trees instead (equal up to rounding, ~1e-16).
+The per-tree model (the trees' spread) covers the first output, the 1-day forecast.
+
 When ONNX Runtime is missing, the forest cannot be converted, or the rebuilt forest disagrees with
 scikit-learn on the check rows, the model scores with scikit-learn and says why.
 """
@@ -64,25 +71,28 @@ def scaler_arrays(scaler, n_features):
 
 
 def ensemble_proto(forest, per_tree=False):
-    """Return the forest as an ONNX TreeEnsemble model: the average score, or one output per tree."""
+    """Return the forest as an ONNX TreeEnsemble model: the average score of each output, or one output per tree
+    of the first output."""
     from onnx import TensorProto, helper, numpy_helper
 
-    if type(forest).__name__ != "RandomForestRegressor" or getattr(forest, "n_outputs_", 1) != 1:
-        raise FastPathError(f"model is a {type(forest).__name__} with {getattr(forest, 'n_outputs_', '?')}"
-                            " outputs, not a single-output RandomForestRegressor")
+    if type(forest).__name__ != "RandomForestRegressor":
+        raise FastPathError(f"model is a {type(forest).__name__}, not a RandomForestRegressor")
+    n_outputs = int(getattr(forest, "n_outputs_", 1))
     # Built with numpy per tree, not per node: a deep forest has hundreds of thousands of nodes and this
     # runs at every model load.
     roots, features, splits, missing_left = [], [], [], []  # missing_left: where NaN goes, as scikit-learn decided
     true_ids, true_leafs, false_ids, false_leafs, leaf_targets, leaf_weights = [], [], [], [], [], []
     n_interior = n_leaves = 0
-    for number, estimator in enumerate(forest.estimators_):
+    copies = [(output, number, estimator) for output in range(1 if per_tree else n_outputs)
+              for number, estimator in enumerate(forest.estimators_)]
+    for output, number, estimator in copies:
         tree = estimator.tree_
         left, right = tree.children_left, tree.children_right
-        values = tree.value[:, 0, 0]
+        values = tree.value[:, output, 0]
         is_leaf = left == -1
         interior = np.flatnonzero(~is_leaf)
         leaves = np.flatnonzero(is_leaf)
-        target = number if per_tree else 0
+        target = number if per_tree else output
         if not len(interior):  # a one-leaf tree: a dummy split whose branches both reach the leaf
             roots.append(n_interior)
             features.append(np.zeros(1, dtype=np.int64))
@@ -120,10 +130,13 @@ def ensemble_proto(forest, per_tree=False):
     leaf_targets = joined(leaf_targets)
     splits, leaf_weights = np.concatenate(splits), np.concatenate(leaf_weights)
 
-    n_targets = len(forest.estimators_) if per_tree else 1
+    n_targets = len(forest.estimators_) if per_tree else n_outputs
+    averaged_by_sum = not per_tree and n_outputs > 1
+    if averaged_by_sum:
+        leaf_weights = leaf_weights / len(forest.estimators_)
     node = helper.make_node(
         "TreeEnsemble", ["X"], ["Y"], domain="ai.onnx.ml",
-        aggregate_function=SUM if per_tree else AVERAGE, n_targets=n_targets, post_transform=0,
+        aggregate_function=SUM if per_tree or averaged_by_sum else AVERAGE, n_targets=n_targets, post_transform=0,
         tree_roots=roots, nodes_featureids=features,
         nodes_splits=numpy_helper.from_array(splits),
         nodes_modes=numpy_helper.from_array(np.full(len(features), BRANCH_LEQ, dtype=np.uint8)),
@@ -161,6 +174,7 @@ class FastForest:
         started = time.perf_counter()
         self.n_features = forest.n_features_in_
         self.n_trees = len(forest.estimators_)
+        self.n_outputs = int(getattr(forest, "n_outputs_", 1))
         self.mean, self.scale = scaler_arrays(scaler, self.n_features)
         # Rows sorted by the feature the trees compare most often take similar paths one after another:
         # the CPU's branch predictor and caches then score 1.5-3x the rows per second, same results.
@@ -188,7 +202,7 @@ class FastForest:
             raise FastPathError(f"ONNX Runtime unavailable ({error})") from None
         try:
             score_session, tree_session = _session(self._score_bytes), _session(self._tree_bytes)
-            got = score_session.run(None, {"X": self._check_rows})[0][:, 0]
+            got = self._shaped(score_session.run(None, {"X": self._check_rows})[0])
         except Exception as error:  # a runtime that cannot load or run the model: fall back, do not crash
             raise FastPathError(f"ONNX Runtime cannot run the forest ({error.__class__.__name__}: {error})") from None
         difference = float(np.max(np.abs(got - self._check_scores)))
@@ -202,9 +216,11 @@ class FastForest:
     def describe(self):
         """Say what runs, as shown by /healthz."""
         if not self.started:
-            return (f"ONNX model of {self.n_trees} trees in float64 built in {self.build_ms:.0f} ms;"
+            return (f"ONNX model of {self.n_trees} trees x {self.n_outputs} output(s) in float64 built in "
+                    f"{self.build_ms:.0f} ms;"
                     " onnxruntime starts and is checked on first use in each process")
-        return (f"onnxruntime {self.version}, {self.n_trees} trees in float64, built in {self.build_ms:.0f} ms,"
+        return (f"onnxruntime {self.version}, {self.n_trees} trees x {self.n_outputs} output(s) in float64, built in "
+                f"{self.build_ms:.0f} ms,"
                 f" started in {self.start_ms:.0f} ms, max |diff| {self.difference:.1e} vs scikit-learn"
                 f" on {len(self._check_rows)} check rows")
 
@@ -237,18 +253,22 @@ class FastForest:
         unsorted[order] = result
         return unsorted
 
+    def _shaped(self, outputs):
+        """Return the session's (n, outputs) scores shaped as scikit-learn's predict: 1-D for one output."""
+        return outputs[:, 0] if self.n_outputs == 1 else outputs
+
     def _scores(self, rows):
-        return self._score_session.run(None, {"X": rows})[0][:, 0]
+        return self._shaped(self._score_session.run(None, {"X": rows})[0])
 
     def _tree_matrix(self, rows):
         return self._tree_session.run(None, {"X": rows})[0]
 
     def predict_scaled(self, scaled):
-        """Return the forest's scores for already scaled, float32-valued rows."""
+        """Return the forest's scores for already scaled, float32-valued rows, shaped as the forest's predict."""
         return self._map_rows(scaled, self._scores, chunk_rows=len(scaled))
 
     def predict(self, features):
-        """Return the forest's scores for an (n, features) matrix of unscaled features."""
+        """Return the forest's scores for an (n, features) matrix of unscaled features, shaped as its predict."""
         return self.predict_scaled(self.scaled(features))
 
     def _scaled_row(self, row):
@@ -256,11 +276,15 @@ class FastForest:
         return scaled.astype(np.float64).reshape(1, -1)
 
     def predict_row(self, row):
-        """Return the score of one row of unscaled features given as a sequence of floats."""
+        """Return the first output's score (the 1-day forecast) of one row of unscaled features."""
         return float(self._score_session.run(None, {"X": self._scaled_row(row)})[0][0, 0])
 
+    def predict_outputs_row(self, row):
+        """Return every output's score (one per horizon) of one row of unscaled features, as a list of floats."""
+        return self._score_session.run(None, {"X": self._scaled_row(row)})[0][0].tolist()
+
     def score_and_percentiles_row(self, row, percentiles):
-        """Return (score, percentiles of the trees' scores) for one row from a single per-tree run.
+        """Return (first output's score, percentiles of the trees' scores) for one row from a single per-tree run.
 
         The trees are summed in order, as scikit-learn's forest accumulates them, so the score is the
         one predict_row gives (a test checks they are equal).
@@ -272,7 +296,7 @@ class FastForest:
         return total / len(values), one_row_percentiles(sorted(values), percentiles)
 
     def tree_scores_scaled(self, scaled):
-        """Return an (n_trees, n) matrix of each tree's score for already scaled rows."""
+        """Return an (n_trees, n) matrix of each tree's first-output score for already scaled rows."""
         if not len(scaled):
             return np.empty((self.n_trees, 0))
         return self._map_rows(scaled, self._tree_matrix, chunk_rows=TREE_CHUNK).T

@@ -1,4 +1,4 @@
-"""Forecast the next-snapshot liquidity score with the verified forest and scaler."""
+"""Forecast the liquidity score 1, 7 and 30 days ahead with the verified forest and scaler, and conformal intervals."""
 
 import functools
 import logging
@@ -18,7 +18,7 @@ from liquidity.features import (
     input_features,
     snapshot_features,
 )
-from liquidity.modeling import fastpath
+from liquidity.modeling import conformal, fastpath
 from liquidity.validation import check_inputs
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,8 @@ class Forecast:
 
     score: float
     level: str
-    band_low: float  # 10th percentile of the trees' predictions
-    band_high: float  # 90th percentile of the trees' predictions
+    band_low: float  # low end of the 1-day 80 % conformal interval
+    band_high: float  # high end of the 1-day 80 % conformal interval
     implied_ratio: float  # next-snapshot volume / market cap that the score maps to in the reference snapshot
     implied_volume: float  # implied_ratio times today's market cap, USD
     out_of_range: tuple  # input names outside the range seen in training
@@ -61,12 +61,16 @@ class SklearnBackend:
     def predict(self, features):
         return self.forest.predict(self.scaler.transform(np.asarray(features, dtype=np.float64)))
 
+    def predict_outputs_row(self, row):
+        return np.asarray(self.predict(np.asarray(row, dtype=np.float64).reshape(1, -1))).reshape(-1).tolist()
+
     def predict_row(self, row):
-        return float(self.predict(np.asarray(row, dtype=np.float64).reshape(1, -1))[0])
+        return self.predict_outputs_row(row)[0]
 
     def tree_scores(self, features):
         scaled = self.scaler.transform(np.asarray(features, dtype=np.float64))
-        return np.stack([tree.predict(scaled) for tree in self.forest.estimators_])
+        return np.stack([np.asarray(tree.predict(scaled)).reshape(len(scaled), -1)[:, 0]
+                         for tree in self.forest.estimators_])
 
     def tree_percentiles(self, features, percentiles):
         if not len(features):
@@ -78,8 +82,38 @@ class SklearnBackend:
         return self.predict_row(row), [float(value[0]) for value in self.tree_percentiles(features, percentiles)]
 
 
+class HorizonForecast(NamedTuple):
+    """One horizon's forecast of a coin's score with its conformal intervals."""
+
+    horizon: int  # calendar days ahead
+    forecast_score: float
+    level: str
+    low80: float
+    high80: float
+    low90: float
+    high90: float
+
+
+class HorizonsForecast(NamedTuple):
+    """A coin's forecasts at every horizon of the model, from its own history."""
+
+    score: float  # today's liquidity score
+    horizons: tuple  # HorizonForecast per horizon, shortest first
+
+
+def interval_columns(horizon, levels=conformal.LEVELS):
+    """Return the column names of a horizon's forecast and intervals: forecast_score_7d, low80_7d, high80_7d, ..."""
+    bounds = [f"{side}{level}_{horizon}d" for level in levels for side in ("low", "high")]
+    return [f"forecast_score_{horizon}d", *bounds]
+
+
 class LiquidityModel:
     """The forest, its scaler and the model card, with the threshold that splits High from Low.
+
+    The forest has one output per horizon of the card (1, 7 and 30 calendar days); the methods without a
+    horizon give the 1-day (next-snapshot) forecast, and their band_low/band_high is its 80 % conformal
+    interval. Intervals come from the card's conformal tables unless a caller passes its own (calibration=,
+    {horizon: table} from liquidity.modeling.conformal.calibration_table, e.g. recalibrated daily).
 
     Scoring goes through one backend with the same methods either way: ONNX Runtime (FastForest) when
     it rebuilt the forest exactly, else scikit-learn (SklearnBackend).
@@ -91,6 +125,9 @@ class LiquidityModel:
         self.card = card
         self.threshold = float(card.get("threshold", DEFAULT_THRESHOLD) if threshold is None else threshold)
         self.reference = np.sort(np.asarray(card["reference_snapshot"]["liquidity_ratios"], dtype=np.float64))
+        self.horizons = tuple(int(h) for h in card.get("horizons", [1]))
+        self.calibration = card["conformal"]["tables"]
+        self._intervals = self.prepared_intervals(self.calibration)
         self.sklearn = SklearnBackend(forest, scaler)
         # The fast path is rebuilt from the verified forest and scaler; backend and backend_reason say which runs.
         self.fast, self.backend_reason = fastpath.compile_forest(forest, scaler)
@@ -140,16 +177,45 @@ class LiquidityModel:
         self._scorer()
         return self.backend
 
+    def prepared_intervals(self, calibration):
+        """Return {horizon: conformal.Intervals} of calibration ({horizon: table}, keys as text or int)."""
+        tables = {int(h): table for h, table in calibration.items()}
+        missing = [h for h in self.horizons if h not in tables]
+        if missing:
+            raise ValueError(f"calibration has no table for horizon(s) {missing} (the model forecasts {self.horizons})")
+        return {h: conformal.Intervals(tables[h]) for h in self.horizons}
+
+    def _checked_horizons(self, horizons):
+        chosen = self.horizons if horizons is None else tuple(int(h) for h in horizons)
+        unknown = [h for h in chosen if h not in self.horizons]
+        if unknown:
+            raise ValueError(f"horizon {unknown[0]} is not one of the model's horizons {list(self.horizons)}")
+        return chosen
+
+    def predict_horizon_scores(self, features):
+        """Return an (n, horizons) matrix of forecast scores, one column per horizon, for unscaled features."""
+        scores = np.asarray(self._scorer().predict(features), dtype=np.float64)
+        return scores.reshape(len(scores), -1)
+
     def predict_scores(self, features):
-        """Return forecast scores for an (n, features) matrix of unscaled features."""
-        return self._scorer().predict(features)
+        """Return the 1-day forecast scores for an (n, features) matrix of unscaled features."""
+        return self.predict_horizon_scores(features)[:, 0]
+
+    def intervals(self, scores, horizon, level, calibration=None):
+        """Return (low, high) arrays: the conformal interval at level (80 or 90 %) around each horizon forecast."""
+        table = (self.calibration if calibration is None else calibration)
+        table = table.get(str(horizon), table.get(horizon)) if isinstance(table, dict) else None
+        if table is None:
+            raise ValueError(f"no calibration table for horizon {horizon}")
+        return conformal.interval(table, scores, level)
 
     def tree_scores(self, features):
-        """Return an (n_trees, n) matrix of each tree's forecast for unscaled features."""
+        """Return an (n_trees, n) matrix of each tree's 1-day forecast for unscaled features."""
         return self._scorer().tree_scores(features)
 
     def band(self, features, low=10, high=90):
-        """Return the low and high percentiles of the trees' forecasts, one pair per row."""
+        """Return the low and high percentiles of the trees' 1-day forecasts, one pair per row: their spread, not a
+        calibrated interval (see intervals)."""
         low_scores, high_scores = self._scorer().tree_percentiles(features, [low, high])
         return low_scores, high_scores
 
@@ -193,10 +259,10 @@ class LiquidityModel:
                      if ranges[name]["min"] is not None and not ranges[name]["min"] <= value <= ranges[name]["max"])
 
     def forecast(self, volume, mkt_cap, h1, price, snapshot=None):
-        """Validate one row and return its Forecast with band, implied volume and range warnings."""
+        """Validate one row and return its 1-day Forecast with its 80 % interval, implied volume and range warnings."""
         row = check_inputs(volume, mkt_cap, h1, price)
-        # One run of the per-tree model gives both the score and the band.
-        score, (low, high) = self._scorer().score_and_percentiles_row(self.input_row(row, snapshot), (10, 90))
+        score = self._scorer().predict_row(self.input_row(row, snapshot))
+        low, high = self._intervals[self.horizons[0]].row(score, 80)
         ratio = float(self.ratio_for_score(score))
         return Forecast(score, self.level(score), low, high, ratio, ratio * row[1], self.out_of_range(*row))
 
@@ -213,7 +279,7 @@ class LiquidityModel:
         """Return the Forecast fields, one row per valid row of INPUT_COLUMNS, scored vectorised."""
         features = self.input_features(frame, snapshot)
         scores = self.predict_scores(features)
-        low, high = self.band(features)
+        low, high = self.intervals(scores, self.horizons[0], 80)
         ratios = self.ratio_for_score(scores)
         ranges = self.card["inputs"]
         outside = np.column_stack([
@@ -229,36 +295,71 @@ class LiquidityModel:
             "out_of_range": [tuple(n for n, flag in zip(INPUT_COLUMNS, row) if flag) for row in outside],
         }, index=frame.index)
 
-    def forecast_snapshots(self, snapshots, dates=None):
+    def forecast_snapshots(self, snapshots, dates=None, horizons=None, calibration=None):
         """Forecast every coin of stored snapshots from its own history.
 
         snapshots: loader columns (date, coin_id, symbol, volume, mkt_cap, 1h, price), several dates, all
         coins of each date (today's score is the coin's rank within its date); include the LONGEST_LAG
         days before the first date to forecast so the history features are present. Returns one row per
         coin per date in dates (default: every date): date, coin_id, symbol, score (today's),
-        forecast_score (the next snapshot's), level, band_low, band_high.
+        forecast_score (the next snapshot's), level, band_low, band_high (its 80 % conformal interval); with
+        horizons (e.g. (1, 7, 30)), also interval_columns(H) for each: forecast_score_{H}d, low80_{H}d,
+        high80_{H}d, low90_{H}d, high90_{H}d. calibration: {horizon: table} instead of the card's tables.
         """
         frame = snapshots if "liquidity_score" in snapshots else add_liquidity_score(snapshots)
         if "1h" not in frame:  # a source without it: missing, as in the daily history
             frame = frame.assign(**{"1h": np.nan})
         frame = frame.reset_index(drop=True)
         rows = np.arange(len(frame)) if dates is None else np.flatnonzero(frame["date"].isin(list(dates)).to_numpy())
+        chosen_horizons = () if horizons is None else self._checked_horizons(horizons)
+        if calibration is not None:
+            self.prepared_intervals(calibration)  # a table missing for a horizon is an error here, not a KeyError later
         features = snapshot_features(frame, rows)
-        scores = self.predict_scores(features)
-        low, high = self.band(features)
+        every = self.predict_horizon_scores(features)
+        scores = every[:, 0]
+        low, high = self.intervals(scores, self.horizons[0], 80, calibration)
         chosen = frame.iloc[rows]
-        return pd.DataFrame({
+        columns = {
             "date": chosen["date"].to_numpy(), "coin_id": chosen["coin_id"].to_numpy(),
             "symbol": chosen["symbol"].to_numpy(), "score": chosen["liquidity_score"].to_numpy(dtype=np.float64),
             "forecast_score": scores, "level": self.levels(scores), "band_low": low, "band_high": high,
-        })
+        }
+        for horizon in chosen_horizons:
+            forecast = every[:, self.horizons.index(horizon)]
+            columns[f"forecast_score_{horizon}d"] = forecast
+            for level in conformal.LEVELS:
+                columns[f"low{level}_{horizon}d"], columns[f"high{level}_{horizon}d"] = self.intervals(
+                    forecast, horizon, level, calibration)
+        return pd.DataFrame(columns)
 
     def forecast_history(self, dates, volume, mkt_cap, h1, price, score):
         """Forecast one coin from its own rows (arrays oldest first, the last one today): a HistoryForecast
         (score today, forecast score, level, band_low, band_high) without pandas."""
         row = coin_feature_row(dates, volume, mkt_cap, h1, price, score)
-        forecast, (low, high) = self._scorer().score_and_percentiles_row(row, (10, 90))
+        forecast = self._scorer().predict_row(row)
+        low, high = self._intervals[self.horizons[0]].row(forecast, 80)  # the 1-day 80 % conformal interval
         return HistoryForecast(float(row[SCORE_TODAY]), forecast, self.level(forecast), low, high)
+
+    def forecast_history_horizons(self, dates, volume, mkt_cap, h1, price, score, calibration=None):
+        """Forecast one coin from its own rows (as forecast_history) at every horizon of the model: a
+        HorizonsForecast with each horizon's score, level and 80 % / 90 % conformal intervals, without pandas.
+
+        calibration: {horizon: table} instead of the card's tables (prepare it once with prepared_intervals
+        and pass that dict of conformal.Intervals to skip the preparation on every call)."""
+        row = coin_feature_row(dates, volume, mkt_cap, h1, price, score)
+        forecasts = self._scorer().predict_outputs_row(row)
+        if calibration is None:
+            prepared = self._intervals
+        elif all(isinstance(v, conformal.Intervals) for v in calibration.values()):
+            prepared = calibration
+        else:
+            prepared = self.prepared_intervals(calibration)
+        horizons = []
+        for horizon, forecast in zip(self.horizons, forecasts):
+            intervals = prepared[horizon]
+            horizons.append(HorizonForecast(horizon, forecast, self.level(forecast),
+                                            *intervals.row(forecast, 80), *intervals.row(forecast, 90)))
+        return HorizonsForecast(float(row[SCORE_TODAY]), tuple(horizons))
 
 
 class HistoryForecast(NamedTuple):

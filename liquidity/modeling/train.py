@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression
@@ -16,16 +17,18 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from liquidity.artifacts import PREDICTIONS_FILE, ArtifactPaths, save_artifacts
-from liquidity.dataset import DatasetError, load_snapshots, make_pairs
+from liquidity.dataset import DatasetError, add_horizon_targets, load_snapshots, make_pairs
 from liquidity.features import FEATURE_NAMES, HISTORY_FEATURES, LONGEST_LAG, with_features
 from liquidity.files import write_atomically
 from liquidity.modeling import card as model_card
-from liquidity.modeling import evaluation
+from liquidity.modeling import conformal, evaluation
 
 log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_SEED = 42
+# Calendar days ahead the model forecasts; 1 is the next snapshot (the next day in daily data).
+HORIZONS = (1, 7, 30)
 
 # Small on purpose: each candidate is fit on max_rows sampled rows per fold, and the whole run (grid, validation,
 # final fit, verification run) must finish on the full daily history in under 15 minutes on 2 cores.
@@ -44,6 +47,7 @@ QUICK_GRID = {
 HISTORY_COLUMNS = [FEATURE_NAMES.index(name) for name in HISTORY_FEATURES]
 SCORE_TODAY = FEATURE_NAMES.index("score_today")
 SCORE_MEAN7 = FEATURE_NAMES.index("score_mean7")
+SCORE_MEAN30 = FEATURE_NAMES.index("score_mean30")
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,9 @@ class TrainingConfig:
     max_rows: int = 60_000  # rows sampled (seeded) for each fit, before the masked copies
     masked_share: float = 0.5  # share of sampled rows added again with history missing: the four-input path
     test_days: int = 91  # length of each time-ordered test window
-    origins: int = 2  # test windows rolling forward, the last ending at the last pair date
+    # Test windows rolling forward, the last ending at the last pair date: a year of out-of-sample forecasts, so
+    # the conformal intervals can be calibrated on 90 days of them and their coverage measured on the months after.
+    origins: int = 4
     gap_days: int = LONGEST_LAG + 1  # targets of training rows end this many days before a test window
     coin_folds: int = 2  # coins split in this many groups; a test window's coins are never trained on
 
@@ -63,6 +69,11 @@ class TrainingConfig:
 # A smaller run that `verify` can retrain in CI: the committed hyper-parameters, no grid, a fixed date range.
 VERIFY_DAYS = 400
 VERIFY_CONFIG = {"max_rows": 20_000, "origins": 1, "test_days": 61}
+
+
+def fit_target(target):
+    """Return the target as the forest fits it: one column per horizon, 1-D for a single horizon."""
+    return target[:, 0] if target.ndim == 2 and target.shape[1] == 1 else target
 
 
 def forest_pipeline(seed, **params):
@@ -107,7 +118,8 @@ def selection_folds(dates, next_dates, coins, before, n_folds, test_days, gap_da
     grouped."""
     if gap_days == 0:  # too short a history for blocks: one fold on the last date
         return time_ordered_splits_or_fail(dates, next_dates, coins, [str(np.max(dates))], 0, 1, coin_folds)
-    last = np.datetime64(before, "D") - np.timedelta64(gap_days, "D")
+    # The folds end after the last selectable row's date (its targets end gap_days before `before`).
+    last = np.max(np.asarray(dates, dtype="datetime64[D]")) + np.timedelta64(1, "D")
     origins = [str(last - np.timedelta64(test_days * (n_folds - i), "D")) for i in range(n_folds)]
     return time_ordered_splits_or_fail(dates, next_dates, coins, origins, gap_days, test_days, coin_folds)
 
@@ -120,15 +132,32 @@ def time_ordered_splits_or_fail(dates, next_dates, coins, origins, gap_days, tes
     return splits
 
 
+def trainable_horizons(pairs, horizons=HORIZONS):
+    """Return the horizons some pair has every target of: the longest ones drop out of a history too short for them."""
+    chosen = []
+    for horizon in sorted(horizons):
+        complete = pairs[[f"target_{h}d" for h in (*chosen, horizon)]].notna().all(axis=1)
+        if not complete.any():
+            break
+        chosen.append(horizon)
+    return chosen
+
+
 class Run:
-    """The rows of one training run: features, target, dates and coins of every next-snapshot pair."""
+    """The rows of one training run: features, targets per horizon, dates and coins of every pair.
+
+    Rows are the pairs that have the targets of every trained horizon (the multi-output forest needs them all):
+    the last 30 days of a history are features of others' targets but not rows themselves.
+    """
 
     def __init__(self, data, config, progress):
         self.snapshots = load_snapshots(data)
         frame = self.snapshots.frame
-        pairs = make_pairs(with_features(frame))
+        pairs = add_horizon_targets(make_pairs(with_features(frame)), frame, HORIZONS)
         self.pairs = pairs
-        keep = np.ones(len(pairs), dtype=bool)
+        self.horizons = trainable_horizons(pairs)
+        target_columns = [f"target_{h}d" for h in self.horizons]
+        keep = pairs[target_columns].notna().all(axis=1).to_numpy().copy()
         if config.since:
             keep &= pairs["date"].to_numpy() >= config.since
         if config.until:
@@ -137,14 +166,18 @@ class Run:
         if self.rows.empty:
             raise DatasetError(f"no next-snapshot pairs between {config.since} and {config.until}")
         self.features = self.rows[list(FEATURE_NAMES)].to_numpy(dtype=np.float64)
-        self.target = self.rows["next_liquidity_score"].to_numpy()
+        self.target = self.rows[target_columns].to_numpy(dtype=np.float64)
+        self.target_dates = self.rows[[f"target_date_{h}d" for h in self.horizons]].to_numpy()
         self.dates = self.rows["date"].to_numpy()
-        self.next_dates = self.rows["next_date"].to_numpy()
+        # The gap of the time-ordered splits counts from the last target a row was trained on.
+        self.next_dates = self.target_dates[:, -1]
         self.coins = self.rows["coin_id"].to_numpy()
+        self.last_date = self.snapshots.dates[-1] if not config.until else min(
+            self.snapshots.dates[-1], str(np.datetime64(config.until, "D") + np.timedelta64(max(self.horizons), "D")))
         progress(f"loaded {len(frame)} rows from {len(self.snapshots.files)} file(s), dates "
                  f"{self.snapshots.dates[0]}..{self.snapshots.dates[-1]}; {len(pairs)} next-snapshot pairs, "
-                 f"{len(self.rows)} trained on ({self.dates.min()}..{self.dates.max()}), "
-                 f"{self.rows['coin_id'].nunique()} coins")
+                 f"{len(self.rows)} with targets at {self.horizons} days trained on "
+                 f"({self.dates.min()}..{self.dates.max()}), {self.rows['coin_id'].nunique()} coins")
 
     def masked(self):
         masked = self.features.copy()
@@ -163,21 +196,25 @@ def validate(run, config, params, seed, threshold, progress):
 
     def fit_forest(train):
         rows, target, _ = training_sample(train, run.features, run.target, config, seed)
-        return forest_pipeline(seed, **params).fit(rows, target)
+        return forest_pipeline(seed, **params).fit(rows, fit_target(target))
 
     def fit_linear(train):
         rows, target, _ = training_sample(train, run.features, run.target, config, seed)
-        return linear_pipeline().fit(rows, target)
+        return linear_pipeline().fit(rows, fit_target(target))
 
-    baselines = {"persistence": run.features[:, SCORE_TODAY], "mean_7_days": run.features[:, SCORE_MEAN7]}
+    baselines = {"persistence": run.features[:, SCORE_TODAY], "mean_7_days": run.features[:, SCORE_MEAN7],
+                 "mean_30_days": run.features[:, SCORE_MEAN30]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the all-missing h1 of the daily history
         warnings.simplefilter("ignore", UserWarning)
         history, four_input, predictions = evaluation.evaluate(
             {"random_forest": fit_forest, "linear_regression": fit_linear}, baselines, run.features, run.target,
-            run.dates, splits, threshold, masked=run.masked(), progress=progress)
-    history["four_input"] = four_input
-    return history, predictions, origins[0], gap_days
+            run.dates, splits, threshold, run.horizons, masked=run.masked(), progress=progress)
+    # The top level keeps the 1-day (next-snapshot) figures where readers of one horizon look for them.
+    figures = {**history[run.horizons[0]], "four_input": four_input[run.horizons[0]],
+               "horizons": {str(h): {"models": history[h]["models"], "four_input": {"models": four_input[h]["models"]}}
+                            for h in run.horizons}}
+    return figures, predictions, origins[0], gap_days
 
 
 def select(run, config, grid, seed, n_folds, n_jobs, before, gap_days, verbose, progress):
@@ -192,11 +229,12 @@ def select(run, config, grid, seed, n_folds, n_jobs, before, gap_days, verbose, 
                             max(1, min(n_folds, 3)), test_days, gap_days, config.coin_folds)
     progress(f"grid search: {int(np.prod([len(v) for v in grid.values()]))} candidates x {len(folds)} "
              f"time-ordered, coin-grouped folds on {len(rows)} rows")
+    # Scored by R² averaged over the horizons: one forest serves them all.
     search = GridSearchCV(forest_pipeline(seed), grid, scoring="r2", cv=[(tr, te) for tr, te, _ in folds],
                           n_jobs=n_jobs, verbose=verbose, error_score="raise", refit=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        search.fit(rows, target)
+        search.fit(rows, fit_target(target))
     search.folds_described = [info for _, _, info in folds]
     return search
 
@@ -206,7 +244,7 @@ def fit_final(run, config, params, seed):
     rows, target, _ = training_sample(np.arange(len(run.target)), run.features, run.target, config, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return forest_pipeline(seed, **params).fit(rows, target), rows
+        return forest_pipeline(seed, **params).fit(rows, fit_target(target)), rows
 
 
 def verification_config(run, config):
@@ -219,8 +257,38 @@ def verification_config(run, config):
 def verification_figures(data, config, params, seed, threshold, progress=lambda _: None):
     """Train and validate the forest with fixed params under config; return the figures verify compares."""
     run = Run(data, config, progress)
-    figures, _, _, _ = validate(run, config, params, seed, threshold, progress)
-    return {"config": asdict(config), "hyperparameters": params, "validation": figures}
+    figures, predictions, _, _ = validate(run, config, params, seed, threshold, progress)
+    tables = {str(h): conformal.calibration_table(held_out_forecasts(run, predictions, h), run.last_date)
+              for h in run.horizons}
+    return {"config": asdict(config), "hyperparameters": params, "validation": figures, "conformal_tables": tables}
+
+
+def held_out_forecasts(run, predictions, horizon):
+    """Return the forest's time-ordered test forecasts at horizon: date, coin_id, target_date, predicted, actual."""
+    column = run.horizons.index(horizon)
+    tested = predictions[horizon]["index"]
+    return pd.DataFrame({"date": run.dates[tested], "coin_id": run.coins[tested],
+                         "target_date": run.target_dates[tested, column],
+                         "predicted": predictions[horizon]["random_forest"], "actual": run.target[tested, column]})
+
+
+def conformal_section(run, predictions, window_days=conformal.WINDOW_DAYS):
+    """Return the card's conformal section: each horizon's table on the data's last date and the coverage that
+    daily recalibration achieved on the held-out forecasts (each date calibrated on outcomes known by then)."""
+    tables, coverage = {}, {}
+    for horizon in run.horizons:
+        forecasts = held_out_forecasts(run, predictions, horizon)
+        tables[str(horizon)] = conformal.calibration_table(forecasts, run.last_date, window_days=window_days)
+        # Coverage counts only dates whose calibration window is full: the first forecasts' outcomes plus the window.
+        first = np.datetime64(str(forecasts["date"].min())[:10], "D") + np.timedelta64(horizon + window_days, "D")
+        rolled = conformal.rolling_intervals(forecasts, window_days=window_days, first_date=str(first))
+        coverage[str(horizon)] = conformal.coverage_report(rolled)
+    section = {"method": "split conformal on |actual - forecast|, per quintile bin of the forecast score, clipped "
+                         "to [0, 1]; calibrated on the forecasts of the last window_days forecast dates whose "
+                         "outcome is known on the calibration date",
+               "levels": list(conformal.LEVELS), "window_days": window_days, "bins": conformal.BINS,
+               "calibrated_on": str(run.last_date), "tables": tables, "coverage": coverage}
+    return section
 
 
 def train(data, out_dir, *, grid=None, n_folds=5, seed=DEFAULT_SEED, threshold=DEFAULT_THRESHOLD,
@@ -239,12 +307,17 @@ def train(data, out_dir, *, grid=None, n_folds=5, seed=DEFAULT_SEED, threshold=D
     progress(f"chosen {params} (selection R2 {search.best_score_:.4f}); time-ordered validation")
     validation, predictions, _, _ = validate(run, config, params, seed, threshold, progress)
     validation["note"] = (
-        "Time-ordered: the forest and linear regression are trained on rows whose next-snapshot target lies at "
-        f"least {gap_days} days before each test window and tested on the later window; coins are grouped "
-        "(a window's test coins are not in its training rows). Figures pool every window's test rows; "
-        "Spearman is the mean over test dates of the within-date rank correlation. Persistence predicts "
-        "next score = today's; mean_7_days predicts the coin's mean score over the last 7 calendar days. "
-        "four_input: the same test rows with every history feature missing, as predict_liquidity sees them.")
+        f"Time-ordered: the forest (one multi-output fit for the horizons {run.horizons} in days) and linear "
+        f"regression are trained on rows whose last target lies at least {gap_days} days before each test window "
+        "and tested on the later window; coins are grouped (a window's test coins are not in its training rows). "
+        "Rows are the coin-days that have a target at every horizon, so every horizon is scored on the same rows. "
+        "Figures pool every window's test rows; Spearman is the mean over test dates of the within-date rank "
+        "correlation. Baselines at every horizon: persistence predicts today's score; mean_7_days and "
+        "mean_30_days the coin's mean score over the last 7 / 30 calendar days. The top-level models are the "
+        "1-day figures; horizons holds every horizon's. four_input: the same test rows with every history feature "
+        "missing, as predict_liquidity sees them.")
+    progress("conformal intervals: calibrated per date on the held-out forecasts known by then")
+    conformal_card = conformal_section(run, predictions)
     progress("final fit on every training row")
     pipeline, final_rows = fit_final(run, config, params, seed)
     search.best_estimator_ = pipeline
@@ -253,11 +326,9 @@ def train(data, out_dir, *, grid=None, n_folds=5, seed=DEFAULT_SEED, threshold=D
     card = model_card.build_card(
         snapshots=run.snapshots, pairs=run.pairs, training_rows=run.rows, features=final_rows, config=asdict(config),
         grid=grid, search=search, forest=pipeline.named_steps["forest"], validation=validation,
-        verification=verification, seed=seed, threshold=threshold, started=started)
-    tested = predictions["index"]
-    # Persistence is left out: it is the liquidity_score column.
-    held_out = run.rows.loc[tested, ["date", "coin_id", "liquidity_score", "next_liquidity_score"]].assign(
-        **{f"predicted_{name}": values for name, values in predictions.items() if name not in ("index", "persistence")})
+        verification=verification, seed=seed, threshold=threshold, started=started,
+        horizons=run.horizons, conformal=conformal_card)
+    held_out = held_out_frame(run, predictions)
     write_atomically(Path(out_dir) / PREDICTIONS_FILE, gzip.compress(held_out.to_csv(index=False).encode(), mtime=0))
     card = save_artifacts(ArtifactPaths.in_folder(out_dir), pipeline.named_steps["forest"],
                           pipeline.named_steps["scaler"], card)
@@ -265,16 +336,54 @@ def train(data, out_dir, *, grid=None, n_folds=5, seed=DEFAULT_SEED, threshold=D
     return card
 
 
+def held_out_frame(run, predictions):
+    """Return the time-ordered test rows with every horizon's target and the forest's forecasts.
+
+    The 1-day columns keep their names (next_liquidity_score, predicted_random_forest, predicted_linear_regression);
+    a longer horizon H adds target_{H}d and predicted_random_forest_{H}d. Left out to keep the file small, as each
+    can be recomputed: persistence (the liquidity_score column), the 7- and 30-day means (features), and the
+    intervals (conformal.rolling_intervals over these forecasts, target date = date + H).
+    """
+    first = run.horizons[0]
+    tested = predictions[first]["index"]
+    held_out = run.rows.loc[tested, ["date", "coin_id", "liquidity_score", "next_liquidity_score"]].reset_index(
+        drop=True)
+    held_out["predicted_random_forest"] = predictions[first]["random_forest"]
+    held_out["predicted_linear_regression"] = predictions[first]["linear_regression"]
+    for column, horizon in enumerate(run.horizons[1:], start=1):
+        held_out[f"target_{horizon}d"] = run.target[tested, column]
+        held_out[f"predicted_random_forest_{horizon}d"] = predictions[horizon]["random_forest"]
+    return held_out
+
+
 def format_metrics_table(card):
-    """Render the validation figures of the forest and its baselines as a text table."""
+    """Render the validation figures of the forest and its baselines per horizon, and the intervals' coverage."""
     validation = card["validation"]
-    lines = []
-    for title, block in (("time-ordered, history path", validation), ("four-input path", validation["four_input"])):
-        lines.append(f"{title}: {len(block['splits'])} split(s), {block['pairs_tested']} rows tested")
-        lines.append(f"{'model':<18}" + "".join(f"{name:>9}" for name in evaluation.METRICS))
-        for name, m in block["models"].items():
-            lines.append(f"{name:<18}" + "".join(f"{m[k]:>9.4f}" if m[k] is not None else f"{'n/a':>9}"
-                                                 for k in evaluation.METRICS))
+    lines = [f"time-ordered: {len(validation['splits'])} split(s), {validation['pairs_tested']} rows tested "
+             "at every horizon"]
+    for horizon, figures in validation["horizons"].items():
+        for title, block in ((f"{horizon}-day, history path", figures),
+                             (f"{horizon}-day, four-input path", figures["four_input"])):
+            lines.append(title)
+            lines.append(f"{'model':<18}" + "".join(f"{name:>9}" for name in evaluation.METRICS))
+            for name, m in block["models"].items():
+                lines.append(f"{name:<18}" + "".join(f"{m[k]:>9.4f}" if m[k] is not None else f"{'n/a':>9}"
+                                                     for k in evaluation.METRICS))
+    lines.append(f"conformal intervals, recalibrated daily on the last {card['conformal']['window_days']} forecast "
+                 "dates with known outcomes:")
+    lines.append(f"{'horizon':<9}{'dates':>24}{'rows':>8}{'cov80':>8}{'cov90':>8}{'width80':>9}{'width90':>9}"
+                 f"{'q80 min':>9}{'q80 max':>9}{'q90 min':>9}{'m80 min':>9}{'m80 max':>9}")
+    for horizon, report in card["conformal"]["coverage"].items():
+        if not report["rows"]:
+            lines.append(f"{horizon + 'd':<9} no dates with a full calibration window")
+            continue
+        quintile80 = [q["coverage80"] for q in report["by_quintile"] if q["rows"]]
+        quintile90 = [q["coverage90"] for q in report["by_quintile"] if q["rows"]]
+        month80 = [m["coverage80"] for m in report["by_month"] if m["rows"]]
+        lines.append(f"{horizon + 'd':<9}{'..'.join(report['dates']):>24}{report['rows']:>8}"
+                     f"{report['coverage80']:>8.3f}{report['coverage90']:>8.3f}{report['width80']:>9.3f}"
+                     f"{report['width90']:>9.3f}{min(quintile80):>9.3f}{max(quintile80):>9.3f}{min(quintile90):>9.3f}"
+                     f"{min(month80):>9.3f}{max(month80):>9.3f}")
     lines.append(f"hyper-parameters: {card['hyperparameters']}  (selection R2 {card['selection_cv_r2']:.4f})")
     lines.append(f"model version {card['model_version']}")
     return "\n".join(lines)

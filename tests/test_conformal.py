@@ -1,0 +1,100 @@
+"""Conformal intervals: coverage on a series with known noise, and no outcome from after the calibration date."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from liquidity.modeling import conformal
+
+
+def noisy_forecasts(days=300, per_day=200, seed=4):
+    """Forecasts in (0.2, 0.8) whose outcomes add Gaussian noise growing with them: sd 0.01 + 0.05 * forecast."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2024-01-01", periods=days)
+    predicted = rng.uniform(0.2, 0.8, (days, per_day))
+    actual = predicted + rng.normal(0, 1, predicted.shape) * (0.01 + 0.05 * predicted)
+    return pd.DataFrame({"date": np.repeat(dates.strftime("%Y-%m-%d"), per_day),
+                         "target_date": np.repeat((dates + pd.Timedelta(days=7)).strftime("%Y-%m-%d"), per_day),
+                         "predicted": predicted.ravel(), "actual": actual.ravel()})
+
+
+def test_daily_recalibrated_intervals_cover_the_nominal_share_overall_and_in_every_quintile():
+    forecasts = noisy_forecasts()
+    rolled = conformal.rolling_intervals(forecasts, first_date="2024-04-10")
+    report = conformal.coverage_report(rolled)
+    assert report["rows"] == len(rolled) == 200 * 200
+    assert report["coverage80"] == pytest.approx(0.80, abs=0.01)
+    assert report["coverage90"] == pytest.approx(0.90, abs=0.01)
+    # The noise grows with the forecast: one width for all would over-cover the low quintile and under-cover the top.
+    for quintile in report["by_quintile"]:
+        assert quintile["coverage80"] == pytest.approx(0.80, abs=0.02)
+        assert quintile["coverage90"] >= 0.88
+    widths = [q["width80"] for q in report["by_quintile"]]
+    assert widths == sorted(widths)
+    assert all(month["coverage80"] == pytest.approx(0.80, abs=0.03) for month in report["by_month"])
+
+
+def test_a_bins_half_width_is_the_noise_quantile():
+    rng = np.random.default_rng(9)
+    predicted = rng.uniform(0.4, 0.6, 50_000)
+    table = conformal.table_from_rows(predicted, predicted + rng.normal(0, 0.05, len(predicted)))
+    assert len(table["edges"]) == 4
+    for level in (80, 90):
+        expected = norm.ppf(0.5 + level / 200) * 0.05  # |N(0, sd)| at level
+        assert table["half_widths"][str(level)] == pytest.approx([expected] * 5, rel=0.04)
+
+
+def test_an_outcome_after_the_calibration_date_does_not_move_the_interval():
+    forecasts = noisy_forecasts(days=120, per_day=50)
+    day = "2024-04-20"
+    table = conformal.calibration_table(forecasts, day)
+    future = pd.DataFrame({"date": ["2024-04-19"] * 500, "target_date": ["2024-04-21"] * 500,
+                           "predicted": [0.5] * 500, "actual": [0.99] * 500})
+    assert conformal.calibration_table(pd.concat([forecasts, future]), day) == table
+    # The same rows known one day earlier do move it: the check above could fail.
+    known = future.assign(target_date="2024-04-20")
+    assert conformal.calibration_table(pd.concat([forecasts, known]), day) != table
+    assert table["forecast_dates"][-1] == "2024-04-13"  # a 7-day outcome known on 04-20 was forecast on 04-13
+    assert len(pd.date_range(*table["forecast_dates"])) == conformal.WINDOW_DAYS
+
+
+def test_too_few_outcomes_give_the_whole_score_range():
+    table = conformal.table_from_rows([0.5, 0.6], [0.52, 0.58])
+    assert table["edges"] == [] and table["half_widths"] == {"80": [1.0], "90": [1.0]}
+    low, high = conformal.interval(table, np.array([0.3]), 80)
+    assert (low[0], high[0]) == (0.0, 1.0)
+    assert conformal.calibration_table(noisy_forecasts(days=5).iloc[:0], "2024-01-05")["rows"] == 0
+
+
+def test_one_row_intervals_equal_the_vectorised_ones():
+    forecasts = noisy_forecasts(days=100, per_day=30)
+    table = conformal.calibration_table(forecasts, "2024-04-09")
+    prepared = conformal.Intervals(table)
+    scores = np.concatenate([np.linspace(0, 1, 101), table["edges"]])
+    for level in (80, 90):
+        low, high = conformal.interval(table, scores, level)
+        assert [prepared.row(float(s), level) for s in scores] == list(zip(low.tolist(), high.tolist()))
+    assert (low >= 0).all() and (high <= 1).all()
+
+
+def test_tables_for_several_horizons_come_from_each_horizons_own_forecasts():
+    week = noisy_forecasts(days=60, per_day=40).assign(horizon=7).drop(columns="target_date")
+    month = noisy_forecasts(days=60, per_day=40, seed=5).assign(horizon=30).drop(columns="target_date")
+    month["actual"] = month["predicted"] + (month["actual"] - month["predicted"]) * 3  # three times the noise
+    tables = conformal.calibration_tables(pd.concat([week, month]), "2024-02-29", (7, 30))
+    assert tables["7"] == conformal.calibration_table(week.assign(target_date=(
+        pd.to_datetime(week["date"]) + pd.Timedelta(days=7)).dt.strftime("%Y-%m-%d")), "2024-02-29")
+    assert tables["7"]["forecast_dates"][-1] == "2024-02-22" and tables["30"]["forecast_dates"][-1] == "2024-01-30"
+    assert np.mean(tables["30"]["half_widths"]["80"]) > 2 * np.mean(tables["7"]["half_widths"]["80"])
+
+
+def test_weekly_coverage_counts_the_outcomes_inside_each_weeks_intervals():
+    rows = pd.DataFrame({"date": ["2024-01-01", "2024-01-07", "2024-01-08", "2024-01-09", "2024-01-10"],
+                         "predicted": [0.5] * 5, "actual": [0.5, 0.9, 0.5, 0.5, np.nan],
+                         "low80": [0.4] * 5, "high80": [0.6] * 5, "low90": [0.3] * 5, "high90": [0.95] * 5})
+    weeks = conformal.weekly_coverage(rows)
+    assert [w["week"] for w in weeks] == ["2024-01-01", "2024-01-08"]
+    assert (weeks[0]["rows"], weeks[0]["coverage80"], weeks[0]["coverage90"]) == (2, 0.5, 1.0)
+    assert (weeks[1]["rows"], weeks[1]["coverage80"]) == (2, 1.0)  # the row without an outcome is not counted
+    assert weeks[1]["width90"] == pytest.approx(0.65)
