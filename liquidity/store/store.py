@@ -25,6 +25,7 @@ from liquidity.store.schema import (
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
+PG_CONNECT_TIMEOUT_S = 5
 SQLITE_CACHE_KIB = 65_536
 INSERT_CHUNK_ROWS = 20_000
 # Any fixed number shared by every process that migrates the same PostgreSQL database.
@@ -86,10 +87,11 @@ def create_store_engine(url, read_only=False):
     """
     url = parse_database_url(url)
     if url.get_backend_name() != "sqlite":
+        # A server that is down or unreachable fails a connect in seconds, not the OS's minutes.
+        connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
         if read_only:
-            return sa.create_engine(url, pool_pre_ping=True,
-                                    connect_args={"options": "-c default_transaction_read_only=on"})
-        return sa.create_engine(url, pool_pre_ping=True)
+            connect_args["options"] = "-c default_transaction_read_only=on"
+        return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     path = sqlite_file(url)
     if read_only and path is not None:
         if not path.is_file():
