@@ -23,6 +23,10 @@ PID, QUEUED, WRITTEN, FAILED, LOST, LAST_FAILURE, LAST_SUCCESS = range(len(FIELD
 RETIRED = 0  # the slot that holds the sums of processes that exited
 
 
+def _now_ms():
+    return int(time.time() * 1000)
+
+
 class SharedLogCounts:
     """Counts of the prediction log's rows across the processes forked from the one that made this."""
 
@@ -61,17 +65,17 @@ class SharedLogCounts:
     def written(self, rows):
         """Count rows the log writer wrote."""
         self._add(WRITTEN, rows)
-        self._values[self._mine() * len(FIELDS) + LAST_SUCCESS] = int(time.time())
+        self._values[self._mine() * len(FIELDS) + LAST_SUCCESS] = _now_ms()
 
     def failed(self, rows):
         """Count rows a store error kept out of the log (the writer logged why)."""
         self._add(FAILED, rows)
-        self._values[self._mine() * len(FIELDS) + LAST_FAILURE] = int(time.time())
+        self._values[self._mine() * len(FIELDS) + LAST_FAILURE] = _now_ms()
 
     def lost(self, rows):
         """Count rows that were written but did not last (into a store file that was deleted or replaced)."""
         self._add(LOST, rows)
-        self._values[self._mine() * len(FIELDS) + LAST_FAILURE] = int(time.time())
+        self._values[self._mine() * len(FIELDS) + LAST_FAILURE] = _now_ms()
 
     def retire(self, pid):
         """Fold the slot of the exited process pid into the retired totals; return the rows it lost unwritten."""
@@ -91,13 +95,14 @@ class SharedLogCounts:
                 for field in (LAST_FAILURE, LAST_SUCCESS):
                     self._values[retired + field] = max(self._values[retired + field], self._values[base + field])
                 if unwritten:
-                    self._values[retired + LAST_FAILURE] = int(time.time())
+                    self._values[retired + LAST_FAILURE] = _now_ms()
                 self._values[base: base + width] = memoryview(bytes(width * 8)).cast("q")
                 return unwritten
         return 0
 
     def totals(self):
-        """Return the sums over every process: queued, written, failed, lost, pending, last failure and success."""
+        """Return the sums over every process: queued, written, failed, lost, pending; the last failure and success
+        (milliseconds since the epoch, None when none)."""
         width = len(FIELDS)
         sums = dict.fromkeys(("queued", "written", "failed", "lost"), 0)
         last_failure = last_success = 0

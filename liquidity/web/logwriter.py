@@ -102,7 +102,8 @@ class LogWriter:
             if batch:
                 try:
                     self._write(batch)
-                except Exception:  # the writer must outlive any one bad batch
+                except Exception:  # the writer must outlive any one bad batch, and count it
+                    self.prediction_log.counts.add(failed=sum(len(item[0]) for item in batch))
                     log.exception("prediction log: a batch could not be written")
             with self.done:
                 self.handled += len(batch)

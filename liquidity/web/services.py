@@ -169,6 +169,24 @@ class ProcessStore:
             repair_sidecars(self.path)
 
 
+    def reopen(self, stale, why):
+        """Drop the store stale after its file went away (why) and open the file now at the path, migrated (a
+        deleted file comes back empty, and the log needs its tables); return the store to use now (another
+        thread's reopening, if it came first), or raise StoreError."""
+        from liquidity.store import MarketStore
+
+        with self.lock:
+            if self.store is not stale and self.store is not None and self.pid == os.getpid():
+                return self.store
+            self.incident = (datetime.now(UTC).isoformat(timespec="seconds"), why)
+            stale.engine.dispose()
+            self.store = None
+            opened = MarketStore(self.url, migrate=True)
+            opened.file_identity = self._stat()
+            self.store, self.pid = opened, os.getpid()
+            return opened
+
+
 def repair_sidecars(path):
     """Give a SQLite file's -wal and -shm the file's own mode when the file is writable and they are not.
 
@@ -187,24 +205,6 @@ def repair_sidecars(path):
                 log.warning("market store: %s was read-only; given its database's mode again", sidecar.name)
     except OSError as error:
         log.warning("market store: cannot check the mode of %s's -wal and -shm: %s", path.name, error)
-
-    def reopen(self, stale, why):
-        """Drop the store stale after its file went away (why) and open the file now at the path, migrated (a
-        deleted file comes back empty, and the log needs its tables); return the store to use now (another
-        thread's reopening, if it came first), or raise StoreError."""
-        from liquidity.store import MarketStore
-
-        with self.lock:
-            if self.store is not stale and self.store is not None and self.pid == os.getpid():
-                return self.store
-            self.incident = (datetime.now(UTC).isoformat(timespec="seconds"), why)
-            stale.engine.dispose()
-            self.store = None
-            opened = MarketStore(self.url, migrate=True)
-            opened.file_identity = self._stat()
-            self.store, self.pid = opened, os.getpid()
-            return opened
-
 
 class LogCounter:
     """How many forecasts were logged, failed or lost: this process's own, and every worker's since the server
@@ -242,10 +242,12 @@ class LogCounter:
     def totals(self):
         """Return every worker's counts since the server started (see liquidity/web/logcounts.py)."""
         sums = self.shared.totals()
+        # The last write failed (or lost rows) after the last that succeeded: the log is failing now.
+        sums["failing"] = sums["last_failure"] is not None and sums["last_failure"] >= (sums["last_success"] or 0)
         for name in ("last_failure", "last_success"):
             stamp = sums.pop(name)
-            sums[f"{name}_at"] = None if stamp is None else datetime.fromtimestamp(stamp, UTC).isoformat(
-                timespec="seconds")
+            sums[f"{name}_at"] = None if stamp is None else datetime.fromtimestamp(stamp / 1000, UTC).isoformat(
+                timespec="milliseconds")
         return sums
 
 

@@ -1,13 +1,14 @@
 """GET /healthz: the model, the market store and the prediction log, with one status a load balancer acts on.
 
-- 200 "ok": the model is loaded, the store answers and takes writes, and no logged forecast failed or was lost in the
-  last DEGRADED_SECONDS.
-- 503 "degraded": the model is loaded (forecasts from four inputs are served) but something a monitor must see is
-  wrong: "reasons" lists it (the store unreachable or read-only, log rows failed or lost, the store file deleted).
+- 200 "ok": the model is loaded, the store answers and takes writes, and the prediction log's last write succeeded.
+- 503 "degraded": the model is loaded (forecasts from four inputs are served) but something is wrong now: "reasons"
+  lists it (the store unreachable or read-only, the log's last write failed, the store file deleted or replaced in
+  the last INCIDENT_SECONDS). It turns "ok" again by itself once the fault is gone.
 - 503 "unavailable": the model did not load; "reason" says why.
 
 A degraded instance answers 503 so a load balancer that checks /healthz sends its traffic to a healthy one; the
-reasons never name a host, a password or a deploy folder.
+reasons never name a host, a password or a deploy folder. "prediction_log" counts every worker's written, failed
+and lost rows since the server started (liquidity/web/logcounts.py): a monitor alerts on those rising.
 """
 
 import logging
@@ -24,8 +25,8 @@ log = logging.getLogger("liquidity.web")
 
 bp = Blueprint("health", __name__)
 
-# How long a failed or lost log row, or a deleted store file, keeps /healthz degraded after it happened.
-DEGRADED_SECONDS = 300
+# How long a deleted or replaced store file keeps /healthz degraded: rows were lost, and an operator must look.
+INCIDENT_SECONDS = 300
 # /healthz asks the store at most this often per process: a load balancer polling it must not load the store.
 PROBE_SECONDS = 1.0
 
@@ -53,19 +54,18 @@ def healthz():
 
 
 def degraded_reasons(store, log_totals):
-    """Return what keeps this server from "ok" (empty when nothing does)."""
+    """Return what keeps this server from "ok" (empty when nothing does): a fault that is still on, or a store file
+    that went away (the rows in it are lost) in the last INCIDENT_SECONDS."""
     reasons = []
     if not store["reachable"]:
         reasons.append("the market store cannot be read")
     elif not store["writable"] and log_totals["enabled"]:
         reasons.append("the market store does not take writes: forecasts are not logged")
-    recent = time.time() - DEGRADED_SECONDS
-    last_failure = log_totals["last_failure_at"]
-    if last_failure and datetime.fromisoformat(last_failure).timestamp() >= recent:
-        reasons.append(f"the prediction log failed to write {log_totals['failed']} and lost {log_totals['lost']} "
-                       f"forecast(s) since start, the last at {last_failure}")
+    if log_totals["failing"]:
+        reasons.append(f"the prediction log's last write failed at {log_totals['last_failure_at']} "
+                       f"({log_totals['failed']} forecast(s) not logged and {log_totals['lost']} lost since start)")
     incident = store.get("incident")
-    if incident and datetime.fromisoformat(incident["at"]).timestamp() >= recent:
+    if incident and datetime.fromisoformat(incident["at"]).timestamp() >= time.time() - INCIDENT_SECONDS:
         reasons.append(f"{incident['what']} at {incident['at']}")
     return reasons
 
