@@ -272,7 +272,7 @@ class Load:
             status = request(self.port, method, path, inputs() if method == "POST" else None)[0]
         except TimeoutError:
             status = "timeout"
-        except OSError:
+        except (OSError, http.client.HTTPException):  # refused, or cut off by a killed worker
             status = "refused"
         with self.lock:
             self.answers.append((started, label, status, time.monotonic() - started))

@@ -16,8 +16,8 @@ import time
 from faults import scenarios
 from faults.harness import Postgres, Redis, a_coin, import_demo, scratch
 
-NAMES = ("postgres-stop", "postgres-kill9", "sqlite-read-only", "sqlite-cold-read-only", "sqlite-deleted",
-         "sqlite-kill9", "redis-pause", "limit-memory", "limit-redis")
+NAMES = ("postgres-stop", "postgres-down-at-start", "postgres-kill9", "sqlite-read-only", "sqlite-cold-read-only",
+         "sqlite-deleted", "sqlite-kill9", "redis-pause", "limit-memory", "limit-redis")
 
 
 def run(names):
@@ -38,6 +38,8 @@ def run(names):
                 import_demo(postgres.url)
                 if "postgres-stop" in names:
                     results.append(scenarios.postgres_stopped(postgres, folder, coin_id))
+                if "postgres-down-at-start" in names:
+                    results.append(scenarios.postgres_down_at_start(postgres, folder, coin_id))
                 if "postgres-kill9" in names:
                     results.append(scenarios.killed_worker(postgres.url, "postgresql", folder, coin_id))
             finally:

@@ -143,6 +143,33 @@ def postgres_stopped(postgres, folder, coin_id, down_seconds=4.0):
     return result
 
 
+def postgres_down_at_start(postgres, folder, coin_id):
+    """gunicorn started while PostgreSQL is stopped: the store routes answer 503 (never 500), the predict API 200;
+    then PostgreSQL started, and everything serves without a restart."""
+    result = Result("PostgreSQL down at start-up", "postgresql")
+    before = log_rows(postgres.url)
+    postgres.stop()
+    try:
+        server = Server(postgres.url, folder, wait_ok=False)
+    except Exception:
+        postgres.start()
+        raise
+    try:
+        load = _loaded(server, coin_id).__enter__()
+        time.sleep(2)
+        result.health_during, _ = _health(server)
+        down = Counter(status for _, label, status, _ in list(load.answers) if label == "store")
+        result.notes.append(f"store routes while the server was down: {dict(down)}")
+        result.down_statuses = down
+        postgres.start()
+        result.recover_seconds = _recover(load, coin_id, postgres.url)
+        time.sleep(1)
+        _settle(server, load, result, before, postgres.url)
+    finally:
+        server.stop()
+    return result
+
+
 def killed_worker(url, backend, folder, coin_id):
     """One worker killed with SIGKILL under load; gunicorn starts another; the rows it held are counted as lost."""
     result = Result("worker killed (kill -9)", backend)

@@ -79,6 +79,15 @@ def _log_through_the_app(limiter):
     limiter.logger.propagate = False
 
 
+def per_process_limits():
+    """Return True when this app counts its limits in its own memory: per worker under gunicorn (or while Redis is
+    out, the in-memory fallback)."""
+    limiter = current_app.extensions.get("liquidity_limiter")
+    if limiter is None:
+        return False
+    return current_app.config["RATELIMIT_STORAGE_URI"].startswith("memory://") or limiter._storage_dead
+
+
 def retry_after_seconds():
     """Return the whole seconds until the breached limit of this request resets (at least 1), or None.
 
