@@ -465,3 +465,35 @@ def test_healthz_reports_the_store_and_its_latest_snapshot(make_app, trained_dir
     assert store["reachable"] is True and store["writable"] is True
     assert store["latest_date"] == "2024-01-04" and store["age_days"] >= 1
     assert response.json["prediction_log"]["scope"].startswith("every worker")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_a_read_only_store_file_opens_for_reading_without_root_s_override(snapshots_store, store_url, journal,
+                                                                            tmp_path):
+    import sqlite3
+    import subprocess
+    import sys
+
+    from liquidity.paths import PROJECT_ROOT
+
+    fault_tools_or_skip()
+    snapshots_store.close()
+    path = store_url.removeprefix("sqlite:///")
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute(f"PRAGMA journal_mode={journal}")  # the last close removes -wal and -shm
+    connection.close()
+    os.chmod(path, 0o444)
+    script = ("import sys; from liquidity.store import MarketStore; store = MarketStore(sys.argv[1]); "
+              "print(store.count(), store.latest_date())")
+    from faults.harness import UNPRIVILEGED
+
+    result = subprocess.run([*UNPRIVILEGED, sys.executable, "-c", script, store_url], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[1] == "2024-01-04" and int(result.stdout.split()[0]) > 0
+    # The same write under the same process fails: the file really was read-only to it.
+    write = subprocess.run([*UNPRIVILEGED, sys.executable, "-c", "import sqlite3, sys; sqlite3.connect(sys.argv[1])"
+                            ".execute('CREATE TABLE x (a)')", path], capture_output=True, text=True, timeout=60)
+    assert "readonly" in write.stderr

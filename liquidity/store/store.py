@@ -112,7 +112,12 @@ def create_store_engine(url, read_only=False):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         if not read_only:  # both change the file; a read-only connection takes the file as it is
-            cursor.execute("PRAGMA journal_mode=WAL")  # readers (the app) never wait for the writer (an import)
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")  # readers (the app) never wait for the writer (an import)
+            except dbapi_connection.OperationalError:
+                # A file this process cannot write (read-only for now) and not yet in WAL mode: read it in the mode
+                # it has, rather than fail every connection; a later connection, once it is writable, switches.
+                pass
             cursor.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint; safe with WAL
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
