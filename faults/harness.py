@@ -64,7 +64,8 @@ def inputs():
 def import_demo(url):
     """Fill the store at url with DATASET/ (the demo slice)."""
     subprocess.run([sys.executable, "-m", "liquidity", "import", str(ROOT / "DATASET")], cwd=ROOT, check=True,
-                   env={**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL)
+                   env={**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
 
 
 def log_rows(url):
