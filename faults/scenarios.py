@@ -46,6 +46,17 @@ class Result:
     health_after: str | None = None
     slowest_seconds: float = 0.0
     notes: list = field(default_factory=list)
+    # What single scenarios measure besides: answers of the store routes during the fault, the rows answered in the
+    # last flush interval before a kill, the answers while Redis was paused and the slowest, whether the outage was
+    # logged, the requests a rate limit let through, 429s whose Retry-After and retry_after differ, a 429's message.
+    fault_statuses: Counter = field(default_factory=Counter)
+    window_rows: int = 0
+    paused_answers: int = 0
+    paused_slowest: float = 0.0
+    outage_logged: bool = False
+    allowed: int = 0
+    retry_after_disagreements: int = 0
+    message: str = ""
 
     @property
     def served(self):
@@ -158,9 +169,8 @@ def postgres_down_at_start(postgres, folder, coin_id):
         load = _loaded(server, coin_id).__enter__()
         time.sleep(2)
         result.health_during, _ = _health(server)
-        down = Counter(status for _, label, status, _ in list(load.answers) if label == "store")
-        result.notes.append(f"store routes while the server was down: {dict(down)}")
-        result.down_statuses = down
+        result.fault_statuses = Counter(status for _, label, status, _ in list(load.answers) if label == "store")
+        result.notes.append(f"store routes while the server was down: {dict(result.fault_statuses)}")
         postgres.start()
         result.recover_seconds = _recover(load, coin_id, postgres.url)
         time.sleep(1)
@@ -239,8 +249,8 @@ def sqlite_cold_read_only(path, folder, coin_id):
         load = _loaded(server, coin_id).__enter__()
         time.sleep(3)
         result.health_during, _ = _health(server)
-        read_only_pages = Counter(status for _, label, status, _ in list(load.answers) if label == "store")
-        result.notes.append(f"store routes while read-only: {dict(read_only_pages)}")
+        result.fault_statuses = Counter(status for _, label, status, _ in list(load.answers) if label == "store")
+        result.notes.append(f"store routes while read-only: {dict(result.fault_statuses)}")
         path.chmod(0o644)
         result.recover_seconds = _recover(load, coin_id, url)
         time.sleep(1)
