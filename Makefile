@@ -5,7 +5,7 @@ DATA ?= DATASET
 HISTORY_DATA ?= ../shared/data/coingecko-history
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run store test test-quick lint train train-shared check-model ingest report bench
+.PHONY: help setup run store test test-quick lint faults train train-shared check-model ingest report bench
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ test-quick: $(VENV)/.dev ## the tests not marked slow (no notebooks, browser, su
 
 lint: $(VENV)/.dev ## check the code, tests, benchmarks and notebooks with ruff (pyproject.toml's rules)
 	$(BIN)/ruff check .
+
+faults: $(VENV)/.dev ## gunicorn -w 2 under real faults (PostgreSQL stopped, Redis paused, SQLite read-only or deleted, kill -9): a table of answers, rows lost, recovery (root, ~3 min)
+	$(BIN)/python -m faults.run
 
 train: $(VENV)/.runtime ## retrain on DATA (default DATASET/) and overwrite the committed artifacts
 	$(BIN)/python -m liquidity train --data $(DATA)

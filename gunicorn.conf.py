@@ -55,3 +55,18 @@ def worker_exit(server, worker):
 
     if hasattr(worker.wsgi, "extensions"):
         prediction_logs.flush(worker.wsgi)
+
+
+def child_exit(server, worker):
+    """Count the prediction log rows a worker queued and never wrote (killed, crashed) as lost, in the master: the
+    counts every worker shares (liquidity/web/logcounts.py) keep them, and /healthz reports them."""
+    if not server.cfg.preload_app:  # the app lives in the workers only: nothing shared to count in
+        return
+    from liquidity.web.extensions import prediction_logs
+
+    app = server.app.wsgi()
+    if hasattr(app, "extensions"):
+        lost = prediction_logs.retire(worker.pid, app)
+        if lost:
+            server.log.error("worker %s exited with %d prediction log row(s) unwritten: counted as lost", worker.pid,
+                             lost)

@@ -63,8 +63,12 @@ def broken_store_app(make_app, trained_dir, report_dir, tmp_path):
 
 def test_a_store_failure_is_counted_and_the_answer_still_goes_out(broken_store_app, caplog):
     client = broken_store_app.test_client()
-    assert client.get("/healthz").get_json()["prediction_log"] == {"enabled": True, "written": 0, "failed": 0,
-                                                                    "last_failure_at": None}
+    before = client.get("/healthz")
+    assert before.status_code == 503 and before.get_json()["status"] == "degraded"
+    assert "the market store cannot be read" in before.get_json()["reasons"]
+    assert {name: before.get_json()["prediction_log"][name] for name in ("enabled", "written", "failed", "lost",
+                                                                         "last_failure_at")} == {
+        "enabled": True, "written": 0, "failed": 0, "lost": 0, "last_failure_at": None}
     single = client.post("/api/v1/predict", json=ITEM)
     several = client.post("/api/v1/predict", json=[ITEM, ITEM])
     assert (single.status_code, several.status_code) == (200, 200)

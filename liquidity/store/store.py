@@ -25,6 +25,7 @@ from liquidity.store.schema import (
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
+PG_CONNECT_TIMEOUT_S = 5
 SQLITE_CACHE_KIB = 65_536
 INSERT_CHUNK_ROWS = 20_000
 # Any fixed number shared by every process that migrates the same PostgreSQL database.
@@ -86,10 +87,11 @@ def create_store_engine(url, read_only=False):
     """
     url = parse_database_url(url)
     if url.get_backend_name() != "sqlite":
+        # A server that is down or unreachable fails a connect in seconds, not the OS's minutes.
+        connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
         if read_only:
-            return sa.create_engine(url, pool_pre_ping=True,
-                                    connect_args={"options": "-c default_transaction_read_only=on"})
-        return sa.create_engine(url, pool_pre_ping=True)
+            connect_args["options"] = "-c default_transaction_read_only=on"
+        return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     path = sqlite_file(url)
     if read_only and path is not None:
         if not path.is_file():
@@ -110,7 +112,12 @@ def create_store_engine(url, read_only=False):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         if not read_only:  # both change the file; a read-only connection takes the file as it is
-            cursor.execute("PRAGMA journal_mode=WAL")  # readers (the app) never wait for the writer (an import)
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")  # readers (the app) never wait for the writer (an import)
+            except dbapi_connection.OperationalError:
+                # A file this process cannot write (read-only for now) and not yet in WAL mode: read it in the mode
+                # it has, rather than fail every connection; a later connection, once it is writable, switches.
+                pass
             cursor.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint; safe with WAL
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")

@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge, TooManyRequests
 
 from liquidity.store import StoreError
-from liquidity.web.ratelimit import retry_after_seconds
+from liquidity.web.ratelimit import per_process_limits, retry_after_seconds
 from liquidity.web.services import StoreUnavailable
 
 log = logging.getLogger("liquidity.web")
@@ -53,8 +53,11 @@ def describe(error, max_bytes):
         limit = f"{max_bytes / 1024 / 1024:g} MB" if max_bytes else "the limit"
         return f"The request is larger than the {limit} upload limit. Send a smaller file or fewer rows."
     if isinstance(error, TooManyRequests):
-        return (f"Too many requests from your address (limit: {error.description}). Wait a moment and try "
-                "again.")
+        message = f"Too many requests from your address (limit: {error.description}). Wait a moment and try again."
+        if per_process_limits():
+            message += (" Each of this server's worker processes counts on its own, so the limit holds per worker: "
+                        "over all of them a client may get up to the limit times their number.")
+        return message
     if error.code == 500:
         return "An unexpected error happened on our side. It has been logged; please try again."
     return error.description

@@ -55,6 +55,7 @@ class LogWriter:
         with self.lock:
             self.items.append((rows, source, model_version, datetime.now(UTC)))
             self.queued += 1
+        self.prediction_log.counts.shared.queued(len(rows))
         if not self.waiting.is_set():  # only the first put after the writer went idle wakes it
             self.waiting.set()
 
@@ -101,7 +102,8 @@ class LogWriter:
             if batch:
                 try:
                     self._write(batch)
-                except Exception:  # the writer must outlive any one bad batch
+                except Exception:  # the writer must outlive any one bad batch, and count it
+                    self.prediction_log.counts.add(failed=sum(len(item[0]) for item in batch))
                     log.exception("prediction log: a batch could not be written")
             with self.done:
                 self.handled += len(batch)
@@ -109,11 +111,30 @@ class LogWriter:
 
     def _write(self, batch):
         rows = sum(len(item[0]) for item in batch)
+        process_store = self.prediction_log.store
         try:
-            written = log_forecast_batches(self.prediction_log.open(), batch)
+            store = self.prediction_log.open()
+            gone = process_store.changed(store)
+            if gone:  # the file went before this batch: write it into the one at the path now
+                log.error("prediction log: %s; reopening the store at its path", gone)
+                store = process_store.reopen(store, gone)
+            written = log_forecast_batches(store, batch)
         except (StoreError, OSError) as error:
             self.prediction_log.counts.add(failed=rows)
+            # Connections opened during the failure (a read-only SQLite file, a server restarting) must not stay.
+            process_store.reset()
             sources = ", ".join(sorted({item[1] for item in batch}))
             log.error("prediction log: %d forecast(s) from %s not logged: %s", rows, sources, error)
+            return
+        gone = process_store.changed(store)
+        if gone:
+            # Written into a file no longer at the path (unlinked, or replaced): those rows are lost, and said so.
+            self.prediction_log.counts.add(lost=written)
+            log.error("prediction log: %s; %d forecast(s) written into it are lost; reopening the store at its path",
+                      gone, written)
+            try:
+                process_store.reopen(store, gone)
+            except (StoreError, OSError) as error:
+                log.error("prediction log: cannot reopen the store: %s", error)
         else:
             self.prediction_log.counts.add(written=written)

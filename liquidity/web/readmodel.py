@@ -419,10 +419,16 @@ class ReadModel:
 
     def _refresh_quietly(self):
         try:
+            state = self.state
+            gone = state is not None and self.store.changed(state.store)
+            if gone:  # serve the file now at the path, not the deleted one this state still reads
+                log.error("read model: %s; reopening the store at its path", gone)
+                self.store.reopen(state.store, gone)
             self.refresh()
         except StoreError as error:
             served = self.state.version.tag if self.state is not None else "nothing"
             log.warning("read model not refreshed, still serving %s: %s", served, error)
+            self.store.reset()  # connect afresh next time: the server or the file may be back by then
         except Exception:  # the refresher must outlive any one failed build
             log.exception("read model not refreshed")
 

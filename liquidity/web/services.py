@@ -101,17 +101,25 @@ def migrate_store(url):
 
 
 class ProcessStore:
-    """The app's market store, opened for reading on first use in each process (never in gunicorn's master)."""
+    """The app's market store, opened for reading on first use in each process (never in gunicorn's master).
+
+    A SQLite file is watched: the identity (device, inode) of the file opened is kept, and changed() says when the
+    file at the path is gone or is another file (deleted, replaced by a restore), so the log writer can count the
+    rows it wrote into the lost file and reopen() the one now at the path.
+    """
 
     def __init__(self, url):
         self.url = url
         self.lock = threading.Lock()
         self.store = None
         self.pid = None
+        self.path = None  # the SQLite file, None for PostgreSQL; each store opened keeps its file_identity
+        self.incident = None  # (when, what) of the last time the file went away, for /healthz
 
     def open(self):
         """Return this process's MarketStore (the same one on every call); raise StoreError if it cannot open."""
         from liquidity.store import MarketStore
+        from liquidity.store.store import sqlite_file
 
         store = self.store
         if store is not None and self.pid == os.getpid():  # every call after the first: no lock
@@ -123,28 +131,124 @@ class ProcessStore:
                     self.store.engine.dispose(close=False)
                 self.store = MarketStore(self.url, migrate=False)
                 self.pid = os.getpid()
+                self.path = sqlite_file(self.store.url)
+                self.store.file_identity = self._stat()
             return self.store
 
+    def _stat(self):
+        if self.path is None:
+            return None
+        try:
+            status = os.stat(self.path)
+        except OSError:
+            return None
+        return status.st_dev, status.st_ino
+
+    def changed(self, store):
+        """Return why the SQLite file store (a MarketStore this object opened) wrote to is no longer the one at the
+        path (deleted, or replaced by another file), or None; None for PostgreSQL."""
+        if self.path is None:
+            return None
+        now = self._stat()
+        if getattr(store, "file_identity", None) is None:
+            store.file_identity = now  # opened before the file existed: the first file seen is the one written to
+            return None
+        if now is None:
+            return f"the store file {self.path.name} was deleted"
+        if now != store.file_identity:
+            return f"the store file {self.path.name} was replaced by another file"
+        return None
+
+    def reset(self):
+        """Close every pooled connection, so the next use connects afresh: after a failure, a connection opened
+        during the episode (SQLite opens a file it cannot write read-only, and keeps it so) must not stay pooled."""
+        store = self.store
+        if store is not None and self.pid == os.getpid():
+            store.engine.dispose()
+        if self.path is not None:
+            repair_sidecars(self.path)
+
+
+    def reopen(self, stale, why):
+        """Drop the store stale after its file went away (why) and open the file now at the path, migrated (a
+        deleted file comes back empty, and the log needs its tables); return the store to use now (another
+        thread's reopening, if it came first), or raise StoreError."""
+        from liquidity.store import MarketStore
+
+        with self.lock:
+            if self.store is not stale and self.store is not None and self.pid == os.getpid():
+                return self.store
+            self.incident = (datetime.now(UTC).isoformat(timespec="seconds"), why)
+            stale.engine.dispose()
+            self.store = None
+            opened = MarketStore(self.url, migrate=True)
+            opened.file_identity = self._stat()
+            self.store, self.pid = opened, os.getpid()
+            return opened
+
+
+def repair_sidecars(path):
+    """Give a SQLite file's -wal and -shm the file's own mode when the file is writable and they are not.
+
+    A process that opens a WAL database it cannot write creates -wal and -shm with the database's mode, read-only:
+    once the file is made writable again, every writer still failed on the read-only -shm until a restart removed
+    it. The process owns what it created, so it may change the mode back; files of another owner are left alone.
+    """
+    try:
+        status = os.stat(path)
+        if not os.access(path, os.W_OK):
+            return
+        for suffix in ("-wal", "-shm"):
+            sidecar = path.with_name(path.name + suffix)
+            if sidecar.exists() and not os.access(sidecar, os.W_OK) and sidecar.stat().st_uid == os.geteuid():
+                os.chmod(sidecar, status.st_mode & 0o666)
+                log.warning("market store: %s was read-only; given its database's mode again", sidecar.name)
+    except OSError as error:
+        log.warning("market store: cannot check the mode of %s's -wal and -shm: %s", path.name, error)
 
 class LogCounter:
-    """How many forecasts this process logged, and how many it could not (per process: each worker its own)."""
+    """How many forecasts were logged, failed or lost: this process's own, and every worker's since the server
+    started (the shared counts, liquidity/web/logcounts.py)."""
 
     def __init__(self):
+        from liquidity.web.logcounts import SharedLogCounts
+
         self.lock = threading.Lock()
         self.written = 0
         self.failed = 0
+        self.lost = 0
         self.last_failure_at = None
+        self.shared = SharedLogCounts()
 
-    def add(self, written=0, failed=0):
+    def add(self, written=0, failed=0, lost=0):
         with self.lock:
             self.written += written
             self.failed += failed
-            if failed:
+            self.lost += lost
+            if failed or lost:
                 self.last_failure_at = datetime.now(UTC).isoformat(timespec="seconds")
+        if written:
+            self.shared.written(written)
+        if failed:
+            self.shared.failed(failed)
+        if lost:
+            self.shared.lost(lost)
 
     def as_dict(self):
         with self.lock:
-            return {"written": self.written, "failed": self.failed, "last_failure_at": self.last_failure_at}
+            return {"written": self.written, "failed": self.failed, "lost": self.lost,
+                    "last_failure_at": self.last_failure_at}
+
+    def totals(self):
+        """Return every worker's counts since the server started (see liquidity/web/logcounts.py)."""
+        sums = self.shared.totals()
+        # The last write failed (or lost rows) after the last that succeeded: the log is failing now.
+        sums["failing"] = sums["last_failure"] is not None and sums["last_failure"] >= (sums["last_success"] or 0)
+        for name in ("last_failure", "last_success"):
+            stamp = sums.pop(name)
+            sums[f"{name}_at"] = None if stamp is None else datetime.fromtimestamp(stamp / 1000, UTC).isoformat(
+                timespec="milliseconds")
+        return sums
 
 
 class PredictionLog:
@@ -198,9 +302,18 @@ class PredictionLogExtension:
         return self.get(app).writer.flush(timeout)
 
     def log_state(self, app=None):
-        """Return this process's counts of logged and failed forecasts, and whether logging is on."""
+        """Return this process's counts of logged, failed and lost forecasts, and whether logging is on."""
         prediction_log = self.get(app)
         return {"enabled": prediction_log.enabled, **prediction_log.counts.as_dict()}
+
+    def totals(self, app=None):
+        """Return the counts of every worker of this server since it started, and whether logging is on."""
+        prediction_log = self.get(app)
+        return {"enabled": prediction_log.enabled, **prediction_log.counts.totals()}
+
+    def retire(self, pid, app=None):
+        """Count what the exited worker pid queued and never wrote as lost (gunicorn's child_exit, in the master)."""
+        return self.get(app).counts.shared.retire(pid)
 
 
 class ReadModelExtension:

@@ -9,6 +9,11 @@ def _number(description, **bounds):
     return {"type": "number", "description": description, **bounds}
 
 
+# What a client gets from the rate limits, said where a client reads (the README says it at length).
+RATE_LIMIT_NOTE = ("Calls are rate-limited per client address (default 120 per minute); past the limit the answer "
+                   "is 429 with a Retry-After header and the same number of seconds as retry_after in the body. "
+                   "Unless the server counts in Redis, each of its worker processes counts on its own, so a client "
+                   "may get up to the limit times the number of workers.")
 SORT_KEYS = tuple(SORT_COLUMNS)
 BAND = {"type": "object", "description": "10th-90th percentile of the forest's trees",
         "properties": {"low": {"type": "number"}, "high": {"type": "number"},
@@ -101,7 +106,7 @@ def openapi_document(max_items):
         "openapi": "3.1.0",
         "info": {"title": "Crypto liquidity predictor", "version": "1",
                  "description": "Forecast a coin's liquidity score in the next market snapshot. "
-                                + TURNOVER_NOTE},
+                                + TURNOVER_NOTE + " " + RATE_LIMIT_NOTE},
         "paths": {
             "/api/v1/predict": {"post": {
                 "summary": f"Score one object or a list of up to {max_items} objects",
