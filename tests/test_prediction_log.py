@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from conftest import logged
 
 from liquidity.store import MarketStore, StoreError, migrate
@@ -19,7 +20,7 @@ from liquidity.store.predictions import (
     score_outcomes,
 )
 from liquidity.store.schema import first_forecasts, prediction_log
-from liquidity.store.store import create_store_engine
+from liquidity.store.store import alembic_config, create_store_engine
 
 RANGES = {"volume": {"min": 0.0, "max": 1e10}, "mkt_cap": {"min": 1e6, "max": 1e12},
           "1h": {"min": -0.1, "max": 0.1}, "price": {"min": 1e-3, "max": 1e5}}
@@ -187,17 +188,25 @@ def test_the_upgrade_records_the_first_forecasts_of_a_log_written_before_it(stor
     store.close()
     engine = create_store_engine(url)
     with engine.begin() as connection:  # back to a log without the table, as 0003 left it
-        connection.exec_driver_sql("DROP TABLE first_forecasts")
-        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0003'")
+        command.downgrade(alembic_config(connection), "0003")
     with engine.begin() as connection:
         for value in (0.30, 0.31):
-            connection.execute(prediction_log.insert().values(
+            # The table as 0003 left it: no horizon, target date or intervals yet.
+            old_log = sa.table("prediction_log", *(sa.column(name) for name in (
+                "created_at", "source", "model_version", "coin_id", "snapshot_date", "forecast_score", "level",
+                "band_low", "band_high")))
+            connection.execute(old_log.insert().values(
                 created_at=datetime.now(UTC), source="api", model_version="v1", coin_id="aaa",
-                snapshot_date=datetime(2024, 5, 1).date(), forecast_score=value, level="Low"))
+                snapshot_date=datetime(2024, 5, 1).date(), forecast_score=value, level="Low", band_low=0.1,
+                band_high=0.5))
     migrate(engine)
     engine.dispose()
     with MarketStore(url) as upgraded:
         assert first_logged(upgraded) == {("aaa", "2024-05-01", "v1"): 0.30}
+        # Rows logged before horizons existed were next-snapshot forecasts whose band is their 80 % interval.
+        table = logged(upgraded)
+        assert table["horizon"].tolist() == [1, 1]
+        assert table["low80"].tolist() == [0.1, 0.1] and table["high80"].tolist() == [0.5, 0.5]
 
 
 def test_forecast_rows_carry_the_snapshot_inputs(store):

@@ -22,7 +22,11 @@ SOURCES = ("form", "api", "batch", "coin page", "forecast command", "daily")
 # Log column -> the loader's input name (and the model card's): the four inputs a forecast can be checked against.
 LOG_INPUT_COLUMNS = {"volume": "volume", "mkt_cap": "mkt_cap", "h1": "1h", "price": "price"}
 LOG_FIELDS = ("coin_id", "snapshot_date", "volume", "mkt_cap", "h1", "price", "score", "forecast_score", "level",
-              "band_low", "band_high")
+              "band_low", "band_high", "horizon", "target_date", "low80", "high80", "low90", "high90")
+DATE_FIELDS = ("snapshot_date", "target_date")
+TEXT_FIELDS = ("coin_id", "level")
+# A row that does not say otherwise is a next-snapshot forecast whose band is its 80 % interval.
+DEFAULT_HORIZON = 1
 
 
 def _clean(value):
@@ -112,29 +116,66 @@ def _records(rows, source, model_version, made_at, sqlite):
         return _frame_records(rows, head, sqlite)
     records = []
     for row in rows:
-        values = [_clean(row.get(name)) for name in LOG_FIELDS]
-        day = values[1]
-        values[1] = (str(day)[:10] if sqlite else _day(day)) if day is not None else None
-        records.append(head + tuple(values))
+        values = dict(zip(LOG_FIELDS, (_clean(row.get(name)) for name in LOG_FIELDS)))
+        _complete(values)
+        for name in DATE_FIELDS:
+            day = values[name]
+            values[name] = (str(day)[:10] if sqlite else _day(day)) if day is not None else None
+        records.append(head + tuple(values.values()))
     return records
+
+
+def _complete(values):
+    """Fill what a row can leave out: its horizon (1), its target date (snapshot date + horizon), its 80 % interval
+    (the band) and its band (the 80 % interval)."""
+    horizon = values["horizon"]
+    values["horizon"] = horizon = DEFAULT_HORIZON if horizon is None else int(horizon)
+    if values["target_date"] is None and values["snapshot_date"] is not None:
+        values["target_date"] = (_day(str(values["snapshot_date"])[:10]) + timedelta(days=horizon)).isoformat()
+    for interval, band in (("low80", "band_low"), ("high80", "band_high")):
+        if values[interval] is None:
+            values[interval] = values[band]
+        elif values[band] is None:
+            values[band] = values[interval]
 
 
 def _frame_records(frame, head, sqlite):
     """Return a frame's rows as insert tuples, column by column (a 10,000-row list: milliseconds, not a loop)."""
     count = len(frame)
+    frame = _completed_frame(frame)
     columns = [[head[0]] * count, [head[1]] * count, [head[2]] * count]
     for name in LOG_FIELDS:
         if name not in frame.columns:
             columns.append([None] * count)
             continue
         values = frame[name]
-        if name == "snapshot_date":
+        if name in DATE_FIELDS:
             values = values.astype(str).str[:10] if sqlite else values.map(_day)
-        elif name not in ("coin_id", "level"):
+        elif name == "horizon":
+            columns.append(values.astype(int).tolist())
+            continue
+        elif name not in TEXT_FIELDS:
             values = values.astype("float64")
         # None, not NaN: a missing value is NULL in the log
         columns.append(values.astype(object).where(values.notna(), None).tolist())
     return list(zip(*columns))
+
+
+def _completed_frame(frame):
+    """Return frame with what _complete fills for a mapping filled column by column."""
+    filled = {}
+    horizon = frame["horizon"] if "horizon" in frame.columns else pd.Series(DEFAULT_HORIZON, index=frame.index)
+    filled["horizon"] = horizon.fillna(DEFAULT_HORIZON).astype(int)
+    if "snapshot_date" in frame.columns and "target_date" not in frame.columns:
+        snapshot_days = pd.to_datetime(frame["snapshot_date"].astype(str).str[:10], errors="coerce")
+        target = snapshot_days + pd.to_timedelta(filled["horizon"], unit="D")
+        filled["target_date"] = target.dt.strftime("%Y-%m-%d").where(snapshot_days.notna(), None)
+    for interval, band in (("low80", "band_low"), ("high80", "band_high")):
+        if band in frame.columns and interval not in frame.columns:
+            filled[interval] = frame[band]
+        elif interval in frame.columns and band not in frame.columns:
+            filled[band] = frame[interval]
+    return frame.assign(**filled)
 
 
 def forecast_rows(forecasts, inputs=None):
@@ -201,9 +242,10 @@ def _first_per_forecast():
     return sa.select(first_forecasts.c.log_id)
 
 
-def accuracy_by_date(store, threshold):
-    """Return per snapshot date and model version: forecasts scored, summed absolute errors of the model and of
-    persistence (next score = today's), and how many High/Low levels each got right at threshold."""
+def accuracy_by_date(store, threshold, horizon=DEFAULT_HORIZON):
+    """Return per snapshot date and model version: forecasts `horizon` days ahead scored, summed absolute errors of
+    the model and of persistence (the score then = today's), and how many High/Low levels each got right at
+    threshold."""
     p = prediction_log
 
     def hits(predicted):
@@ -216,7 +258,8 @@ def accuracy_by_date(store, threshold):
                            sa.func.sum(sa.func.abs(p.c.score - p.c.realized_score)).label("persistence_error"),
                            hits(p.c.forecast_score).label("model_hits"),
                            hits(p.c.score).label("persistence_hits"))
-                 .where(p.c.id.in_(_first_per_forecast()), p.c.realized_score.isnot(None), p.c.score.isnot(None))
+                 .where(p.c.id.in_(_first_per_forecast()), p.c.realized_score.isnot(None), p.c.score.isnot(None),
+                        p.c.horizon == horizon)
                  .group_by(p.c.snapshot_date, p.c.model_version)
                  .order_by(p.c.snapshot_date))
     frame = _read(store, statement)
@@ -254,7 +297,8 @@ def inputs_by_day(store, ranges, since=None):
         else:
             outside = sa.func.sum(sa.case(((value < float(low)) | (value > float(high)), 1), else_=0))
         columns.append(outside.label(f"{column}_outside"))
-    statement = sa.select(*columns)
+    # One row per forecast made: a coin forecast at three horizons logs its inputs three times.
+    statement = sa.select(*columns).where(p.c.horizon == DEFAULT_HORIZON)
     if since is not None:
         statement = statement.where(p.c.created_at >= since)
     frame = _read(store, statement.group_by(day).order_by(day))
@@ -268,16 +312,46 @@ def inputs_by_day(store, ranges, since=None):
     return pd.concat(parts, ignore_index=True)
 
 
-def coin_log(store, coin_id, limit=30):
-    """Return the coin's logged forecasts, newest snapshot date first, one per snapshot date and model version."""
+def coin_log(store, coin_id, limit=30, horizon=DEFAULT_HORIZON):
+    """Return the coin's logged forecasts `horizon` days ahead, newest snapshot date first, one per snapshot date and
+    model version."""
     p, f = prediction_log, first_forecasts
     statement = (sa.select(sa.cast(f.c.snapshot_date, sa.Text).label("date"), f.c.model_version, p.c.score,
-                           p.c.forecast_score, p.c.level, p.c.band_low, p.c.band_high,
+                           p.c.forecast_score, p.c.level, p.c.band_low, p.c.band_high, p.c.horizon,
+                           sa.cast(p.c.target_date, sa.Text).label("target_date"), p.c.low80, p.c.high80,
+                           p.c.low90, p.c.high90,
                            sa.cast(p.c.realized_date, sa.Text).label("realized_date"), p.c.realized_score)
                  .join_from(f, p, p.c.id == f.c.log_id)
-                 .where(f.c.coin_id == coin_id)
+                 .where(f.c.coin_id == coin_id, f.c.horizon == horizon)
                  .order_by(f.c.snapshot_date.desc(), f.c.model_version).limit(limit))
     return _read(store, statement)
+
+
+def scored_forecasts(store, model_version=None, horizons=None, known_by=None, since=None):
+    """Return the first logged forecast per coin, snapshot date, model version and horizon whose outcome is stored:
+    date, target_date, horizon, model_version, score, predicted, actual, low80, high80, low90, high90.
+
+    known_by: only outcomes whose target date is on or before it (what was known that day); since: only snapshot
+    dates on or after it. The frame liquidity.modeling.conformal.calibration_tables and the monitor's coverage read.
+    """
+    p = prediction_log
+    statement = (sa.select(sa.cast(p.c.snapshot_date, sa.Text).label("date"),
+                           sa.cast(p.c.target_date, sa.Text).label("target_date"), p.c.horizon, p.c.model_version,
+                           p.c.score, p.c.forecast_score.label("predicted"), p.c.realized_score.label("actual"),
+                           p.c.low80, p.c.high80, p.c.low90, p.c.high90)
+                 .where(p.c.id.in_(_first_per_forecast()), p.c.realized_score.isnot(None),
+                        p.c.target_date.isnot(None)))
+    if model_version is not None:
+        statement = statement.where(p.c.model_version == str(model_version))
+    if horizons is not None:
+        statement = statement.where(p.c.horizon.in_([int(h) for h in horizons]))
+    if known_by is not None:
+        statement = statement.where(p.c.target_date <= _day(str(known_by)[:10]))
+    if since is not None:
+        statement = statement.where(p.c.snapshot_date >= _day(str(since)[:10]))
+    frame = _read(store, statement.order_by(p.c.snapshot_date, p.c.horizon))
+    frame["horizon"] = frame["horizon"].astype(int)
+    return frame
 
 
 def newest_log_id(store):

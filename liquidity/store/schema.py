@@ -68,6 +68,14 @@ prediction_log = sa.Table(
     sa.Column("level", sa.Text(), nullable=False),
     sa.Column("band_low", sa.Double(), nullable=True),
     sa.Column("band_high", sa.Double(), nullable=True),
+    # Days ahead the forecast looks (1 = the next snapshot) and the date it is for: snapshot_date + horizon.
+    sa.Column("horizon", sa.Integer(), nullable=False, server_default="1"),
+    sa.Column("target_date", sa.Date(), nullable=True),
+    # The conformal 80 % and 90 % intervals (band_low/band_high repeat the 80 % one for older readers).
+    sa.Column("low80", sa.Double(), nullable=True),
+    sa.Column("high80", sa.Double(), nullable=True),
+    sa.Column("low90", sa.Double(), nullable=True),
+    sa.Column("high90", sa.Double(), nullable=True),
     # The next stored snapshot date after snapshot_date and the coin's score on it: set when that snapshot arrives.
     sa.Column("realized_date", sa.Date(), nullable=True),
     sa.Column("realized_score", sa.Double(), nullable=True),
@@ -75,29 +83,43 @@ prediction_log = sa.Table(
     sa.Index("ix_prediction_log_created_at", "created_at"),
 )
 
-# The first logged forecast per coin, snapshot date and model version: a coin page viewed a hundred times logs the
-# same forecast a hundred times, and the past-forecast table and the monitor count it once. Reading it here, not by
-# grouping the log, keeps those reads as fast after a million requests as after ten.
+# The first logged forecast per coin, snapshot date, model version and horizon: a coin page viewed a hundred times
+# logs the same forecast a hundred times, and the past-forecast table and the monitor count it once. Reading it here,
+# not by grouping the log, keeps those reads as fast after a million requests as after ten.
 first_forecasts = sa.Table(
     "first_forecasts",
     metadata,
     sa.Column("coin_id", sa.Text(), nullable=False),
     sa.Column("snapshot_date", sa.Date(), nullable=False),
     sa.Column("model_version", sa.Text(), nullable=False),
+    sa.Column("horizon", sa.Integer(), nullable=False),
     sa.Column("log_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
               sa.ForeignKey("prediction_log.id", ondelete="CASCADE"), nullable=False),
-    sa.PrimaryKeyConstraint("coin_id", "snapshot_date", "model_version", name="pk_first_forecasts"),
+    sa.PrimaryKeyConstraint("coin_id", "snapshot_date", "model_version", "horizon", name="pk_first_forecasts"),
     sa.Index("ix_first_forecasts_log_id", "log_id", unique=True),
 )
 
-# Record the first of the log rows :first..:last per (coin, date, model version) not recorded yet. The writer runs it
-# in the transaction that wrote those rows, so no later row can be recorded before an earlier one of its key.
+# The intervals' live calibration: each run of `daily` stores the conformal tables (liquidity.modeling.conformal)
+# computed from the outcomes known on calibrated_on, as JSON in the model card's conformal.tables shape.
+calibrations = sa.Table(
+    "calibrations",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("calibrated_on", sa.Date(), nullable=False),
+    sa.Column("model_version", sa.Text(), nullable=False),
+    sa.Column("tables", sa.Text(), nullable=False),
+    sa.Index("ix_calibrations_model_version_calibrated_on", "model_version", "calibrated_on"),
+)
+
+# Record the first of the log rows :first..:last per (coin, date, model version, horizon) not recorded yet. The writer
+# runs it in the transaction that wrote those rows, so no later row can be recorded before an earlier one of its key.
 RECORD_FIRST_FORECASTS = sa.text(
-    "INSERT INTO first_forecasts (coin_id, snapshot_date, model_version, log_id) "
-    "SELECT coin_id, snapshot_date, model_version, MIN(id) FROM prediction_log "
+    "INSERT INTO first_forecasts (coin_id, snapshot_date, model_version, horizon, log_id) "
+    "SELECT coin_id, snapshot_date, model_version, horizon, MIN(id) FROM prediction_log "
     "WHERE id BETWEEN :first AND :last AND coin_id IS NOT NULL AND snapshot_date IS NOT NULL "
-    "GROUP BY coin_id, snapshot_date, model_version "
-    "ON CONFLICT (coin_id, snapshot_date, model_version) DO NOTHING")
+    "GROUP BY coin_id, snapshot_date, model_version, horizon "
+    "ON CONFLICT (coin_id, snapshot_date, model_version, horizon) DO NOTHING")
 
 # Before log rows older than :cutoff are pruned, point each first forecast they hold at its key's first row that
 # stays (the table then says what grouping the remaining log would say); keys with none left go with the rows.
@@ -105,19 +127,28 @@ REPOINT_FIRST_FORECASTS = sa.text("""
 UPDATE first_forecasts SET log_id = COALESCE((
     SELECT MIN(p.id) FROM prediction_log p
     WHERE p.coin_id = first_forecasts.coin_id AND p.snapshot_date = first_forecasts.snapshot_date
-      AND p.model_version = first_forecasts.model_version AND p.created_at >= :cutoff), log_id)
+      AND p.model_version = first_forecasts.model_version AND p.horizon = first_forecasts.horizon
+      AND p.created_at >= :cutoff), log_id)
 WHERE log_id IN (SELECT id FROM prediction_log WHERE created_at < :cutoff)
 """).bindparams(sa.bindparam("cutoff", type_=sa.DateTime(timezone=True)))  # stored as the log's created_at is
 
-# Set on every logged forecast of a coin whose date now has a later snapshot: that date, and the coin's score on it
-# (NULL when the coin is not in it). Rows still without a score are looked at again, so a re-run of an interrupted
+# Set on every logged forecast whose outcome is now stored: the next snapshot's date for a 1-day (next-snapshot)
+# forecast, the target date (snapshot date + horizon) for a longer one, and the coin's score on it (NULL when the coin
+# is not in it). Rows still without a score are looked at again, so a re-run of an interrupted
 # import completes them. Correlated subqueries on the (date, coin_id) index: portable, and one lookup per row.
 SCORE_OUTCOMES = sa.text("""
 UPDATE prediction_log SET
-  realized_date = (SELECT MIN(n.date) FROM snapshots n WHERE n.date > prediction_log.snapshot_date),
+  realized_date = CASE WHEN horizon = 1
+                       THEN (SELECT MIN(n.date) FROM snapshots n WHERE n.date > prediction_log.snapshot_date)
+                       ELSE target_date END,
   realized_score = (SELECT s.liquidity_score FROM snapshots s
                     WHERE s.coin_id = prediction_log.coin_id
-                      AND s.date = (SELECT MIN(n.date) FROM snapshots n WHERE n.date > prediction_log.snapshot_date))
+                      AND s.date = CASE WHEN prediction_log.horizon = 1
+                                        THEN (SELECT MIN(n.date) FROM snapshots n
+                                              WHERE n.date > prediction_log.snapshot_date)
+                                        ELSE prediction_log.target_date END)
 WHERE realized_score IS NULL AND coin_id IS NOT NULL AND snapshot_date IS NOT NULL
-  AND snapshot_date < (SELECT MAX(d.date) FROM snapshots d)
+  AND ((horizon = 1 AND snapshot_date < (SELECT MAX(d.date) FROM snapshots d))
+       OR (horizon > 1 AND target_date <= (SELECT MAX(d.date) FROM snapshots d)))
 """)
+
