@@ -1,0 +1,113 @@
+"""Imports that fail part-way (a full disk) and the rows an import refuses: nothing stored without a score, nothing
+dropped without its reason counted."""
+
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from liquidity.commands.store import import_command
+from liquidity.dataset import load_snapshots
+from liquidity.store import MarketStore
+from liquidity.store.importer import import_snapshots
+
+COINS = 400
+DATES = 150  # 60,000 rows: three chunks of the import's 20,000
+
+
+def write_history(path, coins=COINS, dates=DATES, seed=7):
+    """Write a daily history of coins x dates with log-normal market caps and turnovers; return the path."""
+    rng = np.random.default_rng(seed)
+    days = pd.date_range("2024-01-01", periods=dates, freq="D").strftime("%Y-%m-%d")
+    frame = pd.DataFrame({
+        "date": np.repeat(days, coins),
+        "coin_id": np.tile([f"coin-{i:04d}" for i in range(coins)], dates),
+        "coin": np.tile([f"Coin {i}" for i in range(coins)], dates),
+        "symbol": np.tile([f"C{i}" for i in range(coins)], dates),
+        "price": rng.lognormal(0, 2, coins * dates).round(6),
+        "mkt_cap": rng.lognormal(18, 2, coins * dates).round(2),
+    })
+    frame["volume"] = (frame["mkt_cap"] * rng.lognormal(-3, 1, len(frame))).round(2)
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 32 MiB tmpfs mounted for the test: a real file system that runs out of space."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root")
+    point = tmp_path / "disk"
+    point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(point)], capture_output=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", "-l", str(point)], check=True)
+
+
+def fill(folder, leave_bytes):
+    """Fill the file system of folder with one file until only about leave_bytes are free; return that file."""
+    filler = folder / "filler"
+    free = shutil.disk_usage(folder).free
+    with open(filler, "wb") as out:
+        out.write(b"\0" * max(0, free - leave_bytes))
+    return filler
+
+
+def unscored_and_dates(url):
+    with MarketStore(url) as store, store.engine.connect() as connection:
+        unscored = connection.execute(sa.text("SELECT COUNT(*) FROM snapshots WHERE liquidity_score IS NULL")).scalar()
+        per_date = connection.execute(sa.text("SELECT COUNT(*) FROM snapshots GROUP BY date")).scalars().all()
+        return unscored, per_date
+
+
+def test_an_import_that_fills_the_disk_leaves_no_row_without_a_score_and_a_rerun_completes_it(small_disk, tmp_path):
+    history = write_history(tmp_path / "history.csv")
+    url = f"sqlite:///{small_disk / 'market.db'}"
+    MarketStore(url, migrate=True).close()
+    filler = fill(small_disk, leave_bytes=10_000_000)  # the full import needs about 17 MB (file and WAL)
+
+    failed = CliRunner().invoke(import_command, [str(history), "--database-url", url])
+
+    assert failed.exit_code == 1
+    assert "database or disk is full" in failed.output
+    unscored, per_date = unscored_and_dates(url)
+    assert 0 < sum(per_date) < COINS * DATES  # the import did stop part-way
+    assert unscored == 0
+    assert set(per_date) == {COINS}  # whole dates only
+
+    filler.unlink()
+    again = CliRunner().invoke(import_command, [str(history), "--database-url", url])
+
+    assert again.exit_code == 0, again.output
+    assert f"added {COINS * DATES - sum(per_date):,} row(s), skipped {sum(per_date):,} already stored" in again.output
+    unscored, per_date = unscored_and_dates(url)
+    assert unscored == 0 and sum(per_date) == COINS * DATES
+    with MarketStore(url) as store:
+        stored = store.history().set_index(["date", "coin_id"])["liquidity_score"]
+    expected = load_snapshots(history).frame.set_index(["date", "coin_id"])["liquidity_score"]
+    assert np.allclose(stored.sort_index(), expected.sort_index(), rtol=0, atol=1e-12)
+
+
+@pytest.mark.sqlite_and_postgresql
+def test_an_import_scores_rows_an_earlier_interrupted_import_left_unscored_and_says_so(store, tmp_path):
+    history = write_history(tmp_path / "history.csv", coins=5, dates=4)
+    import_snapshots(history, store)
+    expected = store.history()["liquidity_score"]
+    with store.engine.begin() as connection:  # what an import that committed rows before their scores left behind
+        connection.execute(sa.text("UPDATE snapshots SET liquidity_score = NULL WHERE date >= '2024-01-03'"))
+
+    again = import_snapshots(history, store)
+
+    assert (again.repaired.rows, again.repaired.dates) == (10, 2)
+    assert "scored 10 row(s) on 2 date(s)" in again.summary()
+    assert store.history()["liquidity_score"].tolist() == expected.tolist()
+    assert import_snapshots(history, store).repaired.rows == 0
