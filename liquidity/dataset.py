@@ -22,6 +22,9 @@ NUMERIC_COLUMNS = ("price", "1h", "24h", "7d", "volume", "mkt_cap")
 CHANGE_COLUMNS = ("1h", "24h", "7d")
 # A coin is keyed by CoinGecko's coin_id where the file has one, else by coin + symbol (see coin_key).
 KEY_COLUMNS = ("coin_id",)
+# A coin id is a path segment of /coins/<id> and /api/v1/coins/<id>: one a route cannot match is refused at import.
+MAX_COIN_ID_LENGTH = 200
+CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f]"
 
 
 class DatasetError(ValueError):
@@ -93,6 +96,11 @@ def clean_snapshot_rows(frame):
         reason[mask & reason.isna()] = text
 
     mark(frame["coin"].eq("") | frame["symbol"].eq(""), "missing coin or symbol")
+    mark(frame["coin_id"].str.contains("/", regex=False), "coin id with a '/' (no page could serve it)")
+    mark(frame["coin_id"].str.len() > MAX_COIN_ID_LENGTH,
+         f"coin id longer than {MAX_COIN_ID_LENGTH} characters (no page could serve it)")
+    mark(frame["coin_id"].str.contains(CONTROL_CHARACTERS, regex=True),
+         "coin id with a control character (no page could serve it)")
     mark(frame["date"].isna(), "missing or invalid date")
     for column in ("volume", "mkt_cap", "price"):
         mark(frame[column].isna(), f"missing or non-numeric {column}")
@@ -102,6 +110,9 @@ def clean_snapshot_rows(frame):
         mark(frame[column].isna() & ~blank[column], f"non-numeric {column}")
         mark(~np.isfinite(frame[column].fillna(0.0)), f"non-finite {column}")
     mark(frame["mkt_cap"] <= 0, "market cap not positive")
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        # 1e308 / 0.5 overflows: an infinite ratio has no rank and no JSON number.
+        mark(~np.isfinite(frame["volume"] / frame["mkt_cap"]), "volume / market cap not finite")
     mark(frame["price"] <= 0, "price not positive")
     mark(frame["volume"] < 0, "volume negative")
     mark(frame["1h"] <= -1, "1h change at or below -100 %")

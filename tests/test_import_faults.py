@@ -111,3 +111,23 @@ def test_an_import_scores_rows_an_earlier_interrupted_import_left_unscored_and_s
     assert "scored 10 row(s) on 2 date(s)" in again.summary()
     assert store.history()["liquidity_score"].tolist() == expected.tolist()
     assert import_snapshots(history, store).repaired.rows == 0
+
+
+def test_rows_no_page_or_json_answer_could_serve_are_dropped_at_import_with_their_reason(store, tmp_path):
+    csv = tmp_path / "hostile.csv"
+    rows = ["date,coin_id,coin,symbol,price,volume,mkt_cap",
+            "2024-03-01,bitcoin,Bitcoin,BTC,61000,30000000000,1200000000000",
+            "2024-03-01,overflow,Overflow,OVF,1,1e308,0.5",  # volume / market cap overflows to infinity
+            "2024-03-01,a/b,Slash,SLA,1,100,1000",
+            f"2024-03-01,{'x' * 201},Long,LNG,1,100,1000",
+            "2024-03-01,bell\x07coin,Bell,BEL,1,100,1000",
+            f"2024-03-01,{'y' * 200},Long enough,LNE,1,100,1000"]
+    csv.write_text("\n".join(rows) + "\n")
+
+    result = import_snapshots(csv, store)
+
+    assert result.dropped == {"volume / market cap not finite": 1, "coin id with a '/' (no page could serve it)": 1,
+                              "coin id longer than 200 characters (no page could serve it)": 1,
+                              "coin id with a control character (no page could serve it)": 1}
+    assert sorted(store.history()["coin_id"]) == ["bitcoin", "y" * 200]
+    assert "1  volume / market cap not finite" in result.summary()
