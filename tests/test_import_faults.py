@@ -131,3 +131,62 @@ def test_rows_no_page_or_json_answer_could_serve_are_dropped_at_import_with_thei
                               "coin id with a control character (no page could serve it)": 1}
     assert sorted(store.history()["coin_id"]) == ["bitcoin", "y" * 200]
     assert "1  volume / market cap not finite" in result.summary()
+
+
+# --- reading in chunks: the same rows and drops as a whole read -------------------------------------------------------
+
+MESSY = ('coin,symbol,price,1h,24h,7d,24h_volume,mkt_cap,date\n'
+         'Bitcoin,BTC,40000,0.010,0.020,0.050,30000000000,760000000000,2024-01-01\n'
+         '\n'
+         '"Quoted, with a comma",QWC,"1,234.5",,,,"20,000","1,000,000",2024-01-01\n'
+         '"Two\nlines ""quoted""",TWO,3,,,,1000,1000000,2024-01-01\n'
+         'Ethereum,ETH,2700,0.012,0.030,0.060,18000000000,320000000000,2024-01-01\n'
+         ',,,,,,,,\n'
+         'Zero Cap,ZC,1,0,0,0,1000,0,2024-01-01\n'
+         'Word Price,WP,abc,0,0,0,1000,1000000,2024-01-01\n'
+         'Bitcoin,BTC,40010,,,,31000000000,770000000000,2024-01-01\n'  # a duplicate with a larger cap, chunks later
+         'Bitcoin,BTC,40100,,,,30000000000,760000000000,2024-01-02\n'
+         'Ethereum,ETH,2801,,,,17000000000,330000000000,2024-01-02\n'  # the same cap as a later row: kept
+         '   ,  ,,,,,,,\n'
+         'Bad Date,BD,3,0,0,0,1000,1000000,01/02/2024\n'
+         'Bitcoin,BTC,40200,,,,30000000000,700000000000,2024-01-02\n'
+         'Overflow,OVF,1,,,,1e308,0.5,2024-01-02\n'
+         'Ethereum,ETH,2800,,,,17000000000,330000000000,2024-01-02')  # no line break at the end
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 7, 64, 200])
+def test_a_file_read_in_tiny_chunks_loads_the_same_rows_drops_and_scores_as_read_whole(tmp_path, chunk_bytes):
+    path = tmp_path / "messy.csv"
+    path.write_text(MESSY)
+    other = tmp_path / "semicolons.csv"
+    other.write_text("date;coin_id;coin;symbol;price;volume;mkt_cap\n"
+                     "2024-01-02;tether;Tether;USDT;1,0001;44.131.404.071;80.205.879.149\n"
+                     "2024-01-02;tether;Tether;USDT;1;1;1\n")  # tether again, later: the smaller cap goes
+
+    whole = load_snapshots([path, other], chunk_bytes=None)
+    chunked = load_snapshots([path, other], chunk_bytes=chunk_bytes)
+
+    pd.testing.assert_frame_equal(chunked.frame, whole.frame)
+    assert chunked.dropped == whole.dropped
+    assert (chunked.rows_read, chunked.duplicates_resolved) == (whole.rows_read, whole.duplicates_resolved) == (15, 4)
+    assert whole.dropped == {"market cap not positive": 1, "missing or non-numeric price": 1,
+                             "missing or invalid date": 1, "volume / market cap not finite": 1,
+                             "coin id with a control character (no page could serve it)": 1}  # the two-line name
+    rows = whole.frame.set_index(["date", "coin_id"])
+    assert rows.loc[("2024-01-01", "Bitcoin:BTC"), "price"] == 40010  # the larger cap, though read last
+    assert rows.loc[("2024-01-01", "Quoted, with a comma:QWC"), "volume"] == 20_000
+    assert rows.loc[("2024-01-02", "Ethereum:ETH"), "price"] == 2801  # equal caps: the first in file order
+    assert rows.loc[("2024-01-02", "tether"), "mkt_cap"] == 80_205_879_149
+
+
+def test_a_table_read_in_chunks_numbers_its_rows_as_a_whole_read_does():
+    import io
+
+    from liquidity.tabular import read_table, read_table_chunks
+
+    data = MESSY.encode("utf-8-sig")
+    whole = read_table(data, {})
+    for chunk_bytes in (1, 5, 50):
+        chunks = list(read_table_chunks(io.BytesIO(data), {}, chunk_bytes))
+        assert len(chunks) > 3
+        pd.testing.assert_frame_equal(pd.concat([chunk.rows for chunk in chunks]), whole.rows)

@@ -53,7 +53,7 @@ def read_snapshots(paths):
     """Load the snapshot CSVs at paths (a path or a list of them) through the loader; raise DatasetError if bad."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    return load_snapshots(list(paths))
+    return load_snapshots(list(paths), compact=True)
 
 
 def add_loaded(snapshots, store, progress=None):

@@ -461,14 +461,17 @@ class MarketStore:
             column = next((name for name in ("source", "source_file") if name in frame.columns), None)
             if column is None:
                 raise ValueError("add_snapshots needs a source: pass source= or a frame with a source column")
-            sources = frame[column].astype(str).to_numpy(dtype=object)
+            sources = _text_array(frame[column])
         else:
             sources = np.full(len(frame), str(source), dtype=object)
-        dates = frame["date"].astype(str)
-        bad = ~dates.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
+        dates = frame["date"]
+        # A categorical's (the importer's) distinct values are checked once each, not once a row.
+        categorical = isinstance(dates.dtype, pd.CategoricalDtype)
+        distinct = pd.Series(dates.cat.categories if categorical else dates).astype(str)
+        bad = ~distinct.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
         if bad.any():
-            raise ValueError(f"add_snapshots: date {dates[bad].iloc[0]!r} is not like 2024-03-16")
-        dates = dates.to_numpy(dtype=object)
+            raise ValueError(f"add_snapshots: date {distinct[bad].iloc[0]!r} is not like 2024-03-16")
+        dates = _text_array(dates)
         if len(dates) > 1 and not (dates[1:] >= dates[:-1]).all():
             order = np.argsort(dates, kind="stable")
             frame, dates, sources = frame.iloc[order], dates[order], sources[order]
@@ -484,6 +487,13 @@ class MarketStore:
             columns.append(numbers.astype(object).where(numbers.notna(), None).tolist())
         columns.append(sources.tolist())
         return list(zip(*columns))
+
+
+def _text_array(column):
+    """Return a column's values as an object array of str; a categorical's rows share its categories' strings."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.categories.astype(str).to_numpy(dtype=object)[column.cat.codes.to_numpy()]
+    return column.astype(str).to_numpy(dtype=object)
 
 
 def date_chunks(dates, chunk_rows):
