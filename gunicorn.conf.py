@@ -32,6 +32,25 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
+def hide_server_banner():
+    """Drop the `Server: gunicorn` header gunicorn writes on every response: it tells a scanner what to attack, and
+    gunicorn has no setting for it."""
+    from gunicorn.http import wsgi
+
+    written = wsgi.Response.default_headers
+    if getattr(written, "hides_server", False):  # the config file is read again on a reload (HUP)
+        return
+
+    def default_headers(self):
+        return [line for line in written(self) if not line.lower().startswith("server:")]
+
+    default_headers.hides_server = True
+    wsgi.Response.default_headers = default_headers
+
+
+hide_server_banner()
+
+
 def post_worker_init(worker):
     """Start the model's fast path (onnxruntime) and build the read model in each worker after the fork, before it
     takes requests: no request waits for either."""

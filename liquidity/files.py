@@ -5,8 +5,8 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomically(path, data, overwrite=True):
-    """Write data to a temporary file beside path, flush it to disk, then move it into place.
+def write_atomically(path, data, overwrite=True, mode=0o644):
+    """Write data to a temporary file beside path, flush it to disk, then move it into place with the given mode.
 
     With overwrite=False an existing path is kept and FileExistsError is raised.
     """
@@ -18,7 +18,7 @@ def write_atomically(path, data, overwrite=True):
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp makes it owner-only; these files are meant to be shared
+        os.chmod(temporary, mode)  # mkstemp makes it owner-only; most of these files are meant to be shared
         if overwrite:
             os.replace(temporary, path)
             return

@@ -5,6 +5,7 @@ headers matched case-insensitively with their aliases, numbers with unambiguous 
 decimal comma. Binary files, Excel workbooks and UTF-16 text are refused with a message saying what they are.
 """
 
+import codecs
 import io
 import re
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 DELIMITERS = (",", ";", "\t")
+# Text read at once by read_table_chunks: a few times this in memory as parsed cells, whatever the file's size.
+DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024
 DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
 # "1,234,567.89": comma thousands groups and an optional decimal point (comma-separated files, quoted).
 COMMA_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
@@ -51,9 +54,9 @@ class Table:
         return self.number_cells(self.rows[column]).str.strip()
 
 
-def decode(data):
-    """Return bytes as text, or raise TableError saying what the file looks like instead."""
-    head = data[:8192]
+def check_head(head):
+    """Raise TableError when the first bytes of a file show it is not UTF-8 CSV text, saying what it is instead."""
+    head = head[:8192]
     if head.startswith(b"PK\x03\x04"):
         raise TableError("The file is a zip archive or an Excel workbook, not CSV text. "
                          "Save it as CSV (UTF-8) and upload that.")
@@ -64,10 +67,18 @@ def decode(data):
                          "it again.")
     if b"\x00" in head:
         raise TableError("The file is binary, not CSV text. Upload a CSV (UTF-8) file.")
+
+
+NOT_UTF8 = "The file is not UTF-8 text. Export it as CSV (UTF-8) and upload it again."
+
+
+def decode(data):
+    """Return bytes as text, or raise TableError saying what the file looks like instead."""
+    check_head(data)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise TableError("The file is not UTF-8 text. Export it as CSV (UTF-8) and upload it again.") from None
+        raise TableError(NOT_UTF8) from None
 
 
 def detect_delimiter(text):
@@ -120,6 +131,79 @@ def read_table(data, aliases, max_rows=None):
     text = decode(data)
     if not text.strip():
         raise TableError("The file is empty.")
+    return _parse(text, aliases, max_rows)[0]
+
+
+def read_table_chunks(stream, aliases, chunk_bytes=DEFAULT_CHUNK_BYTES):
+    """Read a binary stream of CSV text as Tables of about chunk_bytes of text each (None: one Table of it all).
+
+    Each chunk is whole lines under the file's header, read by the rules read_table applies to a whole file, so the
+    chunks' rows together are the file's rows, numbered as read_table numbers them; memory follows the chunk, not the
+    file. A line break inside a quoted cell never ends a chunk. Raise TableError as read_table does.
+    """
+    if not chunk_bytes:
+        yield read_table(stream.read(), aliases)
+        return
+    data = stream.read(max(chunk_bytes, 8192))  # enough to tell what the file is
+    check_head(data)
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    pending, header, numbered = "", None, 0
+    while True:
+        final = not data
+        try:
+            pending += decoder.decode(data, final=final)
+        except UnicodeDecodeError:
+            raise TableError(NOT_UTF8) from None
+        if header is None:
+            header = _header_line(pending, final)
+            if header is None and final:
+                raise TableError("The file is empty.")
+            # The first chunk carries the header itself; a break before the header's end cannot end it.
+            floor = pending.find(header) + len(header) if header is not None else 0
+        while header is not None and pending:
+            cut = len(pending) if final else _chunk_end(pending, max(floor, chunk_bytes))
+            if not cut:
+                break
+            text = pending[:cut] if floor else header + "\n" + pending[:cut]
+            table, parsed = _parse(text, aliases, None, first_row=numbered + 1)
+            numbered, floor, pending = numbered + parsed, 0, pending[cut:]
+            yield table
+        if final:
+            return
+        data = stream.read(chunk_bytes)
+
+
+def _header_line(text, final):
+    """Return the first line of text with a non-blank character once it is complete (final: the text ends it)."""
+    begin = 0
+    while begin < len(text):
+        end = text.find("\n", begin)
+        if end < 0:
+            end = len(text) if final else -1
+        if end < 0:
+            return None
+        line = text[begin:end].rstrip("\r")
+        if line.strip():
+            return line
+        begin = end + 1
+    return None
+
+
+def _chunk_end(text, start):
+    """Return the position after the first line break of text at or past start that is outside quotes, else 0."""
+    cut = text.find("\n", start)
+    # An even number of quotes before a break means it is outside any quoted cell ("" inside a cell counts two).
+    quotes = text.count('"', 0, cut) if cut >= 0 else 0
+    while cut >= 0 and quotes % 2:
+        following = text.find("\n", cut + 1)
+        if following >= 0:
+            quotes += text.count('"', cut, following)
+        cut = following
+    return cut + 1 if cut >= 0 else 0
+
+
+def _parse(text, aliases, max_rows, first_row=1):
+    """Parse CSV text under its header into a Table numbered from first_row; return it and the rows parsed."""
     delimiter = detect_delimiter(text)
     # nrows stops the parser just past the cap: a huge file costs no more than max_rows + 1 rows.
     limit = None if max_rows is None else max_rows + 1
@@ -136,12 +220,13 @@ def read_table(data, aliases, max_rows=None):
     if max_rows is not None and len(rows) > max_rows:
         raise TooManyRows(f"The file has more than {max_rows:,} data rows; the limit is {max_rows:,} per upload. "
                           "Split it into smaller files.")
+    parsed = len(rows)
     rows = rows.fillna("")  # a short row's missing cells are empty
     rows = rows.reset_index(drop=True)
-    rows.index = rows.index + 1
+    rows.index = rows.index + first_row
     filled = rows.ne("")
     # A cell of spaces is empty too. Such cells are rare, so the cells are only tested when the text may hold one.
     if BLANK_CELL.search("\n" + text):
         filled &= ~rows.apply(lambda column: column.str.isspace())
     rows = rows[filled.any(axis=1)]
-    return Table(rows=rows, delimiter=delimiter, quoted='"' in text)
+    return Table(rows=rows, delimiter=delimiter, quoted='"' in text), parsed

@@ -97,7 +97,8 @@ def test_the_command_forecasts_the_latest_date_by_default(snapshots_store, train
 def test_the_command_neutralises_formulas_in_coin_ids(store, trained_dir, monkeypatch, tmp_path):
     hostile = tmp_path / "hostile.csv"
     hostile.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n"
-                       '2024-02-01,"=HYPERLINK(""http://x"")",Evil,EVL,1,100,1000\n'
+                       # No '/' in it: the import drops an id no page could serve.
+                       '2024-02-01,"=HYPERLINK(""evil.example"")",Evil,EVL,1,100,1000\n'
                        "2024-02-01,fine,Fine,FIN,1,50,1000\n")
     import_snapshots(hostile, store)
     out = tmp_path / "out.csv"
@@ -105,7 +106,7 @@ def test_the_command_neutralises_formulas_in_coin_ids(store, trained_dir, monkey
     assert result.exit_code == 0, result.output
     with open(out, newline="") as handle:
         coin_ids = sorted(row["coin_id"] for row in csv.DictReader(handle))
-    assert coin_ids == ["'=HYPERLINK(\"http://x\")", "fine"]
+    assert coin_ids == ["'=HYPERLINK(\"evil.example\")", "fine"]
 
 
 @pytest.mark.parametrize(("args", "words"), [

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from liquidity.dataset import load_snapshots
+from liquidity.store.store import Repair
 
 DUPLICATE_REASON = "same coin twice on one date (kept the largest market cap)"
 
@@ -23,12 +24,16 @@ class ImportResult:
     added: int
     skipped: int
     dropped: Counter = field(default_factory=Counter)
+    repaired: Repair = Repair(rows=0, dates=0)
 
     def summary(self):
         lines = [f"read {self.rows_read:,} row(s) from {len(self.files)} file(s)",
                  f"added {self.added:,} row(s), skipped {self.skipped:,} already stored"]
         if self.added == 0:
             lines.append("nothing new: the store already held every row")
+        if self.repaired.rows:
+            lines.append(f"scored {self.repaired.rows:,} row(s) on {self.repaired.dates:,} date(s) that an interrupted "
+                         "earlier import had left without a liquidity score")
         total = sum(self.dropped.values())
         lines.append(f"dropped {total:,} row(s)" + (":" if total else ""))
         lines.extend(f"  {count:>7,}  {reason}" for reason, count in self.dropped.most_common())
@@ -48,22 +53,24 @@ def read_snapshots(paths):
     """Load the snapshot CSVs at paths (a path or a list of them) through the loader; raise DatasetError if bad."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    return load_snapshots(list(paths))
+    return load_snapshots(list(paths), compact=True)
 
 
 def add_loaded(snapshots, store, progress=None):
-    """Add the rows of loaded snapshots to store; return an ImportResult (progress as in import_snapshots)."""
-    frame = snapshots.frame.assign(source=snapshots.frame["source_file"])
+    """Add the rows of loaded snapshots to store, then score any row an interrupted earlier import left unscored;
+    return an ImportResult (progress as in import_snapshots)."""
+    frame = snapshots.frame  # its source_file column is the rows' source; a copy would double the memory
     if progress is None:
         added = store.add_snapshots(frame)
     else:
         with progress(length=len(frame)) as bar:
             added = store.add_snapshots(frame, progress=bar.update)
+    repaired = store.repair_scores()
     dropped = Counter(snapshots.dropped)
     if snapshots.duplicates_resolved:
         dropped[DUPLICATE_REASON] += snapshots.duplicates_resolved
     return ImportResult(files=snapshots.files, rows_read=snapshots.rows_read, added=added.added,
-                        skipped=added.skipped, dropped=dropped)
+                        skipped=added.skipped, dropped=dropped, repaired=repaired)
 
 
 @contextmanager

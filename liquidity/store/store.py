@@ -236,6 +236,14 @@ def _chunked_frame(cursor, chunk_rows):
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
+@dataclass(frozen=True)
+class Repair:
+    """What repair_scores did: rows it scored, on how many dates."""
+
+    rows: int
+    dates: int
+
+
 @dataclass
 class AddResult:
     """What add_snapshots did: rows new to the store, and rows it already held (same date and coin_id)."""
@@ -404,29 +412,48 @@ class MarketStore:
 
         source names where the rows came from (e.g. the file); without it the frame's source or source_file
         column is used. progress, if given, is called with the number of rows handled after each chunk.
-        Each chunk commits on its own, so an interrupted import keeps what it wrote and a re-run completes it.
+        A chunk holds whole dates (up to chunk_rows rows, or one larger date) and commits with its dates' scores, so
+        an interrupted import leaves no row without a liquidity score, and a re-run completes it.
         """
-        rows = self._rows(frame, source)
+        frame, dates, sources = self._prepared(frame, source)
         insert_chunk = self._copy_chunk if self.dialect == "postgresql" else self._insert_chunk
         added = 0
         try:
-            for begin in range(0, len(rows), chunk_rows):
-                chunk = rows[begin:begin + chunk_rows]
+            for begin, end in date_chunks(dates, chunk_rows):
+                # Tuples for one chunk at a time: the whole frame's would cost several times its memory.
+                rows = self._rows(frame.iloc[begin:end], dates[begin:end], sources[begin:end])
                 with self.engine.begin() as connection:
-                    added += insert_chunk(connection, chunk)
+                    chunk_added = insert_chunk(connection, rows)
+                    if chunk_added:
+                        # A new coin on a stored date moves every other coin's rank on that date.
+                        connection.execute(SCORE_UPDATE, {"start": dates[begin], "end": dates[end - 1]})
+                added += chunk_added
                 if progress:
-                    progress(len(chunk))
+                    progress(len(rows))
             if added:
-                # A new coin on a stored date moves every other coin's rank on that date.
-                dates = [row[0] for row in rows]
                 with self.engine.begin() as connection:
-                    connection.execute(SCORE_UPDATE, {"start": min(dates), "end": max(dates)})
                     # A newer snapshot is what logged forecasts were waiting for: score them against it.
                     connection.execute(SCORE_OUTCOMES)
         except (sa.exc.DBAPIError, self.engine.dialect.loaded_dbapi.Error) as error:
             # The driver's own error too: the chunk writers use its cursor directly.
             raise self.error("write to", error) from None
-        return AddResult(added=added, skipped=len(rows) - added)
+        return AddResult(added=added, skipped=len(frame) - added)
+
+    def repair_scores(self):
+        """Score every row stored without a liquidity score (left by an import before scores committed with their
+        rows); return a Repair saying how many rows on how many dates."""
+        unscored = (sa.select(sa.cast(snapshots.c.date, sa.Text), sa.func.count())
+                    .where(snapshots.c.liquidity_score.is_(None)).group_by(snapshots.c.date))
+        try:
+            with self.engine.begin() as connection:
+                counts = connection.execute(unscored).all()
+                for date, _ in counts:
+                    connection.execute(SCORE_UPDATE, {"start": date, "end": date})
+                if counts:
+                    connection.execute(SCORE_OUTCOMES)
+        except (sa.exc.DBAPIError, self.engine.dialect.loaded_dbapi.Error) as error:
+            raise self.error("write to", error) from None
+        return Repair(rows=sum(count for _, count in counts), dates=len(counts))
 
     def _insert_chunk(self, connection, chunk):
         # The driver's executemany, not SQLAlchemy's per-row type processing: a third of the import's time.
@@ -454,8 +481,9 @@ class MarketStore:
         return cursor.rowcount
 
     @staticmethod
-    def _rows(frame, source):
-        """Return the frame as tuples in INSERT_COLUMNS order: dates as 'YYYY-MM-DD', missing numbers as None."""
+    def _prepared(frame, source):
+        """Check a frame for add_snapshots; return it sorted by date with its dates ('YYYY-MM-DD') and sources as
+        numpy arrays in the same order."""
         missing = [column for column in INPUT_FRAME_COLUMNS if column not in frame.columns]
         if missing:
             raise ValueError(f"add_snapshots: the frame lacks column(s) {', '.join(missing)}")
@@ -463,17 +491,50 @@ class MarketStore:
             column = next((name for name in ("source", "source_file") if name in frame.columns), None)
             if column is None:
                 raise ValueError("add_snapshots needs a source: pass source= or a frame with a source column")
-            sources = frame[column].astype(str).tolist()
+            sources = _text_array(frame[column])
         else:
-            sources = [str(source)] * len(frame)
-        dates = frame["date"].astype(str)
-        bad = ~dates.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
+            sources = np.full(len(frame), str(source), dtype=object)
+        dates = frame["date"]
+        # A categorical's (the importer's) distinct values are checked once each, not once a row.
+        categorical = isinstance(dates.dtype, pd.CategoricalDtype)
+        distinct = pd.Series(dates.cat.categories if categorical else dates).astype(str)
+        bad = ~distinct.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
         if bad.any():
-            raise ValueError(f"add_snapshots: date {dates[bad].iloc[0]!r} is not like 2024-03-16")
+            raise ValueError(f"add_snapshots: date {distinct[bad].iloc[0]!r} is not like 2024-03-16")
+        dates = _text_array(dates)
+        if len(dates) > 1 and not (dates[1:] >= dates[:-1]).all():
+            order = np.argsort(dates, kind="stable")
+            frame, dates, sources = frame.iloc[order], dates[order], sources[order]
+        return frame, dates, sources
+
+    @staticmethod
+    def _rows(frame, dates, sources):
+        """Return the frame as tuples in INSERT_COLUMNS order: missing numbers as None."""
         columns = [dates.tolist(), *(frame[name].astype(str).tolist() for name in ("coin_id", "coin", "symbol"))]
         for name in NUMERIC_FRAME_COLUMNS:
             numbers = frame[name].astype("float64")
             # None, not NaN: the store keeps a missing value as NULL (never 0, never a NaN a query would miss).
             columns.append(numbers.astype(object).where(numbers.notna(), None).tolist())
-        columns.append(sources)
+        columns.append(sources.tolist())
         return list(zip(*columns))
+
+
+def _text_array(column):
+    """Return a column's values as an object array of str; a categorical's rows share its categories' strings."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.categories.astype(str).to_numpy(dtype=object)[column.cat.codes.to_numpy()]
+    return column.astype(str).to_numpy(dtype=object)
+
+
+def date_chunks(dates, chunk_rows):
+    """Yield (begin, end) positions of consecutive whole dates in sorted dates: as many as fit in chunk_rows rows,
+    or one date alone when it holds more."""
+    if not len(dates):
+        return
+    starts = np.flatnonzero(np.r_[True, dates[1:] != dates[:-1]]).tolist() + [len(dates)]
+    begin = starts[0]
+    for previous, boundary in zip(starts[1:-1], starts[2:]):
+        if boundary - begin > chunk_rows:
+            yield begin, previous
+            begin = previous
+    yield begin, len(dates)

@@ -4,6 +4,7 @@ from flask import Flask, g
 
 from liquidity.paths import STATIC_DIR, TEMPLATES_DIR
 from liquidity.web.extensions import csrf, models, prediction_logs, read_models
+from liquidity.web.jsonprovider import StrictJSONProvider
 from liquidity.web.services import ModelUnavailable, StoreUnavailable, migrate_store
 from liquidity.web.settings import ConfigError, load_settings
 
@@ -17,11 +18,13 @@ def create_app(test_config=None):
     from liquidity.web import errors, formatting, observability, ratelimit
 
     app = Flask(__name__, template_folder=str(TEMPLATES_DIR), static_folder=str(STATIC_DIR))
+    app.json = StrictJSONProvider(app)
     app.config.update(load_settings())
     if test_config:
         app.config.update(test_config)
     if app.config["LIQUIDITY_ENV"] == "production":
         app.debug = False
+    check_batch_folder(app)
     observability.init_app(app)
     if serving():
         migrate_store(app.config["DATABASE_URL"])
@@ -35,6 +38,17 @@ def create_app(test_config=None):
     commands.init_app(app)
     register_proxy_fix(app)
     return app
+
+
+def check_batch_folder(app):
+    """Create the folder of kept batch results, private to the app's user, or raise ConfigError saying why not."""
+    from liquidity.web.batch.results import private_folder
+
+    folder = app.config["BATCH_RESULT_DIR"]
+    try:
+        private_folder(folder)
+    except OSError as error:
+        raise ConfigError(f"LIQUIDITY_BATCH_RESULT_DIR={folder}: {error.strerror or error}") from None
 
 
 def serving():

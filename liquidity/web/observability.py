@@ -18,6 +18,8 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "strict-origin-when-cross-origin",
 }
+# A year, the usual minimum of browsers' preload lists; no includeSubDomains: the domain's other hosts may not be ours.
+HSTS = "max-age=31536000"
 
 
 class JsonFormatter(logging.Formatter):
@@ -61,6 +63,8 @@ def init_app(app):
     log.setLevel(app.config["LOG_LEVEL"])
     log.propagate = False
 
+    production = app.config["LIQUIDITY_ENV"] == "production"
+
     @app.before_request
     def start_timer():
         g.started = time.perf_counter()
@@ -69,6 +73,9 @@ def init_app(app):
     def finish(response):
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if production and request.is_secure:
+            # Only on https: a browser ignores HSTS on http, and a development server has no certificate to insist on.
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         started = g.get("started")
         duration = round((time.perf_counter() - started) * 1000, 2) if started else None
         fields = {"method": request.method, "path": request.path, "status": response.status_code,

@@ -5,7 +5,7 @@ import secrets
 from pathlib import Path
 
 from liquidity import settings as shared
-from liquidity.paths import REPORT_DIR
+from liquidity.paths import INSTANCE_DIR, REPORT_DIR
 
 
 class ConfigError(RuntimeError):
@@ -13,6 +13,7 @@ class ConfigError(RuntimeError):
 
 
 ENVIRONMENTS = ("development", "production")
+MIN_SECRET_KEY_LENGTH = 32
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_MAX_UPLOAD_MB = 5.0
 API_MAX_ITEMS = 10_000
@@ -123,6 +124,11 @@ def load_settings(environ=None):
                               "print(secrets.token_hex(32))'")
         # Development only: a fresh key per process, so sessions do not survive a restart; never a fixed key.
         secret_key = secrets.token_hex(32)
+    if production and len(secret_key) < MIN_SECRET_KEY_LENGTH:
+        # The length only, never the key: a short key can be guessed, and with it every session and CSRF token forged.
+        raise ConfigError(f"SECRET_KEY is {len(secret_key)} character(s) long; production (LIQUIDITY_ENV=production) "
+                          f"needs at least {MIN_SECRET_KEY_LENGTH}, e.g. python -c 'import secrets; "
+                          "print(secrets.token_hex(32))'")
     debug = environ.get("FLASK_DEBUG", "").strip().lower() in TRUE_WORDS
     if production and debug:
         raise ConfigError("FLASK_DEBUG is on but LIQUIDITY_ENV=production: the debugger must never run in "
@@ -174,7 +180,8 @@ def load_settings(environ=None):
         "RATELIMIT_API": _rate_limit(environ, "LIQUIDITY_RATELIMIT_API", DEFAULT_RATELIMIT_API),
         "RATELIMIT_FORMS": _rate_limit(environ, "LIQUIDITY_RATELIMIT_FORMS", DEFAULT_RATELIMIT_FORMS),
         "PROXY_COUNT": int(proxy_count),
-        "BATCH_RESULT_DIR": Path(batch_dir) if batch_dir else None,  # None: a folder in the system's temp dir
+        # A private folder (checked at start-up: liquidity/web/batch/results.py), never a shared temp folder.
+        "BATCH_RESULT_DIR": Path(batch_dir) if batch_dir else INSTANCE_DIR / "batch-results",
         "BATCH_KEEP_SECONDS": int(keep_minutes * 60),
         "DATABASE_URL": store_url(environ),
         "STORE_CHECK_SECONDS": store_check,

@@ -1,5 +1,7 @@
 """GET /api/v1/coins, /api/v1/coins/<coin_id>, /api/v1/coins/<coin_id>/forecast and /api/v1/monitor."""
 
+import math
+
 from flask import abort, current_app, request
 
 from liquidity.web import current_market, current_model
@@ -11,8 +13,9 @@ PAST_FORECASTS = 10
 
 
 def _number(value):
-    """Return value as a float for JSON, None when missing (never NaN, which is not JSON)."""
-    return None if value is None or value != value else float(value)
+    """Return value as a float for JSON, None when missing or not finite (NaN and infinities are not JSON; a store
+    written before the import refused them may hold a ratio that overflows)."""
+    return None if value is None or not math.isfinite(value) else float(value)
 
 
 def _answer(market, key, compute):
