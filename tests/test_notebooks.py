@@ -137,7 +137,7 @@ def test_training_notebook_runs_on_dataset_as_a_user_would(tmp_path):
     assert {name: sha256_file(PROJECT_ROOT / name) for name in committed} == committed
     text = outputs_text(notebook)
     assert f"reading {DATASET_DIR}" in text
-    assert "time-ordered, history path: 2 split(s)" in text
+    assert "time-ordered: 2 split(s)" in text and "1-day, history path" in text
     assert "level " in text and "Forecast(score=" in text
 
 
