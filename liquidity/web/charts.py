@@ -82,7 +82,8 @@ def _y_scale(chart, low, high, tick_format, ticks=4):
 def line_chart(title, labels, series, *, y_min=None, y_max=None, tick_format="{:.2f}".format, band=None, bands=(),
                width=420, height=200):
     """Return a Chart of series [(name, css class, values)] over labels; None values break the line, unless the
-    series has a fourth element True (joined): then its points are joined across the labels it has no value at.
+    series has a fourth element True (joined): then its points are joined across the labels it has no value at, and
+    each is marked with a dot.
 
     band, if given, is (css class, lows, highs): a shaded area between two series (named "80 % interval"); bands
     are more of them as (css class, lows, highs, name).
@@ -99,6 +100,8 @@ def line_chart(title, labels, series, *, y_min=None, y_max=None, tick_format="{:
         for x, value in zip(xs, values):
             if _finite(value):
                 run.append((round(x, 1), y(value)))
+                if joined and joined[0]:  # a joined series' points are few and far apart: each one is marked
+                    line.dots.append(run[-1])
                 continue
             if not (joined and joined[0]):
                 _close(line, run)
