@@ -2,8 +2,10 @@
 
 A MarketState holds what one store version gives: the latest snapshot (rows and names), the reference ratios a coin
 given by its four inputs is ranked against, the last LONGEST_LAG + 1 days of every coin of that snapshot, the
-snapshot's forecasts (the market table, each coin's forecast), the picker's coins; and, computed on first use and
-kept for that version only, coin histories, coin forecast histories, past forecasts and the monitor's figures.
+snapshot's forecasts at every horizon of the model with their 80 % and 90 % intervals (the market table, each coin's
+forecast), the calibration those intervals are drawn with (the newest the store keeps for the model, else the model
+card's), the picker's coins; and, computed on first use and kept for that version only, coin histories, coin forecast
+histories, past forecasts and the monitor's figures.
 
 The ReadModel keeps the current MarketState and replaces it whole when the store's version changes. With
 STORE_CHECK_SECONDS > 0 a thread of the serving process checks the version that often and builds the new state
