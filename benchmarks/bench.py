@@ -9,7 +9,8 @@ Figures (goals from issue 5 in brackets):
 - predict_frame rows/s on --rows rows vs scikit-learn's vectorised predict [>= 200,000 rows/s];
 - forecast from history (issue 11): the whole market's latest snapshot (1,000 coins, 31 days of their rows)
   through forecast_snapshots [< 50 ms], and one coin from its own rows through forecast_history [< 1 ms],
-  each next to the same call on scikit-learn;
+  each next to the same call on scikit-learn; one coin's forecast at every horizon (1, 7, 30 days) with its 80 %
+  and 90 % intervals through the read model's window (issue 19) [< 1 ms];
 - cold start: import + LiquidityModel.load, with and without the fast path; create_app + first /healthz [< 2 s];
 - HTTP under gunicorn -w 2 on loopback (gunicorn.conf.py applies too): spawn to the first 200 [< 2 s]; a --rows
   CSV through /batch and the same rows through the JSON API in chunks of 10,000, end to end [< 5 s], on a
@@ -189,7 +190,7 @@ def bench_history(model, seconds):
 
 def bench_store(model, seconds):
     """Forecasts read from a SQLite market store of the synthetic market, next to the same forecasts from memory."""
-    from liquidity.forecasting import forecast_coin, forecast_dates, forecast_market
+    from liquidity.forecasting import forecast_coin, forecast_market
     from liquidity.store import MarketStore
     from liquidity.web.readmodel import ReadModel
     from liquidity.web.services import ProcessStore
@@ -207,7 +208,9 @@ def bench_store(model, seconds):
         arrays = (own["date"].to_numpy(), own["volume"].to_numpy(), own["mkt_cap"].to_numpy(), own["1h"].to_numpy(),
                   own["price"].to_numpy(), own["liquidity_score"].to_numpy())
         stored = time_calls(lambda: forecast_coin(store, model, "coin-7"), 5_000, seconds)
-        memory = time_calls(lambda: model.forecast_history(*arrays), 20_000, seconds)
+        # The read model's path (issue 19): every horizon with both intervals, from the calibration it holds.
+        prepared = model.prepared_intervals(model.calibration)
+        memory = time_calls(lambda: model.forecast_history_horizons(*arrays, calibration=prepared), 20_000, seconds)
         read_model = ReadModel(ProcessStore(f"sqlite:///{folder}/market.db"), model, check_seconds=3600)
         started = time.perf_counter()
         state = read_model.start()  # the read model's state: the window and every coin's forecast, once per snapshot
@@ -222,7 +225,9 @@ def bench_store(model, seconds):
             first.append(time.perf_counter() - started)
         first = np.array(first)
         windowed = time_calls(lambda: state.coin_forecast("coin-7"), 20_000, seconds)
-        print(f"one coin, {len(own)} rows of history, score + band: through the read model, first time per snapshot"
+        horizons = ", ".join(str(h.horizon) for h in state.coin_forecast("coin-7").horizons)
+        print(f"one coin, {len(own)} rows of history, score + {horizons}-day forecasts with 80 % and 90 % intervals:"
+              " through the read model, first time per snapshot"
               f" median {percentile_ms(first, 50):.3f} ms, p99 {percentile_ms(first, 99):.3f} ms"
               f" {verdict(percentile_ms(first, 50) < 1)} (< 1 ms), again median {percentile_ms(windowed, 50):.4f} ms;"
               f" from rows already in memory (baseline) median {percentile_ms(memory, 50):.3f} ms"
@@ -238,6 +243,12 @@ def bench_store(model, seconds):
               f" computed from the store each time median"
               f" {percentile_ms(direct, 50):.1f} ms ({coins / np.median(direct):,.0f} rows/s, 31 days read), once per"
               f" snapshot; from rows in memory see forecast_snapshots above")
+
+
+def bench_forecast_range(model):
+    """The forecast command's work over a range of dates, read from a SQLite market store."""
+    from liquidity.forecasting import forecast_dates
+    from liquidity.store import MarketStore
 
     # What `python -m liquidity forecast --start .. --end ..` does, minus writing the CSV.
     days = 180
@@ -473,6 +484,7 @@ def main(argv=None):
     bench_batch(model, args.rows)
     bench_history(model, args.seconds)
     bench_store(model, args.seconds)
+    bench_forecast_range(model)
     bench_startup()
     if not args.no_http:
         bench_http(model, args.rows)

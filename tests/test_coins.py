@@ -121,10 +121,11 @@ def test_a_coin_page_draws_one_forecast_per_stored_date(client, snapshots_store,
     html = client.get("/coins/Bitcoin:BTC?days=30").get_data(as_text=True)
     assert "3 stored snapshot(s) in the last 30 days" in html
     chart = html.split('id="chart-score-title"', 1)[1].split("</svg>", 1)[0]
-    # score: 3 dates; forecast: drawn one step later (the dates after the first, and the next snapshot)
+    # score: 3 dates; forecast: drawn one step later (the dates after the first, and the next snapshot); ahead: from
+    # today's score to the fixture model's one horizon (1 day)
     lines = re.findall(r'<polyline class="series (s-\w+)" points="([^"]+)"', chart)
     points = {css: len(points.split()) for css, points in lines}
-    assert points == {"s-score": 3, "s-forecast": 3}
+    assert points == {"s-score": 3, "s-forecast": 3, "s-ahead": 2}
 
 
 def test_a_coin_page_compares_past_forecasts_with_what_happened(client, two_days_store, snapshots_dir):

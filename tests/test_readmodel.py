@@ -35,9 +35,10 @@ def test_the_state_forecasts_what_the_store_does(snapshots_store, fixture_model)
     assert state.latest == DAY4
     assert state.reference_ratios().tolist() == latest_ratios(snapshots_store).tolist()
     for coin_id in ("Bitcoin:BTC", "Ethereum:ETH"):
-        assert state.coin_forecast(coin_id) == forecast_coin(snapshots_store, fixture_model, coin_id)
+        assert state.coin_forecast(coin_id).next_day() == forecast_coin(snapshots_store, fixture_model, coin_id)
         # A past date is read from the store.
-        assert state.coin_forecast(coin_id, DAY2) == forecast_coin(snapshots_store, fixture_model, coin_id, DAY2)
+        assert state.coin_forecast(coin_id, DAY2).next_day() == forecast_coin(snapshots_store, fixture_model, coin_id,
+                                                                              DAY2)
     expected = forecast_market(snapshots_store, fixture_model).set_index("coin_id")
     table = state.market_table().set_index("coin_id")
     for column in ("score", "forecast_score", "level", "band_low", "band_high"):
@@ -71,7 +72,8 @@ def test_a_state_is_replaced_whole_when_a_newer_snapshot_lands(snapshots_store, 
         after = read_model.refresh()
         assert read_model.current() is after and after.latest == "2024-01-05"
         assert after.market_table()["coin_id"].tolist() == ["Bitcoin:BTC"]
-        assert after.coin_forecast("Bitcoin:BTC") == forecast_coin(snapshots_store, fixture_model, "Bitcoin:BTC")
+        assert after.coin_forecast("Bitcoin:BTC").next_day() == forecast_coin(snapshots_store, fixture_model,
+                                                                              "Bitcoin:BTC")
         with pytest.raises(CoinNotFound):
             after.coin_forecast("Ethereum:ETH")  # not in the newest snapshot
         # The old state is unchanged: a request that began on it finishes on one version.
@@ -96,8 +98,9 @@ def test_a_state_cannot_be_changed_in_place(snapshots_store, fixture_model):
 
 def test_a_coin_is_forecast_once_per_store_version(snapshots_store, fixture_model, tmp_path, monkeypatch):
     calls = []
-    real = fixture_model.forecast_history
-    monkeypatch.setattr(fixture_model, "forecast_history", lambda *arrays: calls.append(1) or real(*arrays))
+    real = fixture_model.forecast_history_horizons
+    monkeypatch.setattr(fixture_model, "forecast_history_horizons",
+                        lambda *arrays, **options: calls.append(1) or real(*arrays, **options))
     read_model = read_model_on(snapshots_store.url, fixture_model)
     first = read_model.current().coin_forecast("Bitcoin:BTC")
     assert read_model.current().coin_forecast("Bitcoin:BTC") is first and len(calls) == 1
@@ -107,7 +110,7 @@ def test_a_coin_is_forecast_once_per_store_version(snapshots_store, fixture_mode
     late.write_text("date,coin_id,coin,symbol,price,volume,mkt_cap\n2024-01-04,late,Late,LATE,1,99,100\n")
     import_snapshots(late, snapshots_store)
     again = read_model.current().coin_forecast("Bitcoin:BTC")
-    assert len(calls) == 3 and again == forecast_coin(snapshots_store, fixture_model, "Bitcoin:BTC")
+    assert len(calls) == 3 and again.next_day() == forecast_coin(snapshots_store, fixture_model, "Bitcoin:BTC")
     assert again.score != first.score
 
 
@@ -147,8 +150,8 @@ def test_the_state_and_its_version_read_alike_on_both_backends(store_url, snapsh
         import_snapshots(snapshots_dir, filled)
         read_model = read_model_on(url, fixture_model)
         state = read_model.current()
-        assert state.version.market == filled.latest_signature() and state.version.newest_log is None
-        assert state.coin_forecast("Bitcoin:BTC") == forecast_coin(filled, fixture_model, "Bitcoin:BTC")
+        assert state.version.market == (*filled.latest_signature(), None) and state.version.newest_log is None
+        assert state.coin_forecast("Bitcoin:BTC").next_day() == forecast_coin(filled, fixture_model, "Bitcoin:BTC")
         log_forecasts(filled, [{"coin_id": "Bitcoin:BTC", "snapshot_date": DAY4, "forecast_score": 0.5,
                                 "level": "High"}], source="api", model_version="v1")
         assert read_model.current().version.newest_log is not None
@@ -159,7 +162,7 @@ def test_the_state_and_its_version_read_alike_on_both_backends(store_url, snapsh
 def test_the_version_is_a_small_value_fit_for_an_etag(snapshots_store, fixture_model):
     version = read_model_on(snapshots_store.url, fixture_model).version
     assert version.latest == DAY4 and version.newest_row == snapshots_store.count()
-    assert version.tag == f"{DAY4}.{snapshots_store.count()}.0"
+    assert version.tag == f"{DAY4}.{snapshots_store.count()}.0.0"
 
 
 def test_an_unreadable_store_ranks_against_the_cards_reference(tmp_path, fixture_model):

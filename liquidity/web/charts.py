@@ -32,7 +32,7 @@ class Chart:
     plot_height: int
     lines: list = field(default_factory=list)
     bars: list = field(default_factory=list)  # (x, y, width, height, label, value text)
-    bands: list = field(default_factory=list)  # (css, "x,y ..." polygon) e.g. a forecast band
+    bands: list = field(default_factory=list)  # (css, "x,y ..." polygon, name) e.g. a forecast's 80 % interval
     y_ticks: list = field(default_factory=list)  # (y, text)
     x_ticks: list = field(default_factory=list)  # (x, text)
 
@@ -79,34 +79,40 @@ def _y_scale(chart, low, high, tick_format, ticks=4):
     return y
 
 
-def line_chart(title, labels, series, *, y_min=None, y_max=None, tick_format="{:.2f}".format, band=None,
+def line_chart(title, labels, series, *, y_min=None, y_max=None, tick_format="{:.2f}".format, band=None, bands=(),
                width=420, height=200):
-    """Return a Chart of series [(name, css class, values)] over labels; None values break the line.
+    """Return a Chart of series [(name, css class, values)] over labels; None values break the line, unless the
+    series has a fourth element True (joined): then its points are joined across the labels it has no value at, and
+    each is marked with a dot.
 
-    band, if given, is (css class, lows, highs): a shaded area between two series (e.g. a forecast band).
+    band, if given, is (css class, lows, highs): a shaded area between two series (named "80 % interval"); bands
+    are more of them as (css class, lows, highs, name).
     """
-    every = [v for _, _, values in series for v in values]
-    if band:
-        every += list(band[1]) + list(band[2])
+    bands = ([(*band, "80 % interval")] if band else []) + list(bands)
+    every = [v for _, _, values, *_ in series for v in values]
+    for _, lows, highs, _ in bands:
+        every += list(lows) + list(highs)
     low, high = _nice_range(every, y_min, y_max)
     chart, xs = _frame(title, labels, width, height)
     y = _y_scale(chart, low, high, tick_format)
-    for name, css, values in series:
+    for name, css, values, *joined in series:
         line, run = Line(name, css), []
         for x, value in zip(xs, values):
             if _finite(value):
                 run.append((round(x, 1), y(value)))
+                if joined and joined[0]:  # a joined series' points are few and far apart: each one is marked
+                    line.dots.append(run[-1])
                 continue
-            _close(line, run)
-            run = []
+            if not (joined and joined[0]):
+                _close(line, run)
+                run = []
         _close(line, run)
         chart.lines.append(line)
-    if band:
-        css, lows, highs = band
+    for css, lows, highs, name in bands:
         points = [(round(x, 1), y(lo), y(hi)) for x, lo, hi in zip(xs, lows, highs) if _finite(lo) and _finite(hi)]
         if len(points) > 1:
             outline = [f"{x},{top}" for x, _, top in points] + [f"{x},{bottom}" for x, bottom, _ in reversed(points)]
-            chart.bands.append((css, " ".join(outline)))
+            chart.bands.append((css, " ".join(outline), name))
     return chart
 
 

@@ -17,6 +17,7 @@ SORT_COLUMNS = {"coin": "coin", "symbol": "symbol", "score": "score", "forecast"
                 "volume": "volume", "mkt_cap": "mkt_cap", "price": "price"}
 TEXT_SORTS = ("coin", "symbol")
 MAX_QUERY = 100
+DEFAULT_HORIZON = 1  # the next day: what a forecast without ?horizon= has always been
 
 
 @dataclass
@@ -28,17 +29,18 @@ class Listing:
     order: str = "desc"
     page: int = 1
     per_page: int = PER_PAGE
+    horizon: int = DEFAULT_HORIZON  # days ahead of the forecast shown and sorted by
 
     def args(self, **changes):
         """Return the query string of this listing with changes, leaving defaults out."""
         values = {"q": self.q, "sort": self.sort, "order": self.order, "page": self.page, "per_page": self.per_page,
-                  **changes}
+                  "horizon": self.horizon, **changes}
         defaults = Listing()
         return {name: value for name, value in values.items() if value != getattr(defaults, name)}
 
     def key(self):
         """Return the listing as a hashable cache key."""
-        return (self.q, self.sort, self.order, self.page, self.per_page)
+        return (self.q, self.sort, self.order, self.page, self.per_page, self.horizon)
 
 
 def _whole(raw, name, low, high, errors):
@@ -53,9 +55,28 @@ def _whole(raw, name, low, high, errors):
     return value
 
 
-def parse_listing(args):
-    """Return (Listing, errors) from query args; each error is (parameter, reason)."""
+def parse_horizon(raw, horizons):
+    """Return (horizon, error): one of the model's horizons (days ahead), DEFAULT_HORIZON when raw is None."""
+    if raw is None:
+        return DEFAULT_HORIZON, None
+    choices = " or ".join(str(h) for h in horizons)
+    try:
+        horizon = int(raw)
+    except (TypeError, ValueError):
+        return None, f"must be {choices} (days ahead), not {raw!r}"
+    if horizon not in horizons:
+        return None, f"must be {choices} (days ahead: the model's horizons), not {horizon}"
+    return horizon, None
+
+
+def parse_listing(args, horizons=(DEFAULT_HORIZON,)):
+    """Return (Listing, errors) from query args; each error is (parameter, reason). horizons: the model's."""
     listing, errors = Listing(), []
+    horizon, error = parse_horizon(args.get("horizon"), horizons)
+    if error:
+        errors.append(("horizon", error))
+    else:
+        listing.horizon = horizon
     q = args.get("q", "").strip()
     if len(q) > MAX_QUERY:
         errors.append(("q", f"must be at most {MAX_QUERY} characters"))
@@ -114,22 +135,31 @@ def parse_date(raw):
         return None, f"must be a date like 2024-03-16, not {raw!r}"
 
 
-def coin_log_row(forecast):
-    """Return the prediction log's row for a CoinForecast (which carries the coin's stored row it came from)."""
+def coin_log_rows(forecast):
+    """Return the prediction log's rows for a CoinForecast, one per horizon when it carries them (a
+    CoinHorizonsForecast), with the coin's stored row it came from."""
     h1 = forecast.h1
-    return {"coin_id": forecast.coin_id, "snapshot_date": forecast.date, "volume": forecast.volume,
-            "mkt_cap": forecast.mkt_cap, "h1": None if h1 is None or h1 != h1 else h1, "price": forecast.price,
-            "score": forecast.score, "forecast_score": forecast.forecast_score, "level": forecast.level,
-            "band_low": forecast.band_low, "band_high": forecast.band_high}
+    inputs = {"coin_id": forecast.coin_id, "snapshot_date": forecast.date, "volume": forecast.volume,
+              "mkt_cap": forecast.mkt_cap, "h1": None if h1 is None or h1 != h1 else h1, "price": forecast.price,
+              "score": forecast.score}
+    horizons = getattr(forecast, "horizons", ())
+    if not horizons:
+        return [{**inputs, "forecast_score": forecast.forecast_score, "level": forecast.level,
+                 "band_low": forecast.band_low, "band_high": forecast.band_high}]
+    # A longer forecast's band is its own 80 % interval, as the 1-day one's is: the log reads alike for every horizon.
+    return [{**inputs, "forecast_score": h.forecast_score, "level": h.level, "band_low": h.low80,
+             "band_high": h.high80, "horizon": h.horizon, "target_date": h.target_date, "low80": h.low80,
+             "high80": h.high80, "low90": h.low90, "high90": h.high90} for h in horizons]
 
 
 def forecast_and_log(market, model, coin_id, source, date=None):
-    """Return (CoinForecast, the coin's inputs that day) from the MarketState market; log the forecast.
+    """Return (CoinHorizonsForecast, the coin's inputs that day) from the MarketState market; log the forecast,
+    one row per horizon.
 
     Raises CoinNotFound or ForecastError.
     """
     forecast = market.coin_forecast(coin_id, date)
     # The forecast carries the row it came from: no second read of the store on the request's path.
     row = {"volume": forecast.volume, "mkt_cap": forecast.mkt_cap, "1h": forecast.h1, "price": forecast.price}
-    prediction_logs.log_forecasts([coin_log_row(forecast)], source, model.version)
+    prediction_logs.log_forecasts(coin_log_rows(forecast), source, model.version)
     return forecast, row

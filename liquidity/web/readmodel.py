@@ -2,8 +2,10 @@
 
 A MarketState holds what one store version gives: the latest snapshot (rows and names), the reference ratios a coin
 given by its four inputs is ranked against, the last LONGEST_LAG + 1 days of every coin of that snapshot, the
-snapshot's forecasts (the market table, each coin's forecast), the picker's coins; and, computed on first use and
-kept for that version only, coin histories, coin forecast histories, past forecasts and the monitor's figures.
+snapshot's forecasts at every horizon of the model with their 80 % and 90 % intervals (the market table, each coin's
+forecast), the calibration those intervals are drawn with (the newest the store keeps for the model, else the model
+card's), the picker's coins; and, computed on first use and kept for that version only, coin histories, coin forecast
+histories, past forecasts and the monitor's figures.
 
 The ReadModel keeps the current MarketState and replaces it whole when the store's version changes. With
 STORE_CHECK_SECONDS > 0 a thread of the serving process checks the version that often and builds the new state
@@ -31,7 +33,6 @@ from liquidity.forecasting import (
     CoinNotFound,
     ForecastError,
     coin_inputs,
-    forecast_coin,
     sorted_ratios,
 )
 from liquidity.store import StoreError
@@ -43,6 +44,8 @@ PICKER_COINS = 200  # the largest coins offered as suggestions; any stored coin 
 MEMO_ENTRIES = 256
 MARKET_COLUMNS = ["date", "coin_id", "coin", "symbol", "price", "volume", "mkt_cap", "turnover", "score",
                   "forecast_score", "level", "band_low", "band_high"]
+# Fields of one horizon's forecast in the market table (forecast_score_7d, level_7d, low80_7d, ...) and on a page.
+HORIZON_FIELDS = ("forecast_score", "level", "low80", "high80", "low90", "high90")
 # A build runs beside the requests of its process: it reads the store and forecasts in slices this small, so no
 # single call holds the interpreter lock for more than a few milliseconds (benchmarks/store_change.py measures it).
 BUILD_CHUNK_ROWS = 2_000
@@ -53,33 +56,118 @@ WINDOW_COLUMNS = ("date", "volume", "mkt_cap", "1h", "price", "liquidity_score")
 
 @dataclass(frozen=True)
 class StoreVersion:
-    """What a MarketState was built from: the latest snapshot date, the newest snapshot row, the newest log row.
+    """What a MarketState was built from: the latest snapshot date, the newest snapshot row, the newest log row,
+    the newest calibration of the intervals.
 
     Rows are only ever added to the store (and every date a write touches is re-ranked), so the newest row id
-    changes with any import; the newest log id changes whenever a forecast is logged.
+    changes with any import; the newest log id changes whenever a forecast is logged; the newest calibration id
+    whenever `daily` recalibrates the intervals.
     """
 
     latest: str | None = None
     newest_row: int | None = None
     newest_log: int | None = None
+    newest_calibration: int | None = None
 
     @property
     def market(self):
-        """Return the part of the version the snapshots decide (a logged forecast leaves it as it is)."""
-        return self.latest, self.newest_row
+        """Return the part of the version the snapshots and the intervals' calibration decide (a logged forecast
+        leaves it as it is)."""
+        return self.latest, self.newest_row, self.newest_calibration
 
     @property
     def tag(self):
         """Return the version as one short text, fit for an ETag."""
-        return f"{self.latest or 'empty'}.{self.newest_row or 0}.{self.newest_log or 0}"
+        return (f"{self.latest or 'empty'}.{self.newest_row or 0}.{self.newest_log or 0}"
+                f".{self.newest_calibration or 0}")
 
 
 def read_version(store):
-    """Return the StoreVersion of store now: three index lookups."""
+    """Return the StoreVersion of store now: four index lookups."""
+    from liquidity.store.calibrations import newest_calibration_id
     from liquidity.store.predictions import newest_log_id
 
     latest, newest_row = store.latest_signature()
-    return StoreVersion(latest, newest_row, newest_log_id(store))
+    return StoreVersion(latest, newest_row, newest_log_id(store), newest_calibration_id(store))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The conformal tables the intervals are drawn with: the newest the store keeps for the model's version (the
+    `daily` command's), else the model card's."""
+
+    tables: MappingProxyType  # {horizon: table}, as LiquidityModel.forecast_snapshots takes calibration=
+    prepared: MappingProxyType  # {horizon: conformal.Intervals}, for one coin's forecast in microseconds
+    calibrated_on: str | None  # the date whose known outcomes it was computed from; None: the model card's
+    calibration_id: int | None = None
+
+    @property
+    def source(self):
+        """Return where the tables come from, in words."""
+        return f"recalibrated on {self.calibrated_on}" if self.calibration_id is not None else "the model card"
+
+
+def read_calibration(store, model, on_or_before=None):
+    """Return the Calibration model's intervals are drawn with from the store (as of on_or_before, default now)."""
+    from liquidity.store.calibrations import latest_calibration
+
+    stored = latest_calibration(store, model.version, on_or_before) if store is not None else None
+    if stored is None:
+        tables, calibrated_on, calibration_id = model.calibration, None, None
+    else:
+        tables, calibrated_on, calibration_id = stored["tables"], stored["calibrated_on"], stored["id"]
+    tables = {int(horizon): table for horizon, table in tables.items()}
+    return Calibration(MappingProxyType(tables), MappingProxyType(model.prepared_intervals(tables)), calibrated_on,
+                       calibration_id)
+
+
+@dataclass(frozen=True)
+class HorizonOutlook:
+    """One horizon's forecast of a coin: the date it is for, the score, its level and its 80 % and 90 % intervals."""
+
+    horizon: int  # calendar days ahead
+    target_date: str
+    forecast_score: float
+    level: str
+    low80: float
+    high80: float
+    low90: float
+    high90: float
+
+
+@dataclass(frozen=True)
+class CoinHorizonsForecast(CoinForecast):
+    """A CoinForecast (its fields are the 1-day forecast, band_low/band_high its 80 % interval) with every horizon
+    of the model: HorizonOutlook per horizon, shortest first."""
+
+    horizons: tuple = ()
+
+    def horizon(self, days):
+        """Return the HorizonOutlook `days` ahead; raise KeyError when the model has no such horizon."""
+        for outlook in self.horizons:
+            if outlook.horizon == days:
+                return outlook
+        raise KeyError(days)
+
+    def next_day(self):
+        """Return the plain 1-day CoinForecast (what liquidity.forecasting.forecast_coin gives)."""
+        names = [name for name in CoinForecast.__dataclass_fields__]
+        return CoinForecast(**{name: getattr(self, name) for name in names})
+
+
+def horizons_forecast(model, prepared, coin_id, coin, symbol, arrays):
+    """Return the CoinHorizonsForecast of one coin from its rows (WINDOW_COLUMNS arrays, the last one the day
+    forecast from) with the prepared intervals."""
+    result = model.forecast_history_horizons(*arrays, calibration=prepared)
+    day, volume, mkt_cap, h1, price, _ = (column[-1] for column in arrays)
+    day = str(day)
+    start = Date.fromisoformat(day)
+    outlooks = tuple(HorizonOutlook(h.horizon, (start + timedelta(days=h.horizon)).isoformat(), h.forecast_score,
+                                    h.level, h.low80, h.high80, h.low90, h.high90) for h in result.horizons)
+    first = outlooks[0]  # the model's shortest horizon is the next day (a 1-day forecast is always there)
+    return CoinHorizonsForecast(coin_id=coin_id, coin=coin, symbol=symbol, date=day, score=result.score,
+                                forecast_score=first.forecast_score, level=first.level, band_low=first.low80,
+                                band_high=first.high80, **coin_inputs(volume, mkt_cap, h1, price), horizons=outlooks)
 
 
 class Memo:
@@ -124,12 +212,15 @@ class MarketData:
     coins: MappingProxyType  # coin_id -> CoinWindow, for every coin of the latest snapshot
     ratios: np.ndarray | None  # the latest snapshot's sorted liquidity ratios (read-only)
     picker: tuple  # (coin_id, label) of the largest coins
-    table: pd.DataFrame | None  # the market table: every coin's forecast (None without a model)
+    table: pd.DataFrame | None  # the market table: every coin's forecast at every horizon (None without a model)
+    calibration: Calibration | None = None  # what the intervals are drawn with (None without a model)
     memo: Memo = field(default_factory=Memo)  # histories and pages of this version, computed on request
 
     @classmethod
     def build(cls, store, latest, model):
-        """Read the window of the days up to latest from store and forecast every coin of latest with model."""
+        """Read the window of the days up to latest from store and forecast every coin of latest with model, at
+        every horizon, with the newest calibration of the intervals the store keeps (else the model card's)."""
+        calibration = read_calibration(store, model) if model is not None else None
         frame = cls._window_rows(store, latest)
         snapshot = frame[frame["date"] == latest].reset_index(drop=True)
         ratios = sorted_ratios(snapshot["volume"], snapshot["mkt_cap"])
@@ -140,7 +231,8 @@ class MarketData:
         return cls(latest=latest, snapshot=snapshot, coins=MappingProxyType(cls._coin_windows(frame, latest)),
                    ratios=ratios,
                    picker=tuple((row.coin_id, f"{row.coin} ({row.symbol})") for row in largest.itertuples()),
-                   table=cls._market_table(frame, snapshot, latest, model) if model is not None else None)
+                   table=cls._market_table(frame, snapshot, latest, model, calibration) if model is not None else None,
+                   calibration=calibration)
 
     @staticmethod
     def _window_rows(store, latest):
@@ -163,18 +255,24 @@ class MarketData:
         return coins
 
     @staticmethod
-    def _market_table(frame, snapshot, latest, model):
-        """Return the latest snapshot with each coin's forecast: one row per coin, largest market cap first."""
+    def _market_table(frame, snapshot, latest, model, calibration):
+        """Return the latest snapshot with each coin's forecast: one row per coin, largest market cap first; the 1-day
+        forecast as forecast_score, level, band_low, band_high and every horizon H's as HORIZON_FIELDS + _{H}d."""
+        horizon_columns = [f"{name}_{horizon}d" for horizon in model.horizons for name in HORIZON_FIELDS]
         if latest is None:
-            return pd.DataFrame(columns=MARKET_COLUMNS)
+            return pd.DataFrame(columns=MARKET_COLUMNS + horizon_columns)
         # A coin's forecast reads its own rows only: forecasting the coins a slice at a time gives the same numbers,
         # and no single call holds the interpreter lock long enough to stall a request.
         slice_of = pd.factorize(frame["coin_id"])[0] // BUILD_CHUNK_COINS
-        forecasts = pd.concat([model.forecast_snapshots(frame[slice_of == number], dates=[latest])
+        tables = dict(calibration.tables)
+        forecasts = pd.concat([model.forecast_snapshots(frame[slice_of == number], dates=[latest],
+                                                        horizons=model.horizons, calibration=tables)
                                for number in range(slice_of.max() + 1)], ignore_index=True)
+        for horizon in model.horizons:
+            forecasts[f"level_{horizon}d"] = model.levels(forecasts[f"forecast_score_{horizon}d"])
         rows = snapshot[["coin_id", "coin", "symbol", "price", "volume", "mkt_cap"]]
-        table = rows.merge(forecasts[["coin_id", "score", "forecast_score", "level", "band_low", "band_high"]],
-                           on="coin_id", how="left", validate="one_to_one")
+        kept = ["coin_id", "score", "forecast_score", "level", "band_low", "band_high", *horizon_columns]
+        table = rows.merge(forecasts[kept], on="coin_id", how="left", validate="one_to_one")
         table.insert(0, "date", latest)
         table["turnover"] = table["volume"] / table["mkt_cap"]
         return table.sort_values("mkt_cap", ascending=False, kind="stable").reset_index(drop=True)
@@ -238,38 +336,53 @@ class MarketState:
         return self.market.table
 
     def market_page(self, listing):
-        """Return (rows of the listing's page, rows matching, pages, date) of the market table."""
+        """Return (rows of the listing's page, rows matching, pages, date) of the market table; the rows' forecast
+        fields (forecast_score, level, band_low, band_high, low80 .. high90, target_date) are listing.horizon's."""
         from liquidity.web.market import select
 
         def compute():
             table = self._table()
+            if len(table):
+                table = horizon_view(table, listing.horizon)
             rows, total, pages = select(table, listing)
             return rows, total, pages, (table["date"].iloc[0] if len(table) else None)
 
         return self.market.memo.get(("listing", listing.key()), compute)
 
-    def coin_forecast(self, coin_id, date=None):
-        """Return the coin's CoinForecast from its row on date (default: the latest) and its own past.
+    @property
+    def calibration(self):
+        """Return the Calibration the intervals are drawn with (None without a model)."""
+        return self.market.calibration
 
-        The latest date's come from the window in memory, each coin computed once; other dates from the store.
-        Raises ForecastError (an empty store) or CoinNotFound.
+    def coin_forecast(self, coin_id, date=None):
+        """Return the coin's CoinHorizonsForecast from its row on date (default: the latest) and its own past: the
+        1-day fields of a CoinForecast and every horizon with its 80 % and 90 % intervals.
+
+        The latest date's come from the window in memory, each coin computed once; other dates from the store, with
+        the intervals' calibration of that date. Raises ForecastError (an empty store) or CoinNotFound.
         """
         if self.latest is None:
             raise ForecastError(EMPTY_STORE)
         if date is not None and str(date) != self.latest:
-            return forecast_coin(self.store, self.model, coin_id, date)
+            return self.market.memo.get(("forecast", coin_id, str(date)), lambda: self._forecast_on(coin_id, str(date)))
         return self.market.memo.get(("forecast", coin_id), lambda: self._latest_forecast(coin_id))
 
     def _latest_forecast(self, coin_id):
         window = self.market.coins.get(coin_id)
         if window is None:
             raise CoinNotFound(f"no stored snapshot of coin {coin_id!r} on {self.latest}")
-        result = self.model.forecast_history(*window.arrays)
-        _, volume, mkt_cap, h1, price, _ = (column[-1] for column in window.arrays)
-        return CoinForecast(coin_id=coin_id, coin=window.coin, symbol=window.symbol, date=self.latest,
-                            score=result.score, forecast_score=result.forecast_score, level=result.level,
-                            band_low=result.band_low, band_high=result.band_high,
-                            **coin_inputs(volume, mkt_cap, h1, price))
+        return horizons_forecast(self.model, self.market.calibration.prepared, coin_id, window.coin, window.symbol,
+                                 window.arrays)
+
+    def _forecast_on(self, coin_id, day):
+        """Forecast the coin from its stored rows up to day, with the intervals as `daily` drew them that day."""
+        rows = self.store.coin_history(coin_id, end=day, days=LONGEST_LAG + 1)
+        if rows.empty or rows["date"].iloc[-1] != day:
+            raise CoinNotFound(f"no stored snapshot of coin {coin_id!r} on {day}")
+        calibration = read_calibration(self.store, self.model, on_or_before=day)
+        last = rows.iloc[-1]
+        return horizons_forecast(self.model, calibration.prepared, coin_id, last["coin"], last["symbol"],
+                                 tuple(rows[name].to_numpy() for name in WINDOW_COLUMNS))
 
     def coin_history(self, coin_id, days):
         """Return the coin's stored rows over the `days` days up to the latest stored date, oldest first."""
@@ -292,16 +405,17 @@ class MarketState:
         dates = rows["date"].to_numpy()
         days_of = np.array([Date.fromisoformat(d).toordinal() for d in dates])
         columns = {name: rows[name].to_numpy() for name in ("volume", "mkt_cap", "1h", "price", "liquidity_score")}
+        prepared = self.market.calibration.prepared
         forecast, low, high, level = [], [], [], []
         shown = np.flatnonzero(dates > first_shown)
         for index in shown:
             lagged = (days_of > days_of[index] - (LONGEST_LAG + 1)) & (np.arange(len(dates)) <= index)
-            result = self.model.forecast_history(dates[lagged], columns["volume"][lagged],
-                                                 columns["mkt_cap"][lagged], columns["1h"][lagged],
-                                                 columns["price"][lagged], columns["liquidity_score"][lagged])
+            result = self.model.forecast_history_horizons(
+                dates[lagged], columns["volume"][lagged], columns["mkt_cap"][lagged], columns["1h"][lagged],
+                columns["price"][lagged], columns["liquidity_score"][lagged], calibration=prepared).horizons[0]
             forecast.append(result.forecast_score)
-            low.append(result.band_low)
-            high.append(result.band_high)
+            low.append(result.low80)
+            high.append(result.high80)
             level.append(result.level)
         picked = rows.iloc[shown].reset_index(drop=True)
         return picked.assign(forecast_score=forecast, band_low=low, band_high=high, level=level)
@@ -311,12 +425,13 @@ class MarketState:
         encoded JSON body, say) made once per version; render must read nothing but this state's market data."""
         return self.market.memo.get(("rendered", *key), render)
 
-    def past_forecasts(self, coin_id, limit):
-        """Return the coin's past logged forecasts as records, newest first, one per date and model version."""
+    def past_forecasts(self, coin_id, limit, horizon=1):
+        """Return the coin's past logged forecasts `horizon` days ahead as records, newest first, one per date and
+        model version."""
         from liquidity.store.predictions import coin_log
 
-        return self.memo.get(("past", coin_id, limit),
-                             lambda: tuple(coin_log(self.store, coin_id, limit).itertuples(index=False)))
+        return self.memo.get(("past", coin_id, limit, horizon),
+                             lambda: tuple(coin_log(self.store, coin_id, limit, horizon).itertuples(index=False)))
 
     def monitor(self):
         """Return the monitor's figures: log counts, realized accuracy and input drift by week."""
@@ -324,6 +439,15 @@ class MarketState:
 
         # Keyed by the day as well: the drift's "recent days" move with the calendar, not only with the log.
         return self.memo.get(("monitor", Date.today()), lambda: monitor_figures(self.store, self.model))
+
+
+def horizon_view(table, horizon):
+    """Return the market table with horizon's forecast as forecast_score, level, band_low/band_high (its 80 %
+    interval), low80 .. high90 and target_date."""
+    view = table.assign(**{name: table[f"{name}_{horizon}d"] for name in HORIZON_FIELDS})
+    view["band_low"], view["band_high"] = view["low80"], view["high80"]
+    view["target_date"] = (Date.fromisoformat(table["date"].iloc[0]) + timedelta(days=horizon)).isoformat()
+    return view
 
 
 class ReadModel:

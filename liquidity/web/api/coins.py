@@ -1,13 +1,15 @@
 """GET /api/v1/coins, /api/v1/coins/<coin_id>, /api/v1/coins/<coin_id>/forecast and /api/v1/monitor."""
 
 import math
+from datetime import date as Date
+from datetime import timedelta
 
 from flask import abort, current_app, request
 
 from liquidity.web import current_market, current_model
 from liquidity.web.api.views import bad_request, bp
 from liquidity.web.extensions import prediction_logs
-from liquidity.web.market import forecast_and_log, parse_date, parse_days, parse_listing
+from liquidity.web.market import forecast_and_log, parse_date, parse_days, parse_horizon, parse_listing
 
 PAST_FORECASTS = 10
 
@@ -34,25 +36,47 @@ def _bad_parameters(errors):
     return bad_request(f"{len(errors)} invalid query parameter(s).", [(name, None, reason) for name, reason in errors])
 
 
+def interval(low, high, level):
+    """Return one interval as JSON: its ends and its nominal level in percent."""
+    return {"low": _number(low), "high": _number(high), "level": level}
+
+
+def band(low, high):
+    """Return the 80 % interval under the name and shape `band` had before intervals were calibrated."""
+    return {"low": _number(low), "high": _number(high), "percentiles": [10, 90]}
+
+
+def horizon_answer(outlook):
+    """Return one horizon's forecast (a HorizonOutlook) as JSON."""
+    return {"horizon": outlook.horizon, "target_date": outlook.target_date,
+            "forecast_score": _number(outlook.forecast_score), "level": outlook.level,
+            "interval_80": interval(outlook.low80, outlook.high80, 80),
+            "interval_90": interval(outlook.low90, outlook.high90, 90)}
+
+
 def coin_answer(row):
     return {"coin_id": row.coin_id, "coin": row.coin, "symbol": row.symbol, "score": _number(row.score),
             "forecast_score": _number(row.forecast_score), "level": row.level if row.level == row.level else None,
-            "band": {"low": _number(row.band_low), "high": _number(row.band_high), "percentiles": [10, 90]},
+            "band": band(row.band_low, row.band_high), "interval_80": interval(row.low80, row.high80, 80),
+            "interval_90": interval(row.low90, row.high90, 90),
             "volume_usd": _number(row.volume), "mkt_cap_usd": _number(row.mkt_cap), "price_usd": _number(row.price)}
 
 
 @bp.get("/coins")
 def coins():
-    """Return the latest stored snapshot with each coin's forecast; q, sort, order, page, per_page as on /coins."""
+    """Return the latest stored snapshot with each coin's forecast ?horizon= days ahead; q, sort, order, page,
+    per_page, horizon as on /coins."""
     model = current_model()
-    listing, errors = parse_listing(request.args)
+    listing, errors = parse_listing(request.args, model.horizons)
     if errors:
         return _bad_parameters(errors)
     market = current_market()
 
     def compute():
         rows, total, pages, date = market.market_page(listing)
-        return {"date": date, "model_version": model.version, "threshold": model.threshold, "total": total,
+        target = (Date.fromisoformat(date) + timedelta(days=listing.horizon)).isoformat() if date else None
+        return {"date": date, "horizon": listing.horizon, "target_date": target, "horizons": list(model.horizons),
+                "model_version": model.version, "threshold": model.threshold, "total": total,
                 "page": listing.page, "pages": pages, "per_page": listing.per_page,
                 "coins": [coin_answer(row) for row in rows.itertuples()]}
 
@@ -88,24 +112,33 @@ def coin(coin_id):
 
 @bp.get("/coins/<coin_id>/forecast")
 def coin_forecast(coin_id):
-    """Forecast the coin's next-snapshot score from its stored history (?date=, default the latest); logged."""
+    """Forecast the coin's score ?horizon= days ahead (default 1) from its stored history (?date=, default the
+    latest), with every horizon of the model in `horizons`; logged, one row per horizon."""
     from liquidity.forecasting import ForecastError
 
-    date, error = parse_date(request.args.get("date"))
-    if error:
-        return _bad_parameters([("date", error)])
     model = current_model()
+    date, error = parse_date(request.args.get("date"))
+    horizon, horizon_error = parse_horizon(request.args.get("horizon"), model.horizons)
+    errors = [(name, reason) for name, reason in (("date", error), ("horizon", horizon_error)) if reason]
+    if errors:
+        return _bad_parameters(errors)
     market = current_market()
     try:
         forecast, _ = forecast_and_log(market, model, coin_id, "api", date)
     except ForecastError as error:  # CoinNotFound included
         abort(404, description=str(error))
-    past = market.past_forecasts(coin_id, PAST_FORECASTS)
+    chosen = forecast.horizon(horizon)
+    past = market.past_forecasts(coin_id, PAST_FORECASTS, horizon)
     return {"model_version": model.version, "threshold": model.threshold, "coin_id": forecast.coin_id,
-            "coin": forecast.coin, "symbol": forecast.symbol, "date": forecast.date, "score": forecast.score,
-            "forecast_score": forecast.forecast_score, "level": forecast.level,
-            "band": {"low": forecast.band_low, "high": forecast.band_high, "percentiles": [10, 90]},
-            "past": [{"date": p.date, "forecast_score": _number(p.forecast_score), "score": _number(p.score),
+            "coin": forecast.coin, "symbol": forecast.symbol, "date": forecast.date, "score": _number(forecast.score),
+            "horizon": chosen.horizon, "target_date": chosen.target_date,
+            "forecast_score": _number(chosen.forecast_score), "level": chosen.level,
+            "band": band(chosen.low80, chosen.high80), "interval_80": interval(chosen.low80, chosen.high80, 80),
+            "interval_90": interval(chosen.low90, chosen.high90, 90),
+            "horizons": [horizon_answer(outlook) for outlook in forecast.horizons],
+            "past": [{"date": p.date, "horizon": int(p.horizon), "target_date": p.target_date,
+                      "forecast_score": _number(p.forecast_score), "score": _number(p.score),
+                      "interval_80": interval(p.low80, p.high80, 80), "interval_90": interval(p.low90, p.high90, 90),
                       "realized_date": p.realized_date, "realized_score": _number(p.realized_score),
                       "model_version": p.model_version} for p in past]}
 

@@ -1,6 +1,8 @@
 """GET /coins (the market), GET /coins/<coin_id> (one coin's history and forecast), GET /coins/pick (fill the form)."""
 
 import math
+from datetime import date as Date
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -16,36 +18,61 @@ PAST_FORECASTS = 30
 SORT_CHOICES = (("mkt_cap", "Market cap"), ("forecast", "Forecast score"), ("score", "Score today"),
                 ("volume", "24h volume"), ("price", "Price"), ("coin", "Name"), ("symbol", "Symbol"))
 COLUMNS = (("coin", "Coin"), ("symbol", "Symbol"), ("score", "Score today"), ("forecast", "Forecast"),
-           (None, "Level"), (None, "Band"), ("volume", "24h volume"), ("mkt_cap", "Market cap"))
+           (None, "Level"), (None, "80 % interval"), ("volume", "24h volume"), ("mkt_cap", "Market cap"))
+# What an 80 % interval promises, in the one sentence every page says it with.
+INTERVAL_MEANING = "In 8 of 10 past cases like this, the score turned out inside this range."
 
 
 @bp.get("/coins")
 def index():
-    """List the latest stored snapshot with each coin's forecast: searchable, sortable, paginated."""
+    """List the latest stored snapshot with each coin's forecast ?horizon= days ahead (1 by default): searchable,
+    sortable, paginated."""
     model = current_model()
-    listing, errors = parse_listing(request.args)
+    listing, errors = parse_listing(request.args, model.horizons)
+    context = {"listing": listing, "columns": COLUMNS, "sort_choices": SORT_CHOICES, "horizons": model.horizons,
+               "interval_meaning": INTERVAL_MEANING, "model": model}
     if errors:
-        return render_template("coins/index.html", listing=listing, errors=errors, rows=None, total=0, pages=1,
-                               date=None, columns=COLUMNS, sort_choices=SORT_CHOICES), 400
+        return render_template("coins/index.html", errors=errors, rows=None, total=0, pages=1, date=None,
+                               **context), 400
     rows, total, pages, date = current_market().market_page(listing)
     if listing.page > pages:
         abort(404, description=f"Page {listing.page} does not exist: this listing has {pages} page(s).")
-    return render_template("coins/index.html", listing=listing, errors=[], rows=rows, total=total, pages=pages,
-                           date=date, columns=COLUMNS, sort_choices=SORT_CHOICES, model=model)
+    target_date = (Date.fromisoformat(date) + timedelta(days=listing.horizon)).isoformat() if date else None
+    return render_template("coins/index.html", errors=[], rows=rows, total=total, pages=pages, date=date,
+                           target_date=target_date, **context)
 
 
-def history_charts(history, coin):
-    """Return the coin page's charts: score with the forecast made the day before, turnover, price."""
+def history_charts(history, forecast):
+    """Return the coin page's charts: the score with the 1-day forecast made the snapshot before, then the forecasts
+    at every horizon drawn at their target dates with their 80 % intervals; turnover; price."""
+    coin = forecast.coin
     dates = history["date"].tolist()
-    labels = dates + ["next"]
-    scores = history["liquidity_score"].tolist() + [None]
+    ahead = forecast.horizons
+    today = Date.fromisoformat(forecast.date)
+    # Every calendar day up to the longest horizon: the forecasts stand at their true distance from today.
+    future = [(today + timedelta(days=day)).isoformat() for day in range(1, max(h.horizon for h in ahead) + 1)]
+    labels = dates + future
+    blank = [None] * len(future)
+    scores = history["liquidity_score"].tolist() + blank
     # The forecast made on each date is for the next one: drawn one step later, where it can be checked.
-    forecasts = [None] + history["forecast_score"].tolist()
-    lows = [None] + history["band_low"].tolist()
-    highs = [None] + history["band_high"].tolist()
-    score_chart = line_chart(f"{coin}: liquidity score and the forecast made the snapshot before", labels,
-                             [("score", "s-score", scores), ("forecast", "s-forecast", forecasts)],
-                             y_min=0.0, y_max=1.0, band=("band", lows, highs))
+    past = [None] + history["forecast_score"].tolist() + blank[1:]
+    past_low = [None] + history["band_low"].tolist() + blank[1:]
+    past_high = [None] + history["band_high"].tolist() + blank[1:]
+    # Forecasts ahead: from today's score (known, so no width) to each horizon's target date.
+    at = {len(dates) + h.horizon - 1: h for h in ahead}
+    known_today = [None] * (len(dates) - 1) + [forecast.score]
+    outlook = known_today + [at[i].forecast_score if i in at else None for i in range(len(dates), len(labels))]
+    low = known_today + [at[i].low80 if i in at else None for i in range(len(dates), len(labels))]
+    high = known_today + [at[i].high80 if i in at else None for i in range(len(dates), len(labels))]
+    days_ahead = ", ".join(str(h.horizon) for h in ahead)
+    score_chart = line_chart(f"{coin}: liquidity score, the forecast made the snapshot before, and the forecasts "
+                             f"{days_ahead} day(s) ahead with their 80 % intervals", labels,
+                             [("score", "s-score", scores), ("1-day forecast made the snapshot before", "s-forecast",
+                                                             past),
+                              (f"forecast {days_ahead} day(s) ahead", "s-ahead", outlook, True)],
+                             y_min=0.0, y_max=1.0,
+                             bands=[("band", past_low, past_high, "80 % interval of the past forecasts"),
+                                    ("band-ahead", low, high, "80 % interval ahead")])
     turnover = (history["volume"] / history["mkt_cap"]).tolist()
     turnover_chart = line_chart(f"{coin}: turnover (24h volume / market cap)", dates,
                                 [("turnover", "s-turnover", turnover)], y_min=0.0,
@@ -65,7 +92,8 @@ def compact(value):
 
 @bp.get("/coins/<coin_id>")
 def coin(coin_id):
-    """Show one coin: today's forecast with its band, its history as charts, past forecasts against outcomes."""
+    """Show one coin: today's forecasts at every horizon with their 80 % and 90 % intervals, its history and those
+    forecasts as charts, past forecasts against outcomes; every horizon's forecast is logged."""
     from liquidity.forecasting import CoinNotFound, ForecastError
 
     model = current_model()
@@ -83,8 +111,9 @@ def coin(coin_id):
     history = market.coin_forecast_history(coin_id, days)
     past = market.past_forecasts(coin_id, PAST_FORECASTS)
     return render_template("coins/coin.html", forecast=forecast, row=row, days=days, day_choices=HISTORY_DAYS,
-                           charts=history_charts(history, forecast.coin), history=history, past=past,
-                           model=model)
+                           charts=history_charts(history, forecast), history=history, past=past,
+                           model=model, interval_meaning=INTERVAL_MEANING,
+                           calibration=market.calibration)
 
 
 def percent_text(fraction):
