@@ -11,6 +11,7 @@ from liquidity.schema import api_keys
 from liquidity.web import current_model, reference_ratios
 from liquidity.web.api.openapi import openapi_document
 from liquidity.web.extensions import prediction_logs
+from liquidity.web.model.views import horizon_figures
 from liquidity.web.observability import log_prediction
 from liquidity.web.scoring import check_json_items, forecast_log_row, frame_log_rows, read_json_items
 
@@ -149,6 +150,9 @@ def model_card():
         "feature_importances": card.get("feature_importances"),
         "hyperparameters": card.get("hyperparameters"),
         "validation": card.get("validation"),
+        "horizons": horizon_figures(card),
+        "horizon_definitions": card.get("horizon_definitions"),
+        "conformal": card.get("conformal"),
         "data": card.get("data"),
         "versions": card.get("versions"),
         "artifacts": card.get("artifacts"),
