@@ -6,7 +6,7 @@ from liquidity.web import current_model
 
 bp = Blueprint("model", __name__)
 
-MODEL_NAMES = {"random_forest": "Tuned random forest", "persistence": "Persistence (next score = today's)",
+MODEL_NAMES = {"random_forest": "Tuned random forest", "persistence": "Persistence (the score stays as it is today)",
                "mean_7_days": "The coin's 7-day mean score", "mean_30_days": "The coin's 30-day mean score",
                "linear_regression": "Linear regression"}
 BASELINE_MEANS = ("mean_7_days", "mean_30_days")
