@@ -11,7 +11,7 @@ import pytest
 from liquidity.monitoring import monitor_figures
 from liquidity.paths import PROJECT_ROOT
 from liquidity.store.predictions import log_forecasts, score_outcomes
-from liquidity.web.model.views import horizon_figures, plain_summary
+from liquidity.web.model.figures import horizon_figures, plain_summary
 
 BITCOIN = {"price": 40851.38, "1h": 0.001, "24h_volume": 20476118020, "mkt_cap": 776077432316}
 BITCOIN_FORM = {"volume": "20476118020", "mkt_cap": "776077432316", "h1": "0.1", "price": "40851.38"}

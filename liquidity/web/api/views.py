@@ -11,7 +11,7 @@ from liquidity.schema import api_keys
 from liquidity.web import current_model, reference_ratios
 from liquidity.web.api.openapi import openapi_document
 from liquidity.web.extensions import prediction_logs
-from liquidity.web.model.views import horizon_figures
+from liquidity.web.model.figures import horizon_figures, intervals_90
 from liquidity.web.observability import log_prediction
 from liquidity.web.scoring import check_json_items, forecast_log_row, frame_log_rows, read_json_items
 
@@ -77,13 +77,6 @@ def bad_request(message, errors):
 HORIZON = 1  # the four-input path forecasts the next snapshot only; the coin API has the longer horizons
 TARGET = ("the coin's liquidity score (its turnover rank among all coins, 0..1) in the next snapshot, 1 day ahead, "
           "from the four inputs alone; for 7 and 30 days ahead use /api/v1/coins/<coin_id>/forecast")
-
-
-def intervals_90(model, scores):
-    """Return the 1-day 90 % interval (low, high arrays) of scores, or None when the model's calibration has none."""
-    if 90 not in model.card.get("conformal", {}).get("levels", ()):
-        return None
-    return model.intervals(scores, model.horizons[0], 90)
 
 
 def _interval(low, high):

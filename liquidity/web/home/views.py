@@ -7,10 +7,10 @@ from liquidity.hints import borderline
 from liquidity.schema import INPUTS
 from liquidity.validation import InputError
 from liquidity.web import current_model, reference_ratios
-from liquidity.web.api.views import intervals_90
 from liquidity.web.extensions import prediction_logs
 from liquidity.web.formatting import number
 from liquidity.web.home.forms import PredictForm
+from liquidity.web.model.figures import intervals_90
 from liquidity.web.observability import log_prediction
 from liquidity.web.scoring import forecast_log_row
 
