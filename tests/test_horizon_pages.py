@@ -62,6 +62,7 @@ def log_scored_forecasts(store, model_version):
     return btc, eth, btc_week
 
 
+@pytest.mark.sqlite_and_postgresql
 def test_the_monitor_counts_each_horizons_accuracy_and_interval_coverage_by_week(snapshots_store, fixture_model):
     model = SimpleNamespace(version="v19", threshold=0.5, horizons=(1, 7, 30), card=fixture_model.card)
     btc, eth, btc_week = log_scored_forecasts(snapshots_store, model.version)
@@ -88,6 +89,7 @@ def test_the_monitor_counts_each_horizons_accuracy_and_interval_coverage_by_week
     assert figures["accuracy"]["overall"]["scored"] == 2
 
 
+@pytest.mark.sqlite_and_postgresql
 def test_a_forecast_logged_without_a_90_percent_interval_counts_only_at_80(snapshots_store, fixture_model):
     model = SimpleNamespace(version="v19", threshold=0.5, horizons=(1,), card=fixture_model.card)
     btc = actual_score(snapshots_store, "2024-01-02", "Bitcoin:BTC")
