@@ -1,17 +1,20 @@
-"""Realized accuracy and input drift from the prediction log, by week: the figures /monitor and its API show.
+"""Realized accuracy, interval coverage and input drift from the prediction log, by week: the figures /monitor and
+its API show.
 
-No web code. Weeks start on Monday. Accuracy is counted once per forecast (coin, snapshot date, model version),
-by the week of the snapshot the forecast was made from; drift by the week the inputs were logged.
+No web code. Weeks start on Monday. Accuracy and coverage are counted once per forecast (coin, snapshot date, model
+version, horizon), by the week of the snapshot the forecast was made from; drift by the week the inputs were logged.
 """
 
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 
-from liquidity.store.predictions import LOG_INPUT_COLUMNS, accuracy_by_date, counts, inputs_by_day
+from liquidity.modeling.conformal import LEVELS, weekly_coverage
+from liquidity.store.predictions import LOG_INPUT_COLUMNS, accuracy_by_date, counts, inputs_by_day, scored_forecasts
 
 RECENT_DAYS = 7
 INPUT_NAMES = tuple(LOG_INPUT_COLUMNS.values())  # volume, mkt_cap, 1h, price: the card's names
+COVERAGE_GOAL = 0.8  # the 80 % interval should hold the realized score 8 times in 10
 
 
 def week_of(day):
@@ -35,18 +38,72 @@ def _accuracy_row(frame):
     }
 
 
-def accuracy_figures(store, threshold):
-    """Return {"overall": ..., "weeks": [...]}: MAE and High/Low accuracy of the model and of persistence."""
-    by_date = accuracy_by_date(store, threshold)
+_NO_ROWS = pd.DataFrame({c: [] for c in ("scored", "model_error", "persistence_error", "model_hits",
+                                         "persistence_hits")})
+
+
+def accuracy_figures(store, threshold, horizon=1):
+    """Return {"overall": ..., "weeks": [...]}: MAE and High/Low accuracy of the model and of persistence, for the
+    forecasts horizon days ahead."""
+    by_date = accuracy_by_date(store, threshold, horizon=horizon)
     weeks = []
     if not by_date.empty:
         by_date["week"] = by_date["date"].map(week_of)
         for week, frame in by_date.groupby("week", sort=True):
             weeks.append({"week": week, **_accuracy_row(frame),
                           "model_versions": sorted(frame["model_version"].unique().tolist())})
-    return {"overall": _accuracy_row(by_date) if not by_date.empty else _accuracy_row(
-        pd.DataFrame({c: [] for c in ("scored", "model_error", "persistence_error", "model_hits",
-                                      "persistence_hits")})), "weeks": weeks}
+    return {"overall": _accuracy_row(by_date if not by_date.empty else _NO_ROWS), "weeks": weeks}
+
+
+def _level_coverage(rows, level):
+    """Return the overall and weekly coverage of rows at one level, from the rows that carry that interval."""
+    low, high = f"low{level}", f"high{level}"
+    rows = rows[rows[low].notna() & rows[high].notna()]  # a row logged before 90 % intervals existed has none
+    if rows.empty:
+        return {"rows": 0, "coverage": None, "width": None}, {}
+    inside = (rows["actual"] >= rows[low]) & (rows["actual"] <= rows[high])
+    width = float((rows[high] - rows[low]).mean())
+    overall = {"rows": int(len(rows)), "coverage": float(inside.mean()), "width": width}
+    weeks = {week["week"]: week for week in weekly_coverage(rows, levels=(level,))}
+    return overall, weeks
+
+
+def coverage_figures(scored, levels=LEVELS):
+    """Return {"overall": {...}, "weeks": [...]}: the share of scored forecasts whose realized score fell inside
+    their logged interval, and the interval's mean width, at each level, overall and by week."""
+    overall, weeks = {}, {}
+    for level in levels:
+        figures, by_week = _level_coverage(scored, level)
+        overall[f"rows{level}"] = figures["rows"]
+        overall[f"coverage{level}"], overall[f"width{level}"] = figures["coverage"], figures["width"]
+        for week, entry in by_week.items():
+            weeks.setdefault(week, {"week": week})
+            weeks[week].update({f"rows{level}": entry["rows"], f"coverage{level}": entry[f"coverage{level}"],
+                                f"width{level}": entry[f"width{level}"]})
+    empty = {f"{name}{level}": (0 if name == "rows" else None)
+             for level in levels for name in ("rows", "coverage", "width")}
+    return {"overall": overall, "weeks": [{**empty, **weeks[week]} for week in sorted(weeks)]}
+
+
+def horizon_figures(store, model):
+    """Return per horizon of the model: accuracy against persistence and interval coverage, overall and by week.
+
+    A week lists the accuracy and the coverage figures of the forecasts made from its snapshots; a figure with
+    nothing to count is None (and its count 0).
+    """
+    scored = scored_forecasts(store, horizons=model.horizons)
+    no_accuracy = {**_accuracy_row(_NO_ROWS), "model_versions": []}
+    no_coverage = coverage_figures(scored.iloc[:0])["overall"]
+    figures = []
+    for horizon in model.horizons:
+        accuracy = accuracy_figures(store, model.threshold, horizon=horizon)
+        coverage = coverage_figures(scored[scored["horizon"] == horizon])
+        weeks = {}
+        for week in accuracy["weeks"] + coverage["weeks"]:
+            weeks.setdefault(week["week"], {"week": week["week"], **no_accuracy, **no_coverage}).update(week)
+        figures.append({"horizon": horizon, "overall": {**accuracy["overall"], **coverage["overall"]},
+                        "weeks": [weeks[week] for week in sorted(weeks)]})
+    return figures
 
 
 def drift_figures(store, ranges, now=None, recent_days=RECENT_DAYS):
@@ -77,12 +134,16 @@ def drift_figures(store, ranges, now=None, recent_days=RECENT_DAYS):
 
 
 def monitor_figures(store, model, now=None):
-    """Return every figure of the monitor: log counts, realized accuracy by week, input drift by week."""
+    """Return every figure of the monitor: log counts, the 1-day realized accuracy by week (accuracy), accuracy and
+    interval coverage by week per horizon of the model (horizons), input drift by week."""
     by_source, scored = counts(store)
     return {
         "model_version": model.version,
         "threshold": model.threshold,
         "logged": {"total": int(sum(by_source.values())), "by_source": by_source, "scored": scored},
         "accuracy": accuracy_figures(store, model.threshold),
+        "coverage_goal": COVERAGE_GOAL,
+        "levels": list(LEVELS),
+        "horizons": horizon_figures(store, model),
         "drift": drift_figures(store, model.card["inputs"], now=now),
     }

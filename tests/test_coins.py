@@ -327,7 +327,7 @@ def test_the_monitor_scores_logged_forecasts_against_persistence(client, two_day
     assert_csp_safe(html)
     assert f"mean absolute error <strong>{model_mae:.3f}</strong>" in html
     assert f"(persistence {persistence_mae:.3f})" in html
-    assert html.count('<svg class="chart"') == 4  # MAE, accuracy, scored, drift
+    assert html.count('<svg class="chart"') == 5  # MAE, 80 % interval coverage, accuracy, scored, drift
 
 
 def test_the_monitor_of_an_empty_log_says_nothing_is_scored_yet(client, snapshots_store):

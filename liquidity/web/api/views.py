@@ -11,6 +11,7 @@ from liquidity.schema import api_keys
 from liquidity.web import current_model, reference_ratios
 from liquidity.web.api.openapi import openapi_document
 from liquidity.web.extensions import prediction_logs
+from liquidity.web.model.figures import horizon_figures, intervals_90
 from liquidity.web.observability import log_prediction
 from liquidity.web.scoring import check_json_items, forecast_log_row, frame_log_rows, read_json_items
 
@@ -73,14 +74,31 @@ def bad_request(message, errors):
             "errors_total": len(errors)}, 400
 
 
-def item_answer(model, h1, score, level, band_low, band_high, implied_ratio, implied_volume, out_of_range):
-    """Return the API's answer for one scored item, with a borderline flag and any unit warning."""
+HORIZON = 1  # the four-input path forecasts the next snapshot only; the coin API has the longer horizons
+TARGET = ("the coin's liquidity score (its turnover rank among all coins, 0..1) in the next snapshot, 1 day ahead, "
+          "from the four inputs alone; for 7 and 30 days ahead use /api/v1/coins/<coin_id>/forecast")
+
+
+def _interval(low, high):
+    return {"low": float(low), "high": float(high)}
+
+
+def item_answer(model, h1, score, level, band_low, band_high, implied_ratio, implied_volume, out_of_range,
+                interval_90=None):
+    """Return the API's answer for one scored item, with a borderline flag and any unit warning.
+
+    band_low and band_high are the 1-day 80 % interval; interval_90 is the (low, high) of the 90 % one, if any.
+    """
     warning = h1_warning(h1, model.card["inputs"]["1h"])
+    intervals = {"interval_80": _interval(band_low, band_high)}
+    if interval_90 is not None:
+        intervals["interval_90"] = _interval(*interval_90)
     return {
         "score": float(score),
         "level": level,
         "borderline": bool(borderline(band_low, band_high, model.threshold)),
         "band": {"low": float(band_low), "high": float(band_high), "percentiles": [10, 90]},
+        **intervals,
         "implied_next_day": {"liquidity_ratio": float(implied_ratio), "volume_usd": float(implied_volume)},
         "out_of_range": [API_KEYS[name] for name in out_of_range],
         "warnings": [warning] if warning else [],
@@ -89,7 +107,8 @@ def item_answer(model, h1, score, level, band_low, band_high, implied_ratio, imp
 
 @bp.post("/predict")
 def predict():
-    """Score one object or a list of objects with keys price, 1h (fraction), 24h_volume, mkt_cap."""
+    """Forecast the score 1 day ahead for one object or a list of objects with keys price, 1h (fraction), 24h_volume,
+    mkt_cap."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("Send the body as JSON with the header Content-Type: application/json.")
     model = current_model()
@@ -112,26 +131,31 @@ def predict():
             return bad_request(f"{len(errors)} invalid value(s); nothing was scored.", errors)
         row = values[0]
         result = model.forecast(row["volume"], row["mkt_cap"], row["1h"], row["price"], reference_ratios())
+        wide = intervals_90(model, [result.score])
         answer = item_answer(model, row["1h"], result.score, result.level, result.band_low, result.band_high,
-                             result.implied_ratio, result.implied_volume, result.out_of_range)
+                             result.implied_ratio, result.implied_volume, result.out_of_range,
+                             None if wide is None else (wide[0][0], wide[1][0]))
         log_prediction(source="api", inputs=row, score=round(result.score, 6),
                        liquidity_level=result.level, model_version=model.version)
         prediction_logs.log_forecasts(
             [forecast_log_row(result, row["volume"], row["mkt_cap"], row["1h"], row["price"])], "api", model.version)
-        return {"model_version": model.version, "threshold": model.threshold, "prediction": answer}
+        return {"model_version": model.version, "threshold": model.threshold, "horizon": HORIZON, "target": TARGET,
+                "prediction": answer}
     parsed = read_json_items(items)
     if parsed.errors:
         return bad_request(f"{len(parsed.errors)} invalid value(s); nothing was scored.", parsed.errors)
     forecast = model.forecast_frame(parsed.valid, reference_ratios())
     h1_values = parsed.valid["1h"].to_numpy()
+    wide = intervals_90(model, forecast["liquidity_score"].to_numpy())
+    wide_rows = zip(*wide) if wide is not None else [None] * len(forecast)
     answers = [item_answer(model, h1, row.liquidity_score, row.liquidity_level, row.band_low, row.band_high,
-                           row.implied_ratio, row.implied_volume, row.out_of_range)
-               for h1, row in zip(h1_values, forecast.itertuples())]
+                           row.implied_ratio, row.implied_volume, row.out_of_range, interval_90)
+               for h1, row, interval_90 in zip(h1_values, forecast.itertuples(), wide_rows)]
     log_prediction(source="api", items=len(answers), model_version=model.version,
                    mean_score=round(float(forecast["liquidity_score"].mean()), 6))
     prediction_logs.log_forecasts(frame_log_rows(parsed.valid, forecast), "api", model.version)
-    return {"model_version": model.version, "threshold": model.threshold, "count": len(answers),
-            "predictions": answers}
+    return {"model_version": model.version, "threshold": model.threshold, "horizon": HORIZON, "target": TARGET,
+            "count": len(answers), "predictions": answers}
 
 
 @bp.get("/model")
@@ -149,6 +173,9 @@ def model_card():
         "feature_importances": card.get("feature_importances"),
         "hyperparameters": card.get("hyperparameters"),
         "validation": card.get("validation"),
+        "horizons": horizon_figures(card),
+        "horizon_definitions": card.get("horizon_definitions"),
+        "conformal": card.get("conformal"),
         "data": card.get("data"),
         "versions": card.get("versions"),
         "artifacts": card.get("artifacts"),

@@ -10,6 +10,7 @@ from liquidity.web import current_model, reference_ratios
 from liquidity.web.extensions import prediction_logs
 from liquidity.web.formatting import number
 from liquidity.web.home.forms import PredictForm
+from liquidity.web.model.figures import intervals_90
 from liquidity.web.observability import log_prediction
 from liquidity.web.scoring import forecast_log_row
 
@@ -80,7 +81,9 @@ def forecast_page(model, form):
     prediction_logs.log_forecasts([forecast_log_row(forecast, volume, mkt_cap, h1, price)], "form", model.version)
     ranges = model.card["inputs"]
     warnings = [(INPUT_LABELS[name], training_range(name, ranges[name])) for name in forecast.out_of_range]
+    wide = intervals_90(model, [forecast.score])
     return render_template("home/result.html", form=form, examples=examples(), forecast=forecast, model=model,
                            inputs={"volume": volume, "mkt_cap": mkt_cap, "1h": h1, "price": price},
-                           warnings=warnings, result_url=url_for("home.result", **result_query(form)),
+                           warnings=warnings, interval_90=None if wide is None else (wide[0][0], wide[1][0]),
+                           result_url=url_for("home.result", **result_query(form)),
                            borderline=bool(borderline(forecast.band_low, forecast.band_high, model.threshold)))

@@ -3,11 +3,13 @@
 from flask import Blueprint, render_template
 
 from liquidity.web import current_model
+from liquidity.web.model.figures import GOAL_COVERAGE, days_ahead, horizon_figures, plain_summary
 
 bp = Blueprint("model", __name__)
 
-MODEL_NAMES = {"random_forest": "Tuned random forest", "persistence": "Persistence (next score = today's)",
-               "mean_7_days": "The coin's 7-day mean score", "linear_regression": "Linear regression"}
+MODEL_NAMES = {"random_forest": "Tuned random forest", "persistence": "Persistence (the score stays as it is today)",
+               "mean_7_days": "The coin's 7-day mean score", "mean_30_days": "The coin's 30-day mean score",
+               "linear_regression": "Linear regression"}
 CHART_WIDTH = 320  # px of the longest importance bar in the inline SVG chart
 
 
@@ -45,7 +47,7 @@ def compared_with_persistence(block, uses):
     return (f"Persistence guesses that tomorrow's score equals today's. Against it the forest scores R² "
             f"{forest['r2']:.3f} vs {persistence['r2']:.3f}, MAE {forest['mae']:.4f} vs {persistence['mae']:.4f} and "
             f"High/Low accuracy {forest['accuracy']:.1%} vs {persistence['accuracy']:.1%}. {verdict} The forest "
-            f"forecasts from {uses}, and adds an uncertainty band.")
+            f"forecasts from {uses}, and adds an 80 % interval.")
 
 
 @bp.get("/model")
@@ -58,7 +60,9 @@ def card():
                "the coin's four inputs, its score today and its own past 30 days"),
               ("Four inputs only (history missing, as for a new coin)", validation.get("four_input"),
                "the four inputs alone, ranked against the latest snapshot")]
+    figures = horizon_figures(card)
     return render_template("model/card.html", card=card, model=model, bars=importance_bars(card),
-                           chart_width=CHART_WIDTH,
+                           chart_width=CHART_WIDTH, horizons=figures, summary=plain_summary(card, figures),
+                           conformal=card.get("conformal", {}), days_ahead=days_ahead, goal=GOAL_COVERAGE,
                            blocks=[(t, b, compared_with_persistence(b, uses)) for t, b, uses in blocks if b],
                            model_names=MODEL_NAMES)
