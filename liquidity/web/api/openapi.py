@@ -28,7 +28,9 @@ def _interval(level, horizon_text="the forecast's horizon"):
     """Return the schema of a conformal interval at level percent."""
     return {"type": "object",
             "description": f"{level} % interval of the score at {horizon_text}: {INTERVAL_MEANING[level]}",
-            "properties": {"low": _number("low end, 0..1"), "high": _number("high end, 0..1")}}
+            "properties": {"low": _number("low end, 0..1"), "high": _number("high end, 0..1"),
+                           "level": {"type": "integer", "enum": [level],
+                                     "description": "the interval's nominal level in percent (coin answers)"}}}
 
 
 HORIZON_PARAMETER = {"type": "integer", "enum": list(HORIZONS), "default": 1}
