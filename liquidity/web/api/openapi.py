@@ -24,13 +24,14 @@ BAND = {"type": "object", "description": "the 1-day 80 % interval, the same as i
                                        "description": "[10, 90]: the interval's ends as percentiles"}}}
 
 
-def _interval(level, horizon_text="the forecast's horizon"):
-    """Return the schema of a conformal interval at level percent."""
+def _interval(level, horizon_text="the forecast's horizon", *, names_level=True):
+    """Return the schema of a conformal interval at level percent (a coin answer's also names its level)."""
+    properties = {"low": _number("low end, 0..1"), "high": _number("high end, 0..1")}
+    if names_level:
+        properties["level"] = {"type": "integer", "enum": [level], "description": "the nominal level in percent"}
     return {"type": "object",
             "description": f"{level} % interval of the score at {horizon_text}: {INTERVAL_MEANING[level]}",
-            "properties": {"low": _number("low end, 0..1"), "high": _number("high end, 0..1"),
-                           "level": {"type": "integer", "enum": [level],
-                                     "description": "the interval's nominal level in percent (coin answers)"}}}
+            "properties": properties}
 
 
 HORIZON_PARAMETER = {"type": "integer", "enum": list(HORIZONS), "default": 1}
@@ -122,8 +123,8 @@ def openapi_document(max_items):
                            "description": "the 80 % interval reaches both sides of the threshold: the level could "
                                           "go either way"},
             "band": BAND,
-            "interval_80": _interval(80, "1 day ahead"),
-            "interval_90": _interval(90, "1 day ahead"),
+            "interval_80": _interval(80, "1 day ahead", names_level=False),
+            "interval_90": _interval(90, "1 day ahead", names_level=False),
             "implied_next_day": {"type": "object", "properties": {
                 "liquidity_ratio": _number("24h volume / market cap that the score maps to in the reference "
                                            "snapshot"),
