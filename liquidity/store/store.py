@@ -468,9 +468,9 @@ class MarketStore:
         else:
             sources = np.full(len(frame), str(source), dtype=object)
         dates = frame["date"]
-        # A categorical's (the importer's) distinct values are checked once each, not once a row.
+        # Each distinct date is checked once, not once a row.
         categorical = isinstance(dates.dtype, pd.CategoricalDtype)
-        distinct = pd.Series(dates.cat.categories if categorical else dates).astype(str)
+        distinct = pd.Series(dates.cat.categories if categorical else dates.unique()).astype(str)
         bad = ~distinct.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
         if bad.any():
             raise ValueError(f"add_snapshots: date {distinct[bad].iloc[0]!r} is not like 2024-03-16")
@@ -586,10 +586,11 @@ class SnapshotImport:
                                f"FROM snapshots_incoming i JOIN snapshots ON {matched} "
                                f"WHERE snapshots.id <= {self.floor} ON CONFLICT (date, coin_id) DO NOTHING")
                 skipped = cursor.rowcount
-            columns = ", ".join(f"{name} = i.{name}" for name in REPLACED_COLUMNS)
-            cursor.execute(f"UPDATE snapshots SET {columns} FROM snapshots_incoming i WHERE {matched} "
-                           f"AND snapshots.id > {self.floor} AND i.mkt_cap > snapshots.mkt_cap")
-            replaced = cursor.rowcount
+            if skipped < len(rows) - added:  # a row this import added may have met a larger cap (a re-import: none)
+                columns = ", ".join(f"{name} = i.{name}" for name in REPLACED_COLUMNS)
+                cursor.execute(f"UPDATE snapshots SET {columns} FROM snapshots_incoming i WHERE {matched} "
+                               f"AND snapshots.id > {self.floor} AND i.mkt_cap > snapshots.mkt_cap")
+                replaced = cursor.rowcount
             if not postgresql:  # PostgreSQL empties it at commit (ON COMMIT DELETE ROWS)
                 cursor.execute("DELETE FROM snapshots_incoming")
         return added, skipped, replaced
