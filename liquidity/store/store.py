@@ -578,7 +578,9 @@ class SnapshotImport:
         skipped = replaced = 0
         if added < len(rows):
             if not postgresql:
-                cursor.executemany(f"INSERT INTO snapshots_incoming ({names}) VALUES ({marks})", rows)
+                # The keys alone first: a re-import (every row stored before) needs no more, and binds 2 values a row.
+                cursor.executemany("INSERT INTO snapshots_incoming (date, coin_id) VALUES (?, ?)",
+                                   [row[:2] for row in rows])
             matched = "snapshots.date = i.date AND snapshots.coin_id = i.coin_id"
             if self.floor:
                 # Rows the store held before the import: a key's first sighting is a skip, any later one a duplicate.
@@ -587,6 +589,9 @@ class SnapshotImport:
                                f"WHERE snapshots.id <= {self.floor} ON CONFLICT (date, coin_id) DO NOTHING")
                 skipped = cursor.rowcount
             if skipped < len(rows) - added:  # a row this import added may have met a larger cap (a re-import: none)
+                if not postgresql:
+                    cursor.execute("DELETE FROM snapshots_incoming")
+                    cursor.executemany(f"INSERT INTO snapshots_incoming ({names}) VALUES ({marks})", rows)
                 columns = ", ".join(f"{name} = i.{name}" for name in REPLACED_COLUMNS)
                 cursor.execute(f"UPDATE snapshots SET {columns} FROM snapshots_incoming i WHERE {matched} "
                                f"AND snapshots.id > {self.floor} AND i.mkt_cap > snapshots.mkt_cap")
