@@ -165,6 +165,7 @@ def test_a_file_without_a_usable_row_stops_the_import_after_the_files_before_it(
     empty = tmp_path / "b.csv"
     empty.write_text(f"{HEADER}\n2024-01-01,eth,Ether,ETH,1,10,0\n")
 
-    with pytest.raises(DatasetError, match=r"b.csv: no usable rows \(1 market cap not positive\)"):
+    with pytest.raises(DatasetError, match=r"b.csv: no usable rows \(1 market cap not positive\); the 1 row\(s\) "
+                                           r"added before it stay in the store, complete and scored"):
         import_snapshots([good, empty], store)
     assert store.count() == 1 and store.history()["liquidity_score"].notna().all()

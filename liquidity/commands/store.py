@@ -21,8 +21,9 @@ def import_command(paths, url, if_empty):
 
     try:
         database = store_url(url)
-        # Bad input (no such file, unreadable, a missing column) stops the command before it touches the store.
-        for file in [file for path in paths for file in snapshot_files(path)]:
+        # Bad input (no such file, unreadable, a missing column) stops the command before it touches the store;
+        # --if-empty reads the files only when needed.
+        for file in [] if if_empty else [file for path in paths for file in snapshot_files(path)]:
             check_snapshot_header(file)
         with open_store_for_writing(database) as store:
             if if_empty and (stored := store.count()):

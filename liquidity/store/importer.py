@@ -80,29 +80,35 @@ def import_snapshots(paths, store, progress=None, chunk_bytes=DEFAULT_CHUNK_BYTE
     rows_read, dropped, duplicates = 0, Counter(), 0
     with store.importing() as session, bar as meter:
         held = None
-        for file in files:
-            file_dropped, usable, position = Counter(), 0, 0
-            for raw, read_to in read_snapshot_stream(file, chunk_bytes):
-                rows_read += len(raw)
-                clean, chunk_dropped = clean_snapshot_rows(raw)
-                del raw
-                file_dropped += chunk_dropped
-                usable += len(clean)
-                if held is not None:
-                    clean = pd.concat([held, clean], ignore_index=True)  # held rows first: they were read first
-                clean, resolved = resolve_duplicates(clean)
-                duplicates += resolved
-                clean, held = hold_last_date(clean)
-                session.add(clean)
-                del clean
-                release_freed_memory()
-                if progress:
-                    meter.update(read_to - position)
-                position = read_to
-            if not usable:
-                reasons = ", ".join(f"{n} {r}" for r, n in file_dropped.most_common()) or "no data rows"
-                raise DatasetError(f"{file}: no usable rows ({reasons})")
-            dropped += file_dropped
+        try:
+            for file in files:
+                file_dropped, usable, position = Counter(), 0, 0
+                for raw, read_to in read_snapshot_stream(file, chunk_bytes):
+                    rows_read += len(raw)
+                    clean, chunk_dropped = clean_snapshot_rows(raw)
+                    del raw
+                    file_dropped += chunk_dropped
+                    usable += len(clean)
+                    if held is not None:  # held rows first: they were read first
+                        clean = pd.concat([held, clean], ignore_index=True) if len(clean) else held
+                    clean, resolved = resolve_duplicates(clean)
+                    duplicates += resolved
+                    clean, held = hold_last_date(clean)
+                    session.add(clean)
+                    del clean
+                    release_freed_memory()
+                    if progress:
+                        meter.update(read_to - position)
+                    position = read_to
+                if not usable:
+                    reasons = ", ".join(f"{n} {r}" for r, n in file_dropped.most_common()) or "no data rows"
+                    raise DatasetError(f"{file}: no usable rows ({reasons})")
+                dropped += file_dropped
+        except DatasetError as error:
+            if not session.added:
+                raise
+            raise DatasetError(f"{error}; the {session.added:,} row(s) added before it stay in the store, complete "
+                               "and scored (a re-run skips them)") from None
         if held is not None:
             session.add(held)
     repaired = store.repair_scores()
