@@ -30,6 +30,8 @@ TEXT_DTYPE = pd.Series([], dtype="str").dtype  # pandas' default text dtype, wha
 # A coin id is a path segment of /coins/<id> and /api/v1/coins/<id>: one a route cannot match is refused at import.
 MAX_COIN_ID_LENGTH = 200
 CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f]"
+# Text read to check a file's encoding and header before anything is written (check_snapshot_header).
+HEADER_CHECK_BYTES = 64 * 1024
 
 
 class DatasetError(ValueError):
@@ -61,15 +63,27 @@ def read_snapshot_file(path):
 
 def read_snapshot_chunks(path, chunk_bytes=DEFAULT_CHUNK_BYTES):
     """Yield one CSV as frames of about chunk_bytes of text each (None: one frame), as read_snapshot_file reads it."""
+    for frame, _ in read_snapshot_stream(path, chunk_bytes):
+        yield frame
+
+
+def read_snapshot_stream(path, chunk_bytes=DEFAULT_CHUNK_BYTES):
+    """Yield (frame, bytes of the file read so far) as read_snapshot_chunks yields frames: the bytes for a progress
+    bar (the reader reads a chunk ahead)."""
     path = Path(path)
     try:
         with path.open("rb") as stream:
             for table in read_table_chunks(stream, COLUMN_ALIASES, chunk_bytes):
-                yield _snapshot_frame(path, table)
+                yield _snapshot_frame(path, table), stream.tell()
     except OSError as error:
         raise DatasetError(f"{path}: cannot read file ({error.__class__.__name__}: {error})") from None
     except TableError as error:
         raise DatasetError(f"{path}: cannot read file ({error})") from None
+
+
+def check_snapshot_header(path):
+    """Raise DatasetError when a CSV cannot be read or lacks a required column, reading only its first lines."""
+    next(read_snapshot_chunks(path, HEADER_CHECK_BYTES), None)
 
 
 def _snapshot_frame(path, table):

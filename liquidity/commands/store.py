@@ -15,33 +15,26 @@ from liquidity.commands.options import DAY, database_url_option, open_store_for_
 @click.option("--if-empty", is_flag=True, help="Import only into an empty store (how make run builds the demo store).")
 def import_command(paths, url, if_empty):
     """Import snapshot CSV files or folders into the market store; rows already stored are skipped."""
-    from liquidity.dataset import DatasetError
+    from liquidity.dataset import DatasetError, check_snapshot_header, snapshot_files
     from liquidity.store import StoreError
-    from liquidity.store.importer import add_loaded
+    from liquidity.store.importer import import_snapshots, quiet_loader
 
     try:
         database = store_url(url)
-        # Bad input stops the command before it touches the store; --if-empty reads the files only when needed.
-        snapshots = None if if_empty else read_quietly(paths)
+        # Bad input (no such file, unreadable, a missing column) stops the command before it touches the store;
+        # --if-empty reads the files only when needed.
+        for file in [] if if_empty else [file for path in paths for file in snapshot_files(path)]:
+            check_snapshot_header(file)
         with open_store_for_writing(database) as store:
             if if_empty and (stored := store.count()):
                 click.echo(f"the store already holds {stored:,} row(s); nothing imported (--if-empty)")
                 return
-            snapshots = snapshots or read_quietly(paths)
-            bar = partial(click.progressbar, label="importing", file=sys.stderr, show_pos=True)
-            result = add_loaded(snapshots, store, progress=bar)
+            bar = partial(click.progressbar, label="importing", file=sys.stderr)
+            with quiet_loader():  # the summary lists the loader's drops once
+                result = import_snapshots(paths, store, progress=bar)
     except (DatasetError, StoreError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(result.summary())
-
-
-def read_quietly(paths):
-    """Load the snapshot CSVs at paths with the loader's per-reason warnings silenced: the summary lists the same
-    drops once."""
-    from liquidity.store.importer import quiet_loader, read_snapshots
-
-    with quiet_loader():
-        return read_snapshots(paths)
 
 
 @click.command("forecast")

@@ -1,6 +1,7 @@
 """Open the market store (SQLite or PostgreSQL), migrate it when asked, read and write snapshots."""
 
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import timedelta
@@ -246,10 +247,12 @@ class Repair:
 
 @dataclass
 class AddResult:
-    """What add_snapshots did: rows new to the store, and rows it already held (same date and coin_id)."""
+    """What add_snapshots (or a SnapshotImport's add) did: rows new to the store, rows it held before the import began
+    (same date and coin_id), and rows whose date and coin_id an earlier frame of the same import brought."""
 
     added: int
     skipped: int
+    duplicates: int = 0
 
 
 # Store columns as the frames name them; the date comes back as text, 'YYYY-MM-DD' on both backends.
@@ -415,29 +418,24 @@ class MarketStore:
         A chunk holds whole dates (up to chunk_rows rows, or one larger date) and commits with its dates' scores, so
         an interrupted import leaves no row without a liquidity score, and a re-run completes it.
         """
-        frame, dates, sources = self._prepared(frame, source)
-        insert_chunk = self._copy_chunk if self.dialect == "postgresql" else self._insert_chunk
-        added = 0
+        with self.importing() as session:
+            return session.add(frame, source=source, progress=progress, chunk_rows=chunk_rows)
+
+    @contextmanager
+    def importing(self):
+        """Yield a SnapshotImport that adds frame after frame as one import, on one connection, and scores the logged
+        forecasts waiting for its rows at the end (see SnapshotImport for how duplicates across frames resolve)."""
         try:
-            for begin, end in date_chunks(dates, chunk_rows):
-                # Tuples for one chunk at a time: the whole frame's would cost several times its memory.
-                rows = self._rows(frame.iloc[begin:end], dates[begin:end], sources[begin:end])
-                with self.engine.begin() as connection:
-                    chunk_added = insert_chunk(connection, rows)
-                    if chunk_added:
-                        # A new coin on a stored date moves every other coin's rank on that date.
-                        connection.execute(SCORE_UPDATE, {"start": dates[begin], "end": dates[end - 1]})
-                added += chunk_added
-                if progress:
-                    progress(len(rows))
-            if added:
-                with self.engine.begin() as connection:
-                    # A newer snapshot is what logged forecasts were waiting for: score them against it.
-                    connection.execute(SCORE_OUTCOMES)
+            with self.engine.connect() as connection:
+                session = SnapshotImport(self, connection)
+                yield session
+                if session.added:
+                    with connection.begin():
+                        # A newer snapshot is what logged forecasts were waiting for: score them against it.
+                        connection.execute(SCORE_OUTCOMES)
         except (sa.exc.DBAPIError, self.engine.dialect.loaded_dbapi.Error) as error:
             # The driver's own error too: the chunk writers use its cursor directly.
             raise self.error("write to", error) from None
-        return AddResult(added=added, skipped=len(frame) - added)
 
     def repair_scores(self):
         """Score every row stored without a liquidity score (left by an import before scores committed with their
@@ -455,31 +453,6 @@ class MarketStore:
             raise self.error("write to", error) from None
         return Repair(rows=sum(count for _, count in counts), dates=len(counts))
 
-    def _insert_chunk(self, connection, chunk):
-        # The driver's executemany, not SQLAlchemy's per-row type processing: a third of the import's time.
-        # SQLite's executemany reports the rows it really inserted, so skipped duplicates are not counted.
-        names = ", ".join(INSERT_COLUMNS)
-        marks = ", ".join("?" * len(INSERT_COLUMNS))
-        cursor = connection.connection.driver_connection.cursor()
-        cursor.executemany(f"INSERT INTO snapshots ({names}) VALUES ({marks}) ON CONFLICT (date, coin_id) DO NOTHING",
-                           chunk)
-        return cursor.rowcount
-
-    @staticmethod
-    def _copy_chunk(connection, chunk):
-        # psycopg reports no row count for executemany; COPY into a scratch table, then one INSERT ... SELECT
-        # that skips stored rows, is both exact and several times faster than row-by-row inserts.
-        names = ", ".join(INSERT_COLUMNS)
-        cursor = connection.connection.driver_connection.cursor()
-        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS snapshots_incoming ON COMMIT DELETE ROWS "
-                       f"AS SELECT {names} FROM snapshots WITH NO DATA")
-        with cursor.copy(f"COPY snapshots_incoming ({names}) FROM STDIN") as copy:
-            for row in chunk:
-                copy.write_row(row)
-        cursor.execute(f"INSERT INTO snapshots ({names}) SELECT {names} FROM snapshots_incoming "
-                       "ON CONFLICT (date, coin_id) DO NOTHING")
-        return cursor.rowcount
-
     @staticmethod
     def _prepared(frame, source):
         """Check a frame for add_snapshots; return it sorted by date with its dates ('YYYY-MM-DD') and sources as
@@ -495,9 +468,9 @@ class MarketStore:
         else:
             sources = np.full(len(frame), str(source), dtype=object)
         dates = frame["date"]
-        # A categorical's (the importer's) distinct values are checked once each, not once a row.
+        # Each distinct date is checked once, not once a row.
         categorical = isinstance(dates.dtype, pd.CategoricalDtype)
-        distinct = pd.Series(dates.cat.categories if categorical else dates).astype(str)
+        distinct = pd.Series(dates.cat.categories if categorical else dates.unique()).astype(str)
         bad = ~distinct.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
         if bad.any():
             raise ValueError(f"add_snapshots: date {distinct[bad].iloc[0]!r} is not like 2024-03-16")
@@ -517,6 +490,121 @@ class MarketStore:
             columns.append(numbers.astype(object).where(numbers.notna(), None).tolist())
         columns.append(sources.tolist())
         return list(zip(*columns))
+
+
+# The columns an import may replace in a row it added itself, when a later frame brings the same coin and date with a
+# larger market cap (the loader's rule); liquidity_score follows from the re-rank in the same transaction.
+REPLACED_COLUMNS = INSERT_COLUMNS[2:]
+
+
+class SnapshotImport:
+    """One import into the store, frame after frame (MarketStore.importing), on one connection.
+
+    Each frame's rows must be unique by (date, coin_id) (the loader's resolve_duplicates). Across frames the rule is
+    the whole-file loader's: one row per coin and date, the largest market cap, then the first read. So a row whose
+    date and coin_id the store held before the import began is skipped, counted once as skipped and then as a
+    duplicate; a row whose date and coin_id an earlier frame added is a duplicate, and replaces that row only when its
+    market cap is strictly larger. Rows the import added are told apart by id: ids only grow, so they are the ones
+    above the largest id stored when it began (rows another writer adds meanwhile count as the import's own).
+    The keys of skipped rows are kept in a temporary table of the connection, on the database's side, so memory does
+    not grow with the file.
+    """
+
+    def __init__(self, store, connection):
+        self.store = store
+        self.connection = connection
+        self.added = self.skipped = self.duplicates = 0
+        postgresql = store.dialect == "postgresql"
+        with connection.begin():
+            newest = connection.execute(sa.select(sa.func.max(snapshots.c.id))).scalar()
+            self.floor = 0 if newest is None else int(newest)
+            names = ", ".join(INSERT_COLUMNS)
+            if postgresql:
+                connection.exec_driver_sql(
+                    f"CREATE TEMPORARY TABLE IF NOT EXISTS snapshots_incoming ON COMMIT DELETE ROWS "
+                    f"AS SELECT {names} FROM snapshots WITH NO DATA")
+            else:
+                connection.exec_driver_sql(
+                    f"CREATE TEMPORARY TABLE IF NOT EXISTS snapshots_incoming AS SELECT {names} FROM snapshots WHERE 0")
+            connection.exec_driver_sql("CREATE TEMPORARY TABLE IF NOT EXISTS import_skipped "
+                                       "(date DATE NOT NULL, coin_id TEXT NOT NULL, PRIMARY KEY (date, coin_id))")
+            # A pooled connection keeps its temporary tables: an earlier import that failed may have left rows there.
+            connection.exec_driver_sql("DELETE FROM snapshots_incoming")
+            connection.exec_driver_sql("DELETE FROM import_skipped")
+
+    def add(self, frame, source=None, progress=None, chunk_rows=INSERT_CHUNK_ROWS):
+        """Add a frame's rows as MarketStore.add_snapshots does, by the rule above across frames; return an AddResult.
+
+        Each group of whole dates (up to chunk_rows rows, or one larger date) commits with its dates re-ranked.
+        """
+        frame, dates, sources = MarketStore._prepared(frame, source)
+        result = AddResult(added=0, skipped=0, duplicates=0)
+        for begin, end in date_chunks(dates, chunk_rows):
+            # Tuples for one chunk at a time: the whole frame's would cost several times its memory.
+            rows = MarketStore._rows(frame.iloc[begin:end], dates[begin:end], sources[begin:end])
+            with self.connection.begin():
+                added, skipped, replaced = self._write(rows)
+                if added or replaced:
+                    # A new coin on a stored date moves every other coin's rank on that date.
+                    self.connection.execute(SCORE_UPDATE, {"start": dates[begin], "end": dates[end - 1]})
+            result.added += added
+            result.skipped += skipped
+            result.duplicates += len(rows) - added - skipped
+            if progress:
+                progress(len(rows))
+        self.added += result.added
+        self.skipped += result.skipped
+        self.duplicates += result.duplicates
+        return result
+
+    def _write(self, rows):
+        """Write rows by the rule; return (rows added, rows skipped for the first time, rows replaced)."""
+        names = ", ".join(INSERT_COLUMNS)
+        cursor = self.connection.connection.driver_connection.cursor()
+        postgresql = self.store.dialect == "postgresql"
+        if postgresql:
+            # psycopg reports no row count for executemany: COPY into the scratch table, then one INSERT ... SELECT
+            # that skips stored rows is both exact and several times faster than row-by-row inserts.
+            self._copy_rows(cursor, rows)
+            cursor.execute(f"INSERT INTO snapshots ({names}) SELECT {names} FROM snapshots_incoming "
+                           "ON CONFLICT (date, coin_id) DO NOTHING")
+        else:
+            # SQLite's executemany reports the rows it really inserted, so rows already stored are not counted; the
+            # rows go straight in, and through the scratch table only when some were stored already.
+            marks = ", ".join("?" * len(INSERT_COLUMNS))
+            cursor.executemany(f"INSERT INTO snapshots ({names}) VALUES ({marks}) "
+                               "ON CONFLICT (date, coin_id) DO NOTHING", rows)
+        added = cursor.rowcount
+        skipped = replaced = 0
+        if added < len(rows):
+            if not postgresql:
+                # The keys alone first: a re-import (every row stored before) needs no more, and binds 2 values a row.
+                cursor.executemany("INSERT INTO snapshots_incoming (date, coin_id) VALUES (?, ?)",
+                                   [row[:2] for row in rows])
+            matched = "snapshots.date = i.date AND snapshots.coin_id = i.coin_id"
+            if self.floor:
+                # Rows the store held before the import: a key's first sighting is a skip, any later one a duplicate.
+                cursor.execute("INSERT INTO import_skipped (date, coin_id) SELECT i.date, i.coin_id "
+                               f"FROM snapshots_incoming i JOIN snapshots ON {matched} "
+                               f"WHERE snapshots.id <= {self.floor} ON CONFLICT (date, coin_id) DO NOTHING")
+                skipped = cursor.rowcount
+            if skipped < len(rows) - added:  # a row this import added may have met a larger cap (a re-import: none)
+                if not postgresql:
+                    cursor.execute("DELETE FROM snapshots_incoming")
+                    cursor.executemany(f"INSERT INTO snapshots_incoming ({names}) VALUES ({marks})", rows)
+                columns = ", ".join(f"{name} = i.{name}" for name in REPLACED_COLUMNS)
+                cursor.execute(f"UPDATE snapshots SET {columns} FROM snapshots_incoming i WHERE {matched} "
+                               f"AND snapshots.id > {self.floor} AND i.mkt_cap > snapshots.mkt_cap")
+                replaced = cursor.rowcount
+            if not postgresql:  # PostgreSQL empties it at commit (ON COMMIT DELETE ROWS)
+                cursor.execute("DELETE FROM snapshots_incoming")
+        return added, skipped, replaced
+
+    @staticmethod
+    def _copy_rows(cursor, rows):
+        with cursor.copy(f"COPY snapshots_incoming ({', '.join(INSERT_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 def _text_array(column):
