@@ -213,42 +213,81 @@ def calibrations_as_of(store, model, days):
     """Return {day: Calibration} for each day: the intervals a forecast on that day is drawn with, calibrated only on
     outcomes known by then (target date on or before it), of this model version.
 
-    A horizon is recalibrated when its outcomes fill the card's window: window_days forecast dates and at least
-    MIN_CALIBRATION_ROWS rows; otherwise it keeps the model card's table. The log is read once for every day.
+    A horizon H is recalibrated when its outcomes fill the card's window: window_days forecast dates, all within the
+    last H + 2 x window_days days (a daily log's window with a week of slack for missed runs; older outcomes describe
+    another market), and at least MIN_CALIBRATION_ROWS rows; otherwise it keeps the model card's table. Each table is
+    conformal.calibration_table's on that day; the log is read once for every day, from that lookback on.
     """
-    from liquidity.store.predictions import scored_forecasts
-
     days = sorted({str(day)[:10] for day in days})
     if not days:
         return {}
+    window_days = _window_days(model)
+    return _calibrations(store, model, days, _lookback(days[0], max(model.horizons), window_days))
+
+
+def _window_days(model):
+    return int(model.card["conformal"].get("window_days", conformal.WINDOW_DAYS))
+
+
+def _lookback(day, horizon, window_days):
+    """Return the first forecast date a calibration of horizon on day may draw on."""
+    return (_day(day) - timedelta(days=horizon + 2 * window_days)).isoformat()
+
+
+def _calibrations(store, model, days, since):
+    from liquidity.store.predictions import scored_forecasts
+
     settings = model.card["conformal"]
-    window_days = int(settings.get("window_days", conformal.WINDOW_DAYS))
+    window_days = _window_days(model)
     bins = int(settings.get("bins", conformal.BINS))
     levels = tuple(int(level) for level in settings.get("levels", conformal.LEVELS))
-    scored = scored_forecasts(store, model.version, model.horizons, known_by=days[-1])
-    by_horizon = {}
-    for horizon in model.horizons:
-        rows = scored[scored["horizon"].to_numpy() == horizon]
-        by_horizon[horizon] = (rows, _day_numbers(rows["date"]), _day_numbers(rows["target_date"]))
+    scored = scored_forecasts(store, model.version, model.horizons, known_by=days[-1], since=since)
+    logs = {horizon: _HorizonLog(scored[scored["horizon"].to_numpy() == horizon]) for horizon in model.horizons}
     result = {}
     for day in days:
         on_day = _day_numbers([day])[0]
         tables, outcomes, recalibrated = {}, {}, []
         for horizon in model.horizons:
-            rows, forecast_day, target_day = by_horizon[horizon]
-            known = target_day <= on_day
-            window = np.unique(forecast_day[known])[-window_days:]
-            in_window = known & (forecast_day >= window[0]) if len(window) else known
-            outcomes[horizon] = int(in_window.sum())
+            log = logs[horizon]
+            window, rows = log.window(on_day, window_days, _day_numbers([_lookback(day, horizon, window_days)])[0])
+            outcomes[horizon] = int(rows.sum())
             if len(window) >= window_days and outcomes[horizon] >= MIN_CALIBRATION_ROWS:
-                # The window's rows alone give conformal.calibration_table the same window it would pick from all.
-                tables[str(horizon)] = conformal.calibration_table(rows[in_window], day, window_days=window_days,
-                                                                   levels=levels, bins=bins)
+                tables[str(horizon)] = {
+                    # conformal.calibration_table's table, from the window's rows found once per horizon above
+                    "calibrated_on": day, "window_days": window_days,
+                    "forecast_dates": [_day_text(window[0]), _day_text(window[-1])], "rows": outcomes[horizon],
+                    **conformal.table_from_rows(log.predicted[rows], log.actual[rows], levels=levels, bins=bins)}
                 recalibrated.append(horizon)
             else:
                 tables[str(horizon)] = model.calibration[str(horizon)]
         result[day] = Calibration(day, tables, outcomes, tuple(recalibrated))
     return result
+
+
+class _HorizonLog:
+    """One horizon's scored forecasts as day numbers, with each forecast date's earliest target day."""
+
+    def __init__(self, rows):
+        self.forecast_day = _day_numbers(rows["date"])
+        self.target_day = _day_numbers(rows["target_date"])
+        self.predicted = rows["predicted"].to_numpy(dtype=np.float64)
+        self.actual = rows["actual"].to_numpy(dtype=np.float64)
+        order = np.argsort(self.forecast_day, kind="stable")
+        self.dates, first = np.unique(self.forecast_day[order], return_index=True)
+        self.earliest_target = np.minimum.reduceat(self.target_day[order], first) if len(first) else self.dates
+
+    def window(self, on_day, window_days, first_day):
+        """Return the last window_days forecast dates with an outcome known on on_day (as conformal's window:
+        outcomes with target day <= on_day), those before first_day left out, and the mask of their known rows."""
+        window = self.dates[self.earliest_target <= on_day][-window_days:]
+        window = window[window >= first_day]
+        if not len(window):
+            return window, np.zeros(len(self.forecast_day), dtype=bool)
+        return window, (self.target_day <= on_day) & (self.forecast_day >= window[0])
+
+
+def _day_text(day_number):
+    return str(np.datetime64(int(day_number), "D"))
 
 
 def calibration_as_of(store, model, day):

@@ -19,9 +19,10 @@ from liquidity.forecasting import (
     forecast_market,
     horizon_columns,
 )
+from liquidity.modeling import conformal
 from liquidity.store.calibrations import latest_calibration
 from liquidity.store.importer import import_snapshots
-from liquidity.store.predictions import log_forecasts
+from liquidity.store.predictions import log_forecasts, scored_forecasts
 
 DAY = "2024-04-01"  # the synthetic history runs 2024-01-01 .. 2024-07-18, 40 coins a day
 
@@ -81,6 +82,9 @@ def test_a_horizon_is_recalibrated_on_the_outcomes_known_that_day_and_a_future_o
     assert before.outcomes[1] == 14 * 40 >= MIN_CALIBRATION_ROWS  # the card's 14-day window, 40 coins a day
     assert before.tables["1"]["forecast_dates"] == [shifted(DAY, -14), shifted(DAY, -1)]
     assert before.tables["7"] == model.calibration["7"] and before.tables["30"] == model.calibration["30"]
+    # the table conformal draws from the whole log on DAY, found from the window's rows alone
+    every = scored_forecasts(store, model.version, (1,))
+    assert before.tables["1"] == conformal.calibration_table(every, DAY)
     assert "recalibrated the 1-day intervals on 560 outcomes up to 2024-04-01" in before.summary()
     assert "kept the model card's intervals for 7/30 days: only 0/0 outcomes" in before.summary()
 
@@ -212,3 +216,16 @@ def test_the_command_logs_every_horizon(store, model_env, horizons_model, histor
     table = logged(store)
     assert sorted(table["horizon"].value_counts().items()) == [(1, 40), (7, 40), (30, 40)]
     assert set(table["source"]) == {"forecast command"}
+
+
+def test_outcomes_older_than_the_lookback_keep_the_cards_table(store, horizons_model, history, tmp_path):
+    add_dates(store, history, tmp_path, "2024-01-01", DAY)
+    # 20 dates x 40 coins of 1-day outcomes, but all from 40-60 days before DAY (the daily run stopped since).
+    log_forecasts(store, persistence_rows(store, shifted(DAY, -60), shifted(DAY, -41)), source="daily",
+                  model_version=horizons_model.version)
+    from liquidity.store.predictions import score_outcomes
+
+    score_outcomes(store)
+    assert calibration_as_of(store, horizons_model, shifted(DAY, -40)).recalibrated == (1,)
+    stale = calibration_as_of(store, horizons_model, DAY)
+    assert stale.recalibrated == () and stale.tables["1"] == horizons_model.calibration["1"]
