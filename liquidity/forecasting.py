@@ -133,20 +133,22 @@ def forecast_dates(store, model, dates, calibrations=None):
 def redraw_intervals(model, forecasts, calibrations):
     """Draw each date's intervals of forecasts (forecast_snapshots' frame, every horizon) in place with
     calibrations[date] ({horizon: table}); dates it lacks keep the model card's."""
+    # (score column, horizon, level, low column, high column): the band is the 1-day 80 % interval
+    drawn = [("forecast_score", model.horizons[0], 80, "band_low", "band_high")]
+    drawn += [(f"forecast_score_{h}d", h, level, f"low{level}_{h}d", f"high{level}_{h}d")
+              for h in model.horizons for level in conformal.LEVELS]
+    columns = {name: forecasts[name].to_numpy(dtype=np.float64, copy=True) for *_, low, high in drawn
+               for name in (low, high)}
     dates = forecasts["date"].to_numpy()
     for day, tables in calibrations.items():
         rows = dates == day
         if tables is None or not rows.any():
             continue
-        scores = forecasts["forecast_score"].to_numpy()[rows]
-        low, high = model.intervals(scores, model.horizons[0], 80, tables)
-        forecasts.loc[rows, "band_low"], forecasts.loc[rows, "band_high"] = low, high
-        for horizon in model.horizons:
-            scores = forecasts[f"forecast_score_{horizon}d"].to_numpy()[rows]
-            for level in conformal.LEVELS:
-                low, high = model.intervals(scores, horizon, level, tables)
-                forecasts.loc[rows, f"low{level}_{horizon}d"] = low
-                forecasts.loc[rows, f"high{level}_{horizon}d"] = high
+        for score, horizon, level, low, high in drawn:
+            columns[low][rows], columns[high][rows] = model.intervals(forecasts[score].to_numpy()[rows], horizon,
+                                                                      level, tables)
+    for name, values in columns.items():
+        forecasts[name] = values
 
 
 def forecast_market(store, model, date=None, calibration=None):
@@ -245,11 +247,11 @@ def _calibrations(store, model, days, since):
     logs = {horizon: _HorizonLog(scored[scored["horizon"].to_numpy() == horizon]) for horizon in model.horizons}
     result = {}
     for day in days:
-        on_day = _day_numbers([day])[0]
+        on_day = _day_number(day)
         tables, outcomes, recalibrated = {}, {}, []
         for horizon in model.horizons:
             log = logs[horizon]
-            window, rows = log.window(on_day, window_days, _day_numbers([_lookback(day, horizon, window_days)])[0])
+            window, rows = log.window(on_day, window_days, _day_number(_lookback(day, horizon, window_days)))
             outcomes[horizon] = int(rows.sum())
             if len(window) >= window_days and outcomes[horizon] >= MIN_CALIBRATION_ROWS:
                 tables[str(horizon)] = {
@@ -298,6 +300,11 @@ def calibration_as_of(store, model, day):
 def same_tables(first, second):
     """Return True when two {horizon: table} calibrations are equal once stored (as JSON)."""
     return json.loads(json.dumps(first)) == json.loads(json.dumps(second))
+
+
+def _day_number(text):
+    """Return one date (YYYY-MM-DD text) as a day number."""
+    return int(np.datetime64(str(text)[:10], "D").astype(np.int64))
 
 
 def _day_numbers(values):

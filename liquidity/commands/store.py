@@ -70,8 +70,10 @@ def parse_horizons(context, parameter, value):
               help="log the forecasts, every horizon of the model, in the store's prediction log (source "
                    "'forecast command')")
 def forecast_command(start, end, day, horizons, out, url, log):
-    """Forecast every stored coin on each snapshot date in a range: one CSV row per coin per date, each date's
-    intervals calibrated only on the outcomes known by then (as the daily command would have drawn them)."""
+    """Forecast every stored coin on each snapshot date in a range: one CSV row per coin per date.
+
+    Each date's intervals are calibrated only on the outcomes known by then, as the daily command drew them.
+    """
     from liquidity.artifacts import ArtifactError
     from liquidity.csvsafe import neutralise_frame
     from liquidity.files import write_atomically
