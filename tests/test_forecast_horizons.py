@@ -63,6 +63,7 @@ def persistence_rows(store, first, last, horizon=1, wrong=False):
                          "forecast_score": forecast_score, "level": "High", "horizon": horizon})
 
 
+@pytest.mark.sqlite_and_postgresql
 def test_a_horizon_is_recalibrated_on_the_outcomes_known_that_day_and_a_future_outcome_moves_nothing(
         store, horizons_model, history, tmp_path):
     add_dates(store, history, tmp_path, "2024-01-01", shifted(DAY, 20))
@@ -112,6 +113,7 @@ def test_a_horizon_with_too_few_outcomes_keeps_the_cards_table(store, horizons_m
     assert calibration.tables == {str(h): horizons_model.calibration[str(h)] for h in (1, 7, 30)}
 
 
+@pytest.mark.sqlite_and_postgresql
 def test_daily_logs_every_horizon_and_each_is_scored_when_its_target_date_lands(store, horizons_model, history,
                                                                                  tmp_path):
     add_dates(store, history, tmp_path, "2024-01-01", DAY)
@@ -144,6 +146,7 @@ def test_daily_logs_every_horizon_and_each_is_scored_when_its_target_date_lands(
     assert scored(30) == 40
 
 
+@pytest.mark.sqlite_and_postgresql
 def test_the_forecast_command_later_gives_each_date_what_daily_gave_that_day(store, horizons_model, model_env,
                                                                             history, tmp_path):
     add_dates(store, history, tmp_path, "2024-01-01", DAY)

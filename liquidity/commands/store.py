@@ -129,7 +129,8 @@ def forecast_command(start, end, day, horizons, out, url, log):
     recalibrated = sum(bool(c.recalibrated) for c in calibrations.values())
     click.echo(f"wrote {len(forecasts):,} forecast(s) for {len(dates)} snapshot date(s), {dates[0]} to {dates[-1]}, "
                f"{'/'.join(map(str, horizons))} day(s) ahead, to {'standard output' if str(out) == '-' else out}; "
-               f"intervals recalibrated on logged outcomes for {recalibrated} date(s), the model card's for the rest",
+               f"intervals recalibrated on logged outcomes on {recalibrated} date(s) (one horizon or more), the model "
+               "card's otherwise",
                err=str(out) == "-")
 
 
