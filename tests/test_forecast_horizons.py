@@ -147,11 +147,12 @@ def test_daily_logs_every_horizon_and_each_is_scored_when_its_target_date_lands(
 
 
 @pytest.mark.sqlite_and_postgresql
-def test_the_forecast_command_later_gives_each_date_what_daily_gave_that_day(store, horizons_model, model_env,
-                                                                            history, tmp_path):
+def test_the_forecast_command_later_gives_each_date_what_daily_gave_that_day(store, store_url, horizons_model,
+                                                                            model_env, history, tmp_path):
     add_dates(store, history, tmp_path, "2024-01-01", DAY)
     # Three weeks of logged forecasts before DAY: the 1- and 7-day intervals recalibrate on DAY, the 30-day not.
-    made = forecast("--start", shifted(DAY, -21), "--end", shifted(DAY, -1), "--out", str(tmp_path / "past.csv"))
+    made = forecast("--start", shifted(DAY, -21), "--end", shifted(DAY, -1), "--out", str(tmp_path / "past.csv"),
+                    "--database-url", store_url)
     assert made.exit_code == 0, made.output
     result = forecast_and_score(store, horizons_model, "ingest skipped", keep_days=365)
     assert "recalibrated the 1/7-day intervals" in result.calibration
@@ -165,7 +166,7 @@ def test_the_forecast_command_later_gives_each_date_what_daily_gave_that_day(sto
     # A month later: every horizon's outcomes of DAY and after are stored, and must not change DAY's intervals.
     add_dates(store, history, tmp_path, shifted(DAY, 1), shifted(DAY, 40))
     out = tmp_path / "again.csv"
-    again = forecast("--date", DAY, "--no-log", "--out", str(out))
+    again = forecast("--date", DAY, "--no-log", "--out", str(out), "--database-url", store_url)
     assert again.exit_code == 0, again.output
     frame = pd.read_csv(out).set_index("coin_id")
     for horizon in (1, 7, 30):
