@@ -1,5 +1,6 @@
-"""The day's work in one command: ingest today's snapshot, score the forecasts it settles, forecast every coin of
-it (logged, source daily), and prune the prediction log to its retention. Run it once a day from cron or a timer
+"""The day's work in one command: ingest today's snapshot, score the forecasts it settles, recalibrate the intervals
+on the outcomes known today, forecast every coin of it at every horizon (logged, source daily), and prune the
+prediction log to its retention. Run it once a day from cron or a timer
 (the command: liquidity/commands/daily.py).
 """
 
@@ -20,15 +21,21 @@ class DailyResult:
     ingested: str  # one line about the snapshot
     scored: int  # logged forecasts given their outcome
     date: str  # the snapshot forecast
-    forecast: int  # forecasts logged (0 when this date and model were forecast already)
+    forecast: int  # coins forecast and logged (0 when this date and model were forecast already)
     pruned: int
     keep_days: int
+    calibration: str = ""  # what the recalibration did, one line per kind (Calibration.summary)
+    horizons: tuple = (1,)  # the horizons each coin was forecast at
 
     def summary(self):
-        forecast = (f"forecast {self.forecast:,} coin(s) of {self.date}, logged" if self.forecast else
+        days = "/".join(map(str, self.horizons))
+        forecast = (f"forecast {self.forecast:,} coin(s) of {self.date}, logged, each {days} day(s) ahead"
+                    if self.forecast else
                     f"the forecasts of {self.date} by this model were logged already; not repeated")
-        return "\n".join([self.ingested, f"scored {self.scored:,} logged forecast(s) against what happened",
-                          forecast, f"pruned {self.pruned:,} log row(s) older than {self.keep_days} day(s)"])
+        lines = [self.ingested, f"scored {self.scored:,} logged forecast(s) against what happened"]
+        if self.calibration:
+            lines.append(self.calibration)
+        return "\n".join([*lines, forecast, f"pruned {self.pruned:,} log row(s) older than {self.keep_days} day(s)"])
 
 
 def already_forecast(store, date, model_version):
@@ -50,12 +57,15 @@ def scored_count(store):
 
 
 def forecast_and_score(store, model, ingested, keep_days, scored_before=None, now=None):
-    """Run every step after the ingest on store: score outcomes, forecast and log the latest snapshot, prune.
+    """Run every step after the ingest on store: score outcomes, recalibrate the intervals on the outcomes known on
+    the latest snapshot's date, forecast and log that snapshot at every horizon with them, store the calibration,
+    prune.
 
     scored_before, the scored count before the ingest, lets the summary count what the ingest itself scored.
     """
-    from liquidity.forecasting import ForecastError, forecast_market
-    from liquidity.store.predictions import forecast_rows, log_forecasts, prune, score_outcomes
+    from liquidity.forecasting import ForecastError, calibration_as_of, forecast_market, horizon_log_rows, same_tables
+    from liquidity.store.calibrations import latest_calibration, save_calibration
+    from liquidity.store.predictions import log_forecasts, prune, score_outcomes
 
     scored = score_outcomes(store)
     if scored_before is not None:
@@ -63,14 +73,22 @@ def forecast_and_score(store, model, ingested, keep_days, scored_before=None, no
     date = store.latest_date()
     if date is None:
         raise ForecastError("the market store is empty: import snapshots first (python -m liquidity import DATASET)")
-    logged = 0
+    # Outcomes up to today only (calibration_as_of reads none after date), so the forecast command run later over
+    # this date draws the same intervals.
+    calibration = calibration_as_of(store, model, date)
+    coins = 0
     if not already_forecast(store, date, model.version):
-        forecasts = forecast_market(store, model, date)
-        rows = forecast_rows(forecasts, inputs=store.snapshot(date))
-        logged = log_forecasts(store, rows, source=DAILY_SOURCE, model_version=model.version, now=now)
+        forecasts = forecast_market(store, model, date, calibration=calibration.tables)
+        rows = horizon_log_rows(model, forecasts, inputs=store.snapshot(date))
+        log_forecasts(store, rows, source=DAILY_SOURCE, model_version=model.version, now=now)
+        coins = len(forecasts)
+    stored = latest_calibration(store, model.version, on_or_before=date)
+    # A re-run the same day stores nothing new: a new calibration row would rebuild the app's state for nothing.
+    if stored is None or stored["calibrated_on"] != date or not same_tables(stored["tables"], calibration.tables):
+        save_calibration(store, date, model.version, calibration.tables)
     pruned = prune(store, keep_days, now=now)
-    return DailyResult(ingested=ingested, scored=scored, date=date, forecast=logged, pruned=pruned,
-                       keep_days=keep_days)
+    return DailyResult(ingested=ingested, scored=scored, date=date, forecast=coins, pruned=pruned,
+                       keep_days=keep_days, calibration=calibration.summary(), horizons=model.horizons)
 
 
 def ingest_today(out, coins, client, snapshot_date, database):

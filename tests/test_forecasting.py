@@ -78,7 +78,11 @@ def test_the_command_writes_one_row_per_coin_per_date(snapshots_store, trained_d
     assert result.exit_code == 0, result.output
     with open(out, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == list(FORECAST_COLUMNS)
+    # today's columns first, then the model's one horizon (the fixture model forecasts 1 day ahead)
+    assert list(rows[0]) == [*FORECAST_COLUMNS, "target_date_1d", "forecast_score_1d", "low80_1d", "high80_1d",
+                             "low90_1d", "high90_1d"]
+    assert all(row["band_low"] == row["low80_1d"] and row["forecast_score"] == row["forecast_score_1d"]
+               for row in rows)
     assert len(rows) == snapshots_store.count()  # every stored coin on every stored date of the range
     assert sorted({row["date"] for row in rows}) == DATES
     assert {row["level"] for row in rows} <= {"High", "Low"}
