@@ -294,10 +294,25 @@ def test_a_store_file_replaced_by_garbage_after_start_up_is_a_503(make_app, trai
     assert_store_routes_are_503(client, str(path))
 
 
-def test_the_app_migrates_the_store_once_at_start_up(make_app, trained_dir, report_dir, market_store_in_tmp):
-    make_app(trained_dir, report_dir)
-    with MarketStore(market_store_in_tmp, migrate=False) as opened:
-        assert opened.latest_date() is None  # the tables exist: create_app migrated the new file
+def test_the_app_migrates_the_store_once_at_start_up_and_says_so(make_app, trained_dir, report_dir,
+                                                                  market_store_in_tmp):
+    import logging
+
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = logging.getLogger("liquidity.web")
+    logger.addHandler(handler)
+    try:
+        make_app(trained_dir, report_dir)
+        with MarketStore(market_store_in_tmp, migrate=False) as opened:
+            assert opened.latest_date() is None  # the tables exist: create_app migrated the new file
+        assert any("created the market store's schema at revision" in text for text in messages), messages
+        messages.clear()
+        make_app(trained_dir, report_dir)
+        assert not any("market store" in text for text in messages)  # at the newest revision: nothing to say
+    finally:
+        logger.removeHandler(handler)
 
 
 def test_a_command_does_not_migrate_at_app_start_but_serving_does():

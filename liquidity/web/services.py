@@ -93,10 +93,13 @@ def migrate_store(url):
     from liquidity.store import MarketStore, StoreError
 
     try:
-        MarketStore(url, migrate=True).close()
+        store = MarketStore(url, migrate=True)
     except StoreError as error:
         log.error("market store not migrated at start-up: %s", error)
         return False
+    store.close()
+    if store.migration is not None and store.migration.changed:
+        log.info("%s at start-up", store.migration.describe())
     return True
 
 
