@@ -136,6 +136,7 @@ def test_logs_hold_requests_and_predictions_but_never_secrets(make_app, trained_
     monkeypatch.setenv("COINGECKO_API_KEY", "cg-secret-key-9f8e7d")
     monkeypatch.setenv("SECRET_KEY", "flask-secret-key-0123456789abcdef")
     app = make_app(trained_dir, report_dir)
+    started = len(log_lines)  # the start-up's own lines (the store's schema created) come before any request
     client = app.test_client()
     token = client.csrf_token()
     client.post("/predict", data={**BITCOIN_FORM, "csrf_token": token}, follow_redirects=True)
@@ -144,7 +145,7 @@ def test_logs_hold_requests_and_predictions_but_never_secrets(make_app, trained_
     client.post("/predict", data={**BITCOIN_FORM, "csrf_token": "forged-token"})
     client.get("/live/fill?coin=")
     session_cookie = client.get_cookie("session").value
-    entries = [json.loads(line) for line in log_lines]
+    entries = [json.loads(line) for line in log_lines[started:]]
     requests = [e for e in entries if e.get("event") == "request"]
     assert len(requests) == len(entries)  # one line per request; a prediction rides on its request's line
     predictions = [e["prediction"] for e in requests if "prediction" in e]
