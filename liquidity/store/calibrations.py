@@ -43,14 +43,3 @@ def latest_calibration(store, model_version, on_or_before=None):
     if row is None:
         return None
     return {"id": int(row[0]), "calibrated_on": str(row[1])[:10], "tables": json.loads(row[2])}
-
-
-def newest_calibration_id(store):
-    """Return the id of the newest stored calibration, or None: it changes whenever `daily` recalibrates."""
-    from liquidity.store.predictions import _error
-
-    try:
-        with store.engine.connect() as connection:
-            return connection.execute(sa.select(sa.func.max(calibrations.c.id))).scalar_one()
-    except sa.exc.DBAPIError as error:
-        raise _error(store, "read", error) from None

@@ -354,12 +354,3 @@ def scored_forecasts(store, model_version=None, horizons=None, known_by=None, si
     frame = _read(store, statement.order_by(p.c.snapshot_date, p.c.horizon))
     frame["horizon"] = frame["horizon"].astype(int)
     return frame
-
-
-def newest_log_id(store):
-    """Return the id of the newest logged forecast, or None for an empty log: it changes whenever a row is logged."""
-    try:
-        with store.engine.connect() as connection:
-            return connection.execute(sa.select(sa.func.max(prediction_log.c.id))).scalar_one()
-    except sa.exc.DBAPIError as error:
-        raise _error(store, "read", error) from None

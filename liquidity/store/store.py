@@ -21,6 +21,8 @@ from liquidity.store.schema import (
     INPUT_FRAME_COLUMNS,
     SCORE_OUTCOMES,
     SCORE_UPDATE,
+    calibrations,
+    prediction_log,
     snapshots,
 )
 
@@ -367,11 +369,19 @@ class MarketStore:
         Rows are only ever added (and every date a write touches is re-ranked), so the newest id changes with any
         write, a late coin on an old date included.
         """
-        # Two scalar subqueries, not two aggregates in one: SQLite answers a lone MAX from an index, but scans the
+        latest, newest, _, _ = self.version_marks()
+        return latest, newest
+
+    def version_marks(self):
+        """Return (latest date, newest snapshot id, newest log id, newest calibration id), None where empty: what
+        changes whenever anything the web serves from lands, read in one statement."""
+        # Scalar subqueries, not aggregates in one SELECT: SQLite answers a lone MAX from an index, but scans the
         # table for MAX(date), MAX(id) together.
-        latest, newest = self._all(sa.select(sa.select(sa.func.max(snapshots.c.date)).scalar_subquery(),
-                                             sa.select(sa.func.max(snapshots.c.id)).scalar_subquery()))[0]
-        return (None, None) if latest is None else (str(latest), int(newest))
+        latest, newest, log_id, calibration_id = self._all(sa.select(
+            *(sa.select(sa.func.max(column)).scalar_subquery()
+              for column in (snapshots.c.date, snapshots.c.id, prediction_log.c.id, calibrations.c.id))))[0]
+        return (None if latest is None else str(latest), None if newest is None else int(newest),
+                None if log_id is None else int(log_id), None if calibration_id is None else int(calibration_id))
 
     def snapshot(self, date):
         """Return every coin's row on date, by coin_id."""

@@ -83,12 +83,8 @@ class StoreVersion:
 
 
 def read_version(store):
-    """Return the StoreVersion of store now: four index lookups."""
-    from liquidity.store.calibrations import newest_calibration_id
-    from liquidity.store.predictions import newest_log_id
-
-    latest, newest_row = store.latest_signature()
-    return StoreVersion(latest, newest_row, newest_log_id(store), newest_calibration_id(store))
+    """Return the StoreVersion of store now: four index lookups in one statement."""
+    return StoreVersion(*store.version_marks())
 
 
 @dataclass(frozen=True)
