@@ -78,6 +78,14 @@ def wait_for(driver, by, value):
     return WebDriverWait(driver, 15).until(expected_conditions.presence_of_element_located((by, value)))
 
 
+def wait_until(driver, read):
+    """Return read(driver) once it is truthy, reading again when the page is replaced under it."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException,)).until(read)
+
+
 def fill(driver, values):
     from selenium.webdriver.common.by import By
 
@@ -194,8 +202,10 @@ def test_the_market_searches_sorts_and_leads_to_a_coin_page_on_a_phone(coins_ser
         search = browser.find_element(By.ID, "coin-search")
         search.send_keys("eth")
         browser.find_element(By.CSS_SELECTOR, "form.search button[type=submit]").click()
-        wait_for(browser, By.ID, "listing-count")
-        names = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#coins-table tbody td:first-child a")]
+        # The unfiltered page has a count too: wait for the filtered page's, then read its rows.
+        wait_until(browser, lambda d: "matching" in d.find_element(By.ID, "listing-count").text)
+        names = wait_until(browser, lambda d: [
+            a.text for a in d.find_elements(By.CSS_SELECTOR, "#coins-table tbody td:first-child a")])
         assert sorted(names) == ["Ethereum", "Tether"]
 
         browser.get(coins_server + "/coins")
