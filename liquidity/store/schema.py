@@ -152,3 +152,42 @@ WHERE realized_score IS NULL AND coin_id IS NOT NULL AND snapshot_date IS NOT NU
        OR (horizon > 1 AND target_date <= (SELECT MAX(d.date) FROM snapshots d)))
 """)
 
+
+# Alert rules a risk desk keeps: a watchlist (NULL: every coin), one horizon, one condition and its number, and where
+# to POST each alert (NULL: shown on /alerts only). liquidity/alerts.py says what the conditions mean.
+alert_rules = sa.Table(
+    "alert_rules",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("coins", sa.Text(), nullable=True),  # a JSON list of coin ids
+    sa.Column("horizon", sa.Integer(), nullable=False),
+    sa.Column("condition", sa.Text(), nullable=False),
+    sa.Column("value", sa.Double(), nullable=True),
+    sa.Column("webhook_url", sa.Text(), nullable=True),
+)
+
+# Every alert raised, once per rule, coin, snapshot date and horizon (so a re-run of `daily` raises nothing twice),
+# with what was forecast and how its delivery went. A deleted rule's alerts stay, with its name.
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("rule_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+              sa.ForeignKey("alert_rules.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("rule_name", sa.Text(), nullable=False),
+    sa.Column("coin_id", sa.Text(), nullable=False),
+    sa.Column("snapshot_date", sa.Date(), nullable=False),
+    sa.Column("horizon", sa.Integer(), nullable=False),
+    sa.Column("raised_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("message", sa.Text(), nullable=False),
+    sa.Column("payload", sa.Text(), nullable=False),  # the JSON a webhook receives
+    # shown (no webhook), pending, sending, delivered or failed
+    sa.Column("status", sa.Text(), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("rule_id", "coin_id", "snapshot_date", "horizon", name="uq_alerts_rule_coin_date_horizon"),
+    sa.Index("ix_alerts_raised_at", "raised_at"),
+)
