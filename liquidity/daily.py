@@ -26,6 +26,7 @@ class DailyResult:
     keep_days: int
     calibration: str = ""  # what the recalibration did, one line per kind (Calibration.summary)
     horizons: tuple = (1,)  # the horizons each coin was forecast at
+    alerts: object = None  # what the alert rules raised and delivered (liquidity.alerts.AlertRun)
 
     def summary(self):
         days = "/".join(map(str, self.horizons))
@@ -35,7 +36,10 @@ class DailyResult:
         lines = [self.ingested, f"scored {self.scored:,} logged forecast(s) against what happened"]
         if self.calibration:
             lines.append(self.calibration)
-        return "\n".join([*lines, forecast, f"pruned {self.pruned:,} log row(s) older than {self.keep_days} day(s)"])
+        lines.append(forecast)
+        if self.alerts is not None:
+            lines.append(self.alerts.summary())
+        return "\n".join([*lines, f"pruned {self.pruned:,} log row(s) older than {self.keep_days} day(s)"])
 
 
 def already_forecast(store, date, model_version):
@@ -56,12 +60,13 @@ def scored_count(store):
     return counts(store)[1]
 
 
-def forecast_and_score(store, model, ingested, keep_days, scored_before=None, now=None):
+def forecast_and_score(store, model, ingested, keep_days, scored_before=None, now=None, webhooks=None):
     """Run every step after the ingest on store: score outcomes, recalibrate the intervals on the outcomes known on
     the latest snapshot's date, forecast and log that snapshot at every horizon with them, store the calibration,
-    prune.
+    raise and deliver the alerts of the rules, prune.
 
     scored_before, the scored count before the ingest, lets the summary count what the ingest itself scored.
+    webhooks: keyword arguments of liquidity.alerts.raise_and_deliver (timeout, retries, backoff, sleep).
     """
     from liquidity.forecasting import ForecastError, calibration_as_of, forecast_market, horizon_log_rows, same_tables
     from liquidity.store.calibrations import latest_calibration, save_calibration
@@ -86,9 +91,23 @@ def forecast_and_score(store, model, ingested, keep_days, scored_before=None, no
     # A re-run the same day stores nothing new: a new calibration row would rebuild the app's state for nothing.
     if stored is None or stored["calibrated_on"] != date or not same_tables(stored["tables"], calibration.tables):
         save_calibration(store, date, model.version, calibration.tables)
+    alerts = evaluate_alerts(store, model, date, webhooks or {})
     pruned = prune(store, keep_days, now=now)
     return DailyResult(ingested=ingested, scored=scored, date=date, forecast=coins, pruned=pruned,
-                       keep_days=keep_days, calibration=calibration.summary(), horizons=model.horizons)
+                       keep_days=keep_days, calibration=calibration.summary(), horizons=model.horizons,
+                       alerts=alerts)
+
+
+def evaluate_alerts(store, model, date, webhooks):
+    """Raise and deliver the alerts of date (liquidity.alerts.raise_and_deliver); a store failure is reported in the
+    result, not raised: the forecasts are logged already, and the alerts of date are raised on the next run."""
+    from liquidity.alerts import AlertRun, raise_and_deliver
+    from liquidity.store import StoreError
+
+    try:
+        return raise_and_deliver(store, model.version, model.threshold, date, **webhooks)
+    except StoreError as error:
+        return AlertRun(error=str(error))
 
 
 def ingest_today(out, coins, client, snapshot_date, database):

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import click
 
+from liquidity.alerts import WEBHOOK_RETRIES, WEBHOOK_TIMEOUT_S
 from liquidity.commands.options import database_url_option, open_store_for_writing, snapshot_date_option, store_url
 from liquidity.ingest import DEFAULT_COINS, DEFAULT_OUT
 
@@ -18,9 +19,14 @@ from liquidity.ingest import DEFAULT_COINS, DEFAULT_OUT
 @click.option("--skip-ingest", is_flag=True, help="Do not fetch: forecast the latest snapshot already stored.")
 @click.option("--keep-days", type=click.IntRange(min=1), default=None,
               help="Days the prediction log keeps a row  [default: LIQUIDITY_LOG_KEEP_DAYS, else 365]")
+@click.option("--webhook-timeout", type=click.FloatRange(min=0.1, max=60), default=WEBHOOK_TIMEOUT_S,
+              show_default=True, help="Seconds an alert's webhook has to answer each attempt.")
+@click.option("--webhook-retries", type=click.IntRange(min=0, max=10), default=WEBHOOK_RETRIES, show_default=True,
+              help="Attempts after the first when a webhook fails (waiting 1, 2, 4 ... s between them).")
 @database_url_option("to run on, migrated to the newest schema")
-def daily_command(coins, out, base_url, snapshot_date, skip_ingest, keep_days, url):
-    """Ingest today's snapshot, score the forecasts it settles, forecast and log every coin, prune the log."""
+def daily_command(coins, out, base_url, snapshot_date, skip_ingest, keep_days, webhook_timeout, webhook_retries, url):
+    """Ingest today's snapshot, score the forecasts it settles, forecast and log every coin, raise and deliver the
+    alerts of the rules set on /alerts, prune the log."""
     from liquidity.artifacts import ArtifactError
     from liquidity.coingecko import CoinGeckoClient, CoinGeckoError
     from liquidity.daily import forecast_and_score, ingest_today, scored_count
@@ -43,7 +49,8 @@ def daily_command(coins, out, base_url, snapshot_date, skip_ingest, keep_days, u
                 coingecko = coingecko_settings()
                 with CoinGeckoClient(base_url or coingecko.base_url, coingecko.api_key, coingecko.plan) as client:
                     ingested = ingest_today(out, coins, client, snapshot_date, database)
-            result = forecast_and_score(store, model, ingested, keep_days, scored_before=before)
+            result = forecast_and_score(store, model, ingested, keep_days, scored_before=before,
+                                        webhooks={"timeout": webhook_timeout, "retries": webhook_retries})
     except (ArtifactError, CoinGeckoError, ForecastError, IngestError, SettingError, StoreError, OSError,
             ValueError) as error:
         raise click.ClickException(str(error)) from None
