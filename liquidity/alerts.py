@@ -131,10 +131,11 @@ def _coins(errors, data, known_coins):
             errors.append((f"coins[{index}]", "is not a coin id"))
         else:
             coins.setdefault(coin.strip(), index)
-    if known_coins is not None:
+    if known_coins is not None and coins:
+        held = known_coins(tuple(coins))
         errors.extend((f"coins[{index}]", f"{coin!r} is not a coin in the market store (use the id in the coin "
                                           "page's address, /coins/ID)")
-                      for coin, index in coins.items() if coin not in known_coins)
+                      for coin, index in coins.items() if coin not in held)
     return tuple(coins)
 
 
@@ -184,7 +185,8 @@ def check_rule(data, known_coins=None):
     """Return (Rule, []) from the mapping data (the API's JSON object or the form's fields), or (None, errors): each
     error a (field, reason).
 
-    known_coins: the coin ids the store holds; a watchlist naming another is refused. None skips that check.
+    known_coins: a function given the watchlist's ids that returns those the store holds; a watchlist naming another
+    is refused. None skips that check.
     """
     errors = [(name, "is not a field of an alert rule") for name in data if name not in RULE_FIELDS]
     name = _text(errors, data, "name", MAX_NAME, required=True)

@@ -15,6 +15,9 @@ from liquidity.store.schema import alert_rules, alerts, prediction_log, snapshot
 DAILY_SOURCE = "daily"
 WEBHOOK_STATUSES = ("pending", "failed")  # what a run still has to deliver
 RECENT_ALERTS = 100
+# A failed delivery is tried again by the daily runs of the snapshots up to this many days after its own: later, the
+# alert is stale, and a receiver that is down for good must not slow every run.
+RETRY_DAYS = 3
 
 
 def _error(store, action, error):
@@ -146,11 +149,14 @@ def record_alerts(store, raised, now=None):
 
 
 def undelivered(store, date):
-    """Return (alert id, webhook URL, payload) of every alert of date still to be sent (pending, or failed before) to
-    its rule's webhook."""
+    """Return (alert id, webhook URL, payload) of every alert still to be sent (pending, or failed before) to its
+    rule's webhook, of date or of the RETRY_DAYS days before it."""
+    from datetime import timedelta
+
+    day = Date.fromisoformat(str(date)[:10])
     statement = (sa.select(alerts.c.id, alert_rules.c.webhook_url, alerts.c.payload)
                  .select_from(alerts.join(alert_rules, alert_rules.c.id == alerts.c.rule_id))
-                 .where(alerts.c.snapshot_date == Date.fromisoformat(str(date)[:10]),
+                 .where(alerts.c.snapshot_date.between(day - timedelta(days=RETRY_DAYS), day),
                         alerts.c.status.in_(WEBHOOK_STATUSES), alert_rules.c.webhook_url.is_not(None))
                  .order_by(alerts.c.id))
     return [(int(row.id), row.webhook_url, {"alert_id": int(row.id), **json.loads(row.payload)})

@@ -64,10 +64,10 @@ def serving():
 
 def register_blueprints(app):
     """Register one blueprint per feature, with CSRF on every form and none on the JSON API."""
-    from liquidity.web import api, batch, coins, docs, health, home, live, model, monitor, report
+    from liquidity.web import alerts, api, batch, coins, docs, health, home, live, model, monitor, report
 
     csrf.init_app(app)
-    for module in (home, model, batch, api, docs, health, report, live, coins, monitor):
+    for module in (home, model, batch, api, docs, health, report, live, coins, monitor, alerts):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)
 

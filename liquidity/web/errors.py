@@ -23,6 +23,7 @@ SITE_PAGES = (
     ("home.index", "Forecast one coin from its 24h volume, market cap, 1h change and price"),
     ("coins.index", "Every stored coin with its score today and its forecast"),
     ("monitor.index", "How past forecasts turned out, against persistence"),
+    ("alerts.index", "Alert rules on coins about to dry up, and the alerts raised"),
     ("batch.upload", "Score a whole snapshot CSV and download the result"),
     ("model.card", "The model card: data, accuracy next to its baselines, features"),
     ("report.index", "The exploratory data report"),
@@ -35,6 +36,8 @@ API_ENDPOINTS = (
     ("GET", "/api/v1/coins/<coin_id>", "a coin's stored history (?days=)"),
     ("GET", "/api/v1/coins/<coin_id>/forecast", "a coin's forecast from its history"),
     ("GET", "/api/v1/monitor", "realized accuracy and input drift by week"),
+    ("GET", "/api/v1/alerts", "the alert rules and the alerts raised (POST adds a rule)"),
+    ("GET", "/api/v1/alerts/<id>", "one alert rule and its alerts (DELETE deletes it)"),
     ("GET", "/api/v1/openapi.json", "the OpenAPI document"),
     ("GET", "/healthz", "health check"),
 )

@@ -28,6 +28,8 @@ LIMITED_FORMS = {
     "batch.scored": ("POST",),
     "batch.download": ("GET",),
     "live.fill": ("GET",),
+    "alerts.create": ("POST",),
+    "alerts.delete": ("POST",),
 }
 
 

@@ -95,6 +95,78 @@ MONITOR = {"type": "object", "properties": {
     "log_writes_this_worker": {"type": "object", "description": "forecasts this worker logged, and failed to"}}}
 
 
+ALERT_RULE_INPUT = {"type": "object", "required": ["name", "horizon", "condition"], "additionalProperties": False,
+                    "properties": {
+    "name": {"type": "string", "maxLength": 100, "description": "how the rule's alerts are titled"},
+    "coins": {"type": ["array", "null"], "items": {"type": "string"}, "maxItems": 500,
+              "description": "the coin ids to watch (as in /api/v1/coins); null or absent: every coin"},
+    "horizon": {"type": "integer", "enum": [1, 7, 30], "description": "calendar days ahead of the forecast checked"},
+    "condition": {"type": "string", "enum": ["turns_low", "drop", "upper_below"],
+                  "description": "turns_low: High today, Low forecast; drop: the forecast score is more than value "
+                                 "below today's; upper_below: the 80 % interval's upper end is below value"},
+    "value": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 1,
+              "description": "X of drop (a score difference) or Y of upper_below (a score); null for turns_low"},
+    "webhook_url": {"type": ["string", "null"], "format": "uri", "maxLength": 2000,
+                    "description": "http:// or https:// URL that receives each alert as a JSON POST (a short timeout, "
+                                   "retries with back-off); absent: shown on /alerts only"}},
+    "example": {"name": "Our coins going dry", "coins": ["bitcoin", "tether"], "horizon": 7, "condition": "drop",
+                "value": 0.2, "webhook_url": "https://hooks.example.com/liquidity"}}
+ALERT_RULE = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "name": {"type": "string"}, "coins": {"type": ["array", "null"]},
+    "horizon": {"type": "integer"}, "condition": {"type": "string"}, "condition_meaning": {"type": "string"},
+    "value": {"type": ["number", "null"]},
+    "webhook": {"type": ["string", "null"], "description": "the webhook's scheme and host only (its path may be a "
+                                                          "secret)"},
+    "description": {"type": "string", "description": "what the rule watches, in words"},
+    "created_at": {"type": "string", "format": "date-time"}}}
+ALERT = {"type": "object", "description": "an alert raised by the daily run, once per rule, coin, snapshot and horizon",
+         "properties": {
+    "id": {"type": "integer"}, "rule_id": {"type": ["integer", "null"], "description": "null once the rule is deleted"},
+    "rule_name": {"type": "string"}, "coin_id": {"type": "string"},
+    "snapshot_date": {"type": "string", "format": "date"}, "horizon": {"type": "integer"},
+    "raised_at": {"type": "string", "format": "date-time"}, "message": {"type": "string"},
+    "status": {"type": "string", "enum": ["shown", "pending", "sending", "delivered", "failed"],
+               "description": "shown: the rule has no webhook; failed: see last_error"},
+    "attempts": {"type": "integer", "description": "webhook attempts so far"},
+    "last_error": {"type": ["string", "null"]}, "delivered_at": {"type": ["string", "null"], "format": "date-time"}}}
+
+
+def alert_paths(error_response):
+    """Return the OpenAPI paths of the alert rules."""
+    rule_id = {"name": "rule_id", "in": "path", "required": True, "schema": {"type": "integer"},
+               "description": "the rule's id"}
+    alerts = {"type": "array", "description": "the newest alerts (up to 100), newest first",
+              "items": {"$ref": "#/components/schemas/Alert"}}
+    rule = {"$ref": "#/components/schemas/AlertRule"}
+    unavailable = error_response("the market store cannot be read, or (for a change) does not accept writes")
+    return {
+        "/api/v1/alerts": {
+            "get": {"summary": "The alert rules, newest first, and the newest alerts raised with their delivery",
+                    "responses": {"200": {"description": "count, rules, alerts", "content": {"application/json": {
+                        "schema": {"type": "object", "properties": {
+                            "count": {"type": "integer"}, "rules": {"type": "array", "items": rule},
+                            "alerts": alerts}}}}},
+                        "503": unavailable}},
+            "post": {"summary": "Add an alert rule: the daily run checks it against each day's forecasts",
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": {"$ref": "#/components/schemas/AlertRuleInput"}}}},
+                     "responses": {"201": {"description": "the rule saved (Location: its URL)",
+                                           "content": {"application/json": {"schema": rule}}},
+                                   "400": error_response("a field is missing or invalid (named in errors[].path)"),
+                                   "415": error_response("Content-Type is not application/json"),
+                                   "503": unavailable}}},
+        "/api/v1/alerts/{rule_id}": {
+            "get": {"summary": "One alert rule and the newest alerts it raised", "parameters": [rule_id],
+                    "responses": {"200": {"description": "rule, alerts", "content": {"application/json": {
+                        "schema": {"type": "object", "properties": {"rule": rule, "alerts": alerts}}}}},
+                        "404": error_response("no rule with this id"), "503": unavailable}},
+            "delete": {"summary": "Delete an alert rule; the alerts it raised stay, under its name",
+                       "parameters": [rule_id],
+                       "responses": {"204": {"description": "deleted"},
+                                     "404": error_response("no rule with this id"), "503": unavailable}}},
+    }
+
+
 def _query(name, schema, description):
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
@@ -252,10 +324,12 @@ def openapi_document(max_items):
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Monitor"}}}},
                     "503": error_response("the model or the market store is not available"),
                 }}},
+            **alert_paths(error_response),
             "/healthz": {"get": {"summary": "Health check",
                                  "responses": {"200": {"description": "model loaded; its version"},
                                                "503": {"description": "model not loaded; the reason"}}}},
         },
         "components": {"schemas": {"Item": item, "Answer": answer, "Error": error, "Coin": COIN,
-                                   "HistoryRow": HISTORY_ROW, "CoinForecast": COIN_FORECAST, "Monitor": MONITOR}},
+                                   "HistoryRow": HISTORY_ROW, "CoinForecast": COIN_FORECAST, "Monitor": MONITOR,
+                                   "AlertRuleInput": ALERT_RULE_INPUT, "AlertRule": ALERT_RULE, "Alert": ALERT}},
     }
