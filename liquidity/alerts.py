@@ -109,16 +109,21 @@ def _text(errors, data, name, limit, required):
     return value
 
 
+def coin_list(text):
+    """Return the coin ids of the form's text box (separated by commas or new lines), None when it names none."""
+    ids = [part.strip() for part in re.split(r"[,\n]", text or "") if part.strip()]
+    return ids or None
+
+
 def _coins(errors, data, known_coins):
     raw = data.get("coins")
-    if raw is None or raw == "all" or raw == []:
+    if raw is None:
         return None
-    if isinstance(raw, str):  # the form's text box: ids separated by commas or new lines
-        raw = [part for part in re.split(r"[,\n]", raw) if part.strip()]
-        if not raw:
-            return None
     if not isinstance(raw, list):
         errors.append(("coins", "must be a list of coin ids, or null for every coin"))
+        return None
+    if not raw:
+        errors.append(("coins", "must hold at least one coin id, or be null for every coin"))
         return None
     if len(raw) > MAX_COINS:
         errors.append(("coins", f"must hold at most {MAX_COINS} coin ids, not {len(raw)}"))

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from liquidity.alerts import CONDITIONS, HORIZONS, RULE_FIELDS
+from liquidity.alerts import CONDITIONS, HORIZONS, RULE_FIELDS, coin_list
 from liquidity.web.alerts.store import alert_store, checked_rule, write
 
 bp = Blueprint("alerts", __name__)
@@ -52,7 +52,10 @@ def create():
     form = {name: request.form.get(name, "") for name in RULE_FIELDS}
     if form["condition"] not in CONDITIONS or form["condition"] == "turns_low":
         form["value"] = ""  # the number box belongs to the other conditions: a stale number is not an error
-    rule, errors = checked_rule({name: value for name, value in form.items() if value.strip()})
+    fields = {name: value for name, value in form.items() if value.strip()}
+    if "coins" in fields:
+        fields["coins"] = coin_list(fields["coins"])
+    rule, errors = checked_rule(fields)
     if errors:
         return render(form=form, errors=errors, status=400)
     saved = write(add_rule, rule)
