@@ -25,8 +25,10 @@ from liquidity.ingest import DEFAULT_COINS, DEFAULT_OUT
               help="Attempts after the first when a webhook fails (waiting 1, 2, 4 ... s between them).")
 @database_url_option("to run on, migrated to the newest schema")
 def daily_command(coins, out, base_url, snapshot_date, skip_ingest, keep_days, webhook_timeout, webhook_retries, url):
-    """Ingest today's snapshot, score the forecasts it settles, forecast and log every coin, raise and deliver the
-    alerts of the rules set on /alerts, prune the log."""
+    """Ingest today's snapshot, score the forecasts it settles, forecast and log every coin, prune the log.
+
+    After the forecasts, check the alert rules set on /alerts and deliver each new alert once (to the page, and to
+    the rule's webhook)."""
     from liquidity.artifacts import ArtifactError
     from liquidity.coingecko import CoinGeckoClient, CoinGeckoError
     from liquidity.daily import forecast_and_score, ingest_today, scored_count
