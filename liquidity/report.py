@@ -53,11 +53,12 @@ MODEL_LABELS = {"random_forest": "tuned random forest", "persistence": "persiste
 # footer with what it is (path, description).
 # tests/test_report.py checks them against the app's routes and liquidity.web.errors.SITE_PAGES.
 SITE_NAVIGATION = (("/", "Home"), ("/coins", "Coins"), ("/batch", "Batch"), ("/model", "Model"),
-                   ("/monitor", "Monitor"), ("/report/", "Report"), ("/docs/api", "API docs"))
+                   ("/monitor", "Monitor"), ("/alerts", "Alerts"), ("/report/", "Report"), ("/docs/api", "API docs"))
 SITE_LINKS = (
     ("/", "forecast one coin from its 24h volume, market cap, 1h change and price"),
     ("/coins", "every stored coin with its score today and its forecast"),
     ("/monitor", "how past forecasts turned out, against persistence"),
+    ("/alerts", "alert rules on coins about to dry up, and the alerts raised"),
     ("/batch", "score a whole snapshot CSV and download the result"),
     ("/model", "the model card: data, accuracy next to its baselines, features"),
     ("/report/", "this report"),

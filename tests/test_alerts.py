@@ -267,6 +267,11 @@ def test_a_rule_made_on_the_page_is_listed_and_deleted(history_store, client):
     assert kept.coins == ("bitcoin", "alpha-one") and kept.webhook_url == "https://hooks.example.com/T0/secret"
     deleted = client.post(f"/alerts/{kept.id}/delete", data={"csrf_token": token})
     assert deleted.status_code == 303 and rules(history_store) == []
+    assert "The rule was deleted" in client.get(deleted.headers["Location"]).get_data(as_text=True)
+    # The notice comes from the store, not from the address: a crafted link shows none.
+    for crafted in ("Free money", "²", str(kept.id), "9" * 30):
+        page = client.get("/alerts", query_string={"saved": crafted})
+        assert page.status_code == 200 and 'id="alerts-notice"' not in page.get_data(as_text=True)
     assert client.post(f"/alerts/{kept.id}/delete", data={"csrf_token": token}).status_code == 404
 
 

@@ -36,11 +36,16 @@ def render(form=None, errors=(), status=200, notice=None):
 @bp.get("/alerts")
 def index():
     """Show the alert rules, the form to add one, and the alerts raised, newest first, with their delivery."""
+    from liquidity.store.alerts import rule
+
+    # The notice names the rule from the store, never text from the address: a link cannot make the page say things.
     notice = None
-    if request.args.get("saved"):
-        notice = f"Rule \u201c{request.args['saved'][:100]}\u201d saved: the daily run checks it from now on."
+    saved = request.args.get("saved", "")
+    found = rule(alert_store(), int(saved)) if saved.isascii() and saved.isdigit() and len(saved) < 19 else None
+    if found is not None:
+        notice = f"Rule \u201c{found.name}\u201d saved: the daily run checks it from now on."
     elif request.args.get("deleted"):
-        notice = f"Rule \u201c{request.args['deleted'][:100]}\u201d deleted; the alerts it raised stay listed below."
+        notice = "The rule was deleted; the alerts it raised stay listed below."
     return render(notice=notice)
 
 
@@ -59,7 +64,7 @@ def create():
     if errors:
         return render(form=form, errors=errors, status=400)
     saved = write(add_rule, rule)
-    return redirect(url_for("alerts.index", saved=saved.name, _anchor=f"rule-{saved.id}"), code=303)
+    return redirect(url_for("alerts.index", saved=saved.id, _anchor=f"rule-{saved.id}"), code=303)
 
 
 @bp.post("/alerts/<int:rule_id>/delete")
@@ -70,4 +75,4 @@ def delete(rule_id):
     found = rule(alert_store(), rule_id)
     if found is None or not write(delete_rule, rule_id):
         abort(404, description=f"There is no alert rule {rule_id}: it may have been deleted already.")
-    return redirect(url_for("alerts.index", deleted=found.name), code=303)
+    return redirect(url_for("alerts.index", deleted=1), code=303)
