@@ -323,6 +323,8 @@ def test_the_api_adds_reads_and_deletes_a_rule(history_store, client):
     gone = client.get(made.headers["Location"])
     assert gone.status_code == 404 and "no alert rule" in gone.get_json()["message"]
     assert client.delete(made.headers["Location"]).status_code == 404
+    for huge in ("/api/v1/alerts/" + "9" * 30, "/api/v1/alerts/0"):  # no such row, and no driver overflow
+        assert client.get(huge).status_code == 404 and client.delete(huge).status_code == 404
 
 
 @pytest.mark.parametrize(("body", "path", "words"), [

@@ -20,6 +20,13 @@ RECENT_ALERTS = 100
 RETRY_DAYS = 3
 
 
+MAX_ID = 2 ** 63 - 1  # BIGINT's largest: a larger id in an address names no row (and overflows the drivers)
+
+
+def _stored_id(rule_id):
+    return 0 < rule_id <= MAX_ID
+
+
 def _error(store, action, error):
     return store.error(action, error, what="the alerts")
 
@@ -72,6 +79,8 @@ def rules(store):
 
 def rule(store, rule_id):
     """Return the Rule with rule_id, or None."""
+    if not _stored_id(rule_id):
+        return None
     statement = sa.select(alert_rules).where(alert_rules.c.id == rule_id)
     row = _run(store, "read", lambda c: c.execute(statement).first())
     return None if row is None else _rule(row)
@@ -79,6 +88,8 @@ def rule(store, rule_id):
 
 def delete_rule(store, rule_id):
     """Delete the rule rule_id (its alerts stay, under its name); return False when there was none."""
+    if not _stored_id(rule_id):
+        return False
     statement = alert_rules.delete().where(alert_rules.c.id == rule_id)
     return _run(store, "write to", lambda c: c.execute(statement).rowcount) > 0
 
