@@ -5,7 +5,7 @@ DATA ?= DATASET
 HISTORY_DATA ?= ../shared/data/coingecko-history
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run store test test-quick lint faults train train-shared check-model ingest report bench
+.PHONY: help setup run dashboard store test test-quick lint faults train train-shared check-model ingest report bench
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -18,15 +18,26 @@ $(VENV)/.runtime: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
-$(VENV)/.dev: requirements-dev.txt requirements.txt pyproject.toml | $(BIN)/python
+$(VENV)/.dashboard: requirements-dashboard.txt $(VENV)/.runtime
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dashboard.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt requirements-dashboard.txt requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
-	touch $@ $(VENV)/.runtime
+	touch $@ $(VENV)/.runtime $(VENV)/.dashboard
 
 setup: $(VENV)/.dev ## create .venv with everything the app, tests, report and notebooks need; run nothing
 
 run: $(VENV)/.runtime store ## start the app at http://127.0.0.1:5000 on its embedded defaults
 	$(BIN)/flask --app app run
+
+# The app runs in the background for as long as the dashboard does; when one already serves port 5000 (`make run`),
+# the second cannot bind and exits, and the dashboard reads the one running.
+dashboard: $(VENV)/.dashboard store ## start the app as `make run` does and the Streamlit dashboard on its API at http://127.0.0.1:8501
+	$(BIN)/flask --app app run & app=$$!; trap 'kill $$app 2>/dev/null' EXIT INT TERM; \
+	LIQUIDITY_API_URL=http://127.0.0.1:5000 $(BIN)/streamlit run dashboard/app.py --server.address 127.0.0.1 \
+	  --server.port 8501 --server.headless true --browser.gatherUsageStats false
 
 # A fresh clone has an empty store: fill it from DATASET/ (the committed demo slice) so every page has real data.
 store: $(VENV)/.runtime ## import DATA (default DATASET/) into the market store (DATABASE_URL) if it is empty
