@@ -41,16 +41,22 @@ def days_text(days):
     return "1 day" if days == 1 else f"{days} days"
 
 
+def field_key(path):
+    """Return the input's JSON key an error's path names ("$[0].mkt_cap" -> "mkt_cap"), else the path."""
+    path = str(path or "")
+    return path.rsplit(".", 1)[-1] if path.startswith("$") else path
+
+
 def show_problem(problem):
     """Show why a call failed, in the API's words."""
     if not isinstance(problem, ApiError):
         st.error(str(problem))
         return
     lines = [str(problem)]
-    for path, reason in problem.errors:
-        field = LABELS.get(str(path), path or "the request")
-        lines.append(f"- {field}: {reason}")
-    if any(path == "1h" for path, _ in problem.errors):
+    keys = [field_key(path) for path, _ in problem.errors]
+    for key, (path, reason) in zip(keys, problem.errors):
+        lines.append(f"- {LABELS.get(key, path or 'the request')}: {reason}")
+    if "1h" in keys:
         lines.append("(The API reads the hour's change as a fraction: this page sends 2.2 % as 0.022.)")
     st.error("\n".join(lines))
 
