@@ -37,7 +37,7 @@ run: $(VENV)/.runtime store ## start the app at http://127.0.0.1:5000 on its emb
 dashboard: $(VENV)/.dashboard store ## start the app as `make run` does and the Streamlit dashboard on its API at http://127.0.0.1:8501
 	$(BIN)/flask --app app run & app=$$!; trap 'kill $$app 2>/dev/null' EXIT INT TERM; \
 	LIQUIDITY_API_URL=http://127.0.0.1:5000 $(BIN)/streamlit run dashboard/app.py --server.address 127.0.0.1 \
-	  --server.port 8501 --server.headless true --browser.gatherUsageStats false
+	  --server.port 8501 --server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer
 
 # A fresh clone has an empty store: fill it from DATASET/ (the committed demo slice) so every page has real data.
 store: $(VENV)/.runtime ## import DATA (default DATASET/) into the market store (DATABASE_URL) if it is empty

@@ -40,15 +40,6 @@ def number(value):
     return float(value) if math.isfinite(value) else None
 
 
-def change_of(coin):
-    """Return a coin's forecast change (forecast minus today's score): the API's, else worked out from both."""
-    change = number(coin.get("change"))
-    if change is not None:
-        return change
-    forecast, score = number(coin.get("forecast_score")), number(coin.get("score"))
-    return None if forecast is None or score is None else forecast - score
-
-
 class LiquidityApi:
     """The JSON API at base_url."""
 
@@ -85,10 +76,12 @@ class LiquidityApi:
                                                  "check LIQUIDITY_API_URL.")
         return body
 
-    def movers(self, horizon, count):
-        """Return the /coins page of the count coins whose forecast falls most, horizon days ahead."""
-        return self._call("GET", "/coins", params={"sort": "change", "order": "asc", "horizon": horizon,
-                                                   "per_page": count})
+    def movers(self, horizon, count, cap="", crosses=""):
+        """Return the /coins page of the count coins whose forecast falls most, horizon days ahead; cap keeps one
+        market-cap band (large, mid, small, micro), crosses="down" the coins forecast to fall from High to Low."""
+        params = {"sort": "change", "order": "asc", "horizon": horizon, "per_page": count}
+        params.update({name: value for name, value in (("cap", cap), ("crosses", crosses)) if value})
+        return self._call("GET", "/coins", params=params)
 
     def largest_coins(self, count=MOST_COINS):
         """Return the /coins page of the count largest coins by market cap."""

@@ -6,11 +6,14 @@ import math
 import altair as alt
 import pandas as pd
 import streamlit as st
-from api_client import ApiError, ApiProblem, LiquidityApi, api_url, change_of, number
+from api_client import ApiError, ApiProblem, LiquidityApi, api_url, number
 
 TITLE = "Crypto liquidity dashboard"
 HORIZONS = (1, 7, 30)
 MOVER_COUNTS = (10, 25, 50, 100)
+# ?cap= of /api/v1/coins: the market-cap bands a risk desk names coins by
+CAP_BANDS = {"": "Any size", "large": "Large (over $10B)", "mid": "Mid ($1B to $10B)",
+             "small": "Small ($100M to $1B)", "micro": "Micro (under $100M)"}
 HISTORY_DAYS = 60
 VIEWS = ("Biggest movers", "One coin", "Forecast from four numbers")
 # The four inputs of /api/v1/predict: (JSON key, label, what to type, example, typed in percent)
@@ -67,15 +70,21 @@ def movers_view(api):
              "last. " + SCORE_MEANING)
     horizon = st.radio("Forecast for", HORIZONS, format_func=lambda days: f"{days_text(days)} ahead",
                        horizontal=True, key="movers_horizon")
-    count = st.selectbox("Coins shown", MOVER_COUNTS, index=1, key="movers_count")
+    count_column, cap_column = st.columns(2)
+    count = count_column.selectbox("Coins shown", MOVER_COUNTS, index=1, key="movers_count")
+    cap = cap_column.selectbox("Market cap", list(CAP_BANDS), format_func=CAP_BANDS.get, key="movers_cap")
+    falling = st.checkbox("Only coins forecast to fall from High to Low", key="movers_falling")
     try:
-        page = api.movers(horizon, count)
+        page = api.movers(horizon, count, cap=cap, crosses="down" if falling else "")
     except ApiProblem as problem:
         show_problem(problem)
         return
     coins = page.get("coins") or []
-    if not coins:
+    if not page.get("date"):
         st.info("The market store holds no snapshot yet: there is nothing to forecast.")
+        return
+    if not coins:
+        st.info(f"No coin of the snapshot of {page.get('date')} matches these choices.")
         return
     st.caption(f"From the market snapshot of {page.get('date')}; forecasts for {page.get('target_date')}. "
                f"{page.get('total')} coins in all. " + RANGE_MEANING)
@@ -83,17 +92,20 @@ def movers_view(api):
         "Coin": [coin.get("coin") for coin in coins],
         "Symbol": [coin.get("symbol") for coin in coins],
         "Score today": [number(coin.get("score")) for coin in coins],
+        "Level today": [coin.get("level_today") or "unknown" for coin in coins],
         "Forecast": [number(coin.get("forecast_score")) for coin in coins],
-        "Change": [change_of(coin) for coin in coins],
+        "Change": [number(coin.get("change")) for coin in coins],
         "80 % range": [range_text(coin.get("interval_80")) for coin in coins],
         "90 % range": [range_text(coin.get("interval_90")) for coin in coins],
         "Forecast level": [coin.get("level") or "unknown" for coin in coins],
+        "Market cap (USD)": [number(coin.get("mkt_cap_usd")) for coin in coins],
     })
     score_format = st.column_config.NumberColumn(format="%.3f")
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={"Score today": score_format, "Forecast": score_format,
                                 "Change": st.column_config.NumberColumn(format="%+.3f",
-                                                                        help="Forecast minus today's score")})
+                                                                        help="Forecast minus today's score"),
+                                "Market cap (USD)": st.column_config.NumberColumn(format="compact")})
 
 
 def coin_chart(history, forecast):
@@ -155,8 +167,11 @@ def coin_view(api):
         show_problem(problem)
         return
     score = number(forecast.get("score"))
+    threshold = number(forecast.get("threshold"))
+    level = "" if score is None or threshold is None else f" ({'High' if score >= threshold else 'Low'})"
     st.subheader(f"{forecast.get('coin')} ({forecast.get('symbol')})")
-    st.write(f"Liquidity score on {forecast.get('date')}: **{score_text(score)}**. " + SCORE_MEANING)
+    st.write(f"Liquidity score on {forecast.get('date')}: **{score_text(score)}**{level}; the threshold between Low "
+             f"and High is {score_text(threshold)}. " + SCORE_MEANING)
     outlooks = forecast.get("horizons") or []
     columns = st.columns(max(len(outlooks), 1))
     for column, outlook in zip(columns, outlooks):

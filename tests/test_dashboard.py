@@ -73,8 +73,7 @@ def test_the_movers_list_shows_every_coin_largest_forecast_drop_first(dashboard,
     at.run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value
-    page = requests.get(f"{api_url}/api/v1/coins", params={"horizon": 7, "per_page": 500}, timeout=30).json()
-    drops = sorted(page["coins"], key=lambda coin: coin["forecast_score"] - coin["score"])
+    drops = sorted(every_coin(api_url, 7)["coins"], key=lambda coin: coin["forecast_score"] - coin["score"])
     assert list(table["Coin"]) == [coin["coin"] for coin in drops]
     assert len(table) == COINS
     changes = (table["Forecast"] - table["Score today"]).tolist()
@@ -84,12 +83,43 @@ def test_the_movers_list_shows_every_coin_largest_forecast_drop_first(dashboard,
     assert f"From the market snapshot of {LATEST}; forecasts for 2024-07-25." in shown(at)
 
 
+def every_coin(api_url, horizon):
+    """Return the API's every coin, horizon days ahead, in no particular order."""
+    return requests.get(f"{api_url}/api/v1/coins", params={"horizon": horizon, "per_page": 500}, timeout=30).json()
+
+
+def test_the_movers_list_keeps_one_market_cap_band(dashboard, api_url):
+    at = dashboard.run()
+    at.selectbox(key="movers_cap").set_value("mid").run()
+    assert not at.exception and not at.error
+    mid = sorted((coin for coin in every_coin(api_url, 1)["coins"] if 1e9 <= coin["mkt_cap_usd"] < 10e9),
+                 key=lambda coin: coin["change"])
+    assert mid, "the fixture has no mid-size coin"
+    table = at.dataframe[0].value
+    assert list(table["Coin"]) == [coin["coin"] for coin in mid]
+    assert all(1e9 <= cap < 10e9 for cap in table["Market cap (USD)"])
+
+
+def test_the_movers_list_can_keep_only_coins_falling_from_high_to_low(dashboard, api_url):
+    at = dashboard.run()
+    at.checkbox(key="movers_falling").check().run()
+    assert not at.exception and not at.error
+    falling = [coin["coin"] for coin in sorted(every_coin(api_url, 1)["coins"], key=lambda coin: coin["change"])
+               if coin["level_today"] == "High" and coin["level"] == "Low"]
+    if falling:
+        assert list(at.dataframe[0].value["Coin"]) == falling
+    else:  # the fixture's coins keep their level a day ahead: the page says none matches
+        assert not at.dataframe
+        assert at.info[0].value == f"No coin of the snapshot of {LATEST} matches these choices."
+
+
 def test_a_coin_shows_its_three_horizons_with_both_ranges(dashboard):
     at = dashboard.run()
     at.sidebar.radio(key="view").set_value("One coin").run()
     at.text_input(key="coin_typed").set_value("coin-3").run()
     assert not at.exception and not at.error
     assert at.subheader[0].value == "Coin 3 (C3)"
+    assert "the threshold between Low and High is" in shown(at)
     assert [metric.label for metric in at.metric] == ["1 day ahead (2024-07-19)", "7 days ahead (2024-07-25)",
                                                       "30 days ahead (2024-08-17)"]
     assert all(0 <= float(metric.value) <= 1 for metric in at.metric)
@@ -153,7 +183,8 @@ def streamlit_server(api_url, tmp_path):
     log = (tmp_path / "streamlit.log").open("w")
     server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
                                "--server.address", "127.0.0.1", "--server.port", str(port),
-                               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+                               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+                               "--client.toolbarMode", "viewer"],
                               env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
