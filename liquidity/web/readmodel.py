@@ -378,7 +378,8 @@ class MarketState:
     def _horizon_table(self, horizon):
         def compute():
             table = self._table()
-            return horizon_view(table, horizon) if len(table) else table.assign(change=[], target_date=[])
+            return horizon_view(table, horizon) if len(table) else table.assign(
+                **{name: [] for name in (*HORIZON_FIELDS, "change", "target_date")})
 
         return self.market.memo.get(("horizon table", horizon), compute)
 
