@@ -490,8 +490,11 @@ def _warm_listings(state):
 
 def horizon_view(table, horizon):
     """Return the market table with horizon's forecast as forecast_score, level, band_low/band_high (its 80 %
-    interval), low80 .. high90 and target_date."""
-    view = table.assign(**{name: table[f"{name}_{horizon}d"] for name in (*HORIZON_FIELDS, "change")})
+    interval), low80 .. high90, change and target_date, without the other horizons' columns."""
+    # Only the columns a listing shows: a page's rows are read column by column (itertuples), ~40 columns were
+    # most of the movers page's time.
+    kept = [name for name in (*MARKET_COLUMNS, "level_today") if name in table]
+    view = table[kept].assign(**{name: table[f"{name}_{horizon}d"] for name in (*HORIZON_FIELDS, "change")})
     view["band_low"], view["band_high"] = view["low80"], view["high80"]
     view["target_date"] = (Date.fromisoformat(table["date"].iloc[0]) + timedelta(days=horizon)).isoformat()
     return view
