@@ -480,12 +480,14 @@ class MarketState:
 
 
 def _warm_listings(state):
-    """Compute the market listing's first page at every horizon before the state serves: /coins and /api/v1/coins
-    open there, and sorting 10,000 coins on the first request after a new snapshot took ~100 ms."""
+    """Compute the market listing's first page at every horizon, and the movers view's (the largest forecast drops),
+    before the state serves: /coins and /api/v1/coins open there, and sorting 10,000 coins on the first request
+    after a new snapshot took ~100 ms."""
     from liquidity.web.market import Listing
 
     for horizon in state.model.horizons:
         state.market_page(Listing(horizon=horizon))
+        state.market_page(Listing(sort="change", order="asc", horizon=horizon))
 
 
 def horizon_view(table, horizon):
