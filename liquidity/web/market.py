@@ -51,7 +51,13 @@ class Listing:
         values = {"q": self.q, "sort": self.sort, "order": self.order, "page": self.page, "per_page": self.per_page,
                   "horizon": self.horizon, "level": self.level, "crosses": self.crosses, "cap": self.cap, **changes}
         defaults = Listing()
+        # Which order is the default depends on the sort (parse_listing's rule): an order equal to it goes unsaid.
+        defaults.order = "asc" if values["sort"] in ASCENDING_SORTS else "desc"
         return {name: value for name, value in values.items() if value != getattr(defaults, name)}
+
+    def filter_args(self):
+        """Return the query string of every row the listing selects (no page): what the download and the API take."""
+        return self.args(page=1, per_page=PER_PAGE)
 
     def filters(self):
         """Return the listing without its page: what selects and orders the rows."""

@@ -378,7 +378,8 @@ class MarketState:
     def _horizon_table(self, horizon):
         def compute():
             table = self._table()
-            return horizon_view(table, horizon) if len(table) else table.assign(change=[], target_date=[])
+            return horizon_view(table, horizon) if len(table) else table.assign(
+                **{name: [] for name in (*HORIZON_FIELDS, "change", "target_date")})
 
         return self.market.memo.get(("horizon table", horizon), compute)
 
@@ -479,18 +480,23 @@ class MarketState:
 
 
 def _warm_listings(state):
-    """Compute the market listing's first page at every horizon before the state serves: /coins and /api/v1/coins
-    open there, and sorting 10,000 coins on the first request after a new snapshot took ~100 ms."""
+    """Compute the market listing's first page at every horizon, and the movers view's (the largest forecast drops),
+    before the state serves: /coins and /api/v1/coins open there, and sorting 10,000 coins on the first request
+    after a new snapshot took ~100 ms."""
     from liquidity.web.market import Listing
 
     for horizon in state.model.horizons:
         state.market_page(Listing(horizon=horizon))
+        state.market_page(Listing(sort="change", order="asc", horizon=horizon))
 
 
 def horizon_view(table, horizon):
     """Return the market table with horizon's forecast as forecast_score, level, band_low/band_high (its 80 %
-    interval), low80 .. high90 and target_date."""
-    view = table.assign(**{name: table[f"{name}_{horizon}d"] for name in (*HORIZON_FIELDS, "change")})
+    interval), low80 .. high90, change and target_date, without the other horizons' columns."""
+    # Only the columns a listing shows: a page's rows are read column by column (itertuples), ~40 columns were
+    # most of the movers page's time.
+    kept = [name for name in (*MARKET_COLUMNS, "level_today") if name in table]
+    view = table[kept].assign(**{name: table[f"{name}_{horizon}d"] for name in (*HORIZON_FIELDS, "change")})
     view["band_low"], view["band_high"] = view["low80"], view["high80"]
     view["target_date"] = (Date.fromisoformat(table["date"].iloc[0]) + timedelta(days=horizon)).isoformat()
     return view
