@@ -7,7 +7,8 @@ slice, every forecast logged. Each route is loaded by --clients separate process
 http.client keep-alive connection (it reconnects when gunicorn's sync worker closes it) and sending requests back
 to back for --seconds. Every run measures /healthz and then each route on the same server, so each ratio compares
 figures taken seconds apart; each run's ratio, p50 and p99 are printed, then the median of the runs. The default
-routes are POST /api/v1/predict and the coin API (the list, the largest coin's history and its forecast). Loopback
+routes are POST /api/v1/predict, the coin API (the list, the movers list sorted by forecast change, the largest
+coin's history and its forecast) and the movers page (/coins?sort=change). Loopback
 only; bounded in time; gunicorn is stopped at the end. Rate limits are off (one address sends thousands).
 """
 
@@ -77,14 +78,15 @@ def load(port, route, clients, seconds):
 
 
 def default_routes(port):
-    """Return the predict API and the coin API on the largest coin of the store's latest snapshot."""
+    """Return the predict API, the movers list (API and page) and the coin API on the largest coin of the store's
+    latest snapshot."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.request("GET", "/api/v1/coins?per_page=1")
     coin_id = json.loads(connection.getresponse().read())["coins"][0]["coin_id"]
     connection.close()
     coin = quote(coin_id, safe="")
-    return ["POST /api/v1/predict", "GET /api/v1/coins", f"GET /api/v1/coins/{coin}",
-            f"GET /api/v1/coins/{coin}/forecast"]
+    return ["POST /api/v1/predict", "GET /api/v1/coins", "GET /api/v1/coins?sort=change", "GET /coins?sort=change",
+            f"GET /api/v1/coins/{coin}", f"GET /api/v1/coins/{coin}/forecast"]
 
 
 @contextlib.contextmanager

@@ -358,7 +358,9 @@ def start_gunicorn(port, url, workers, log):
                "LIQUIDITY_PREDICTION_LOG": "true", "LIQUIDITY_STORE_CHECK_SECONDS": "1",
                "WEB_CONCURRENCY": str(workers), "GUNICORN_BIND": f"{HOST}:{port}",
                # One client address sends thousands of requests: the rate limits would answer most of them with 429.
-               "LIQUIDITY_RATELIMIT_ENABLED": "false"}
+               "LIQUIDITY_RATELIMIT_ENABLED": "false",
+               # The generated days start in 2024: their age must not turn /healthz degraded (503).
+               "LIQUIDITY_DEGRADED_DAYS": "36500"}
     environ.pop("FLASK_DEBUG", None)
     # No recycling: a worker replaced mid-run would start cold and its memory would not be comparable.
     command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--max-requests", "0", "app:app"]

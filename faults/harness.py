@@ -169,7 +169,9 @@ class Server:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "LIQUIDITY_ENV": "production",
                "SECRET_KEY": secrets.token_hex(32), "DATABASE_URL": database_url, "WEB_CONCURRENCY": "2",
                "GUNICORN_BIND": f"{HOST}:{self.port}", "LIQUIDITY_STORE_CHECK_SECONDS": "0.5",
-               "LIQUIDITY_RATELIMIT_ENABLED": "false", **environ}
+               "LIQUIDITY_RATELIMIT_ENABLED": "false",
+               # The demo slice is years old: its age must not turn /healthz degraded under the faults studied.
+               "LIQUIDITY_DEGRADED_DAYS": "36500", **environ}
         env.pop("FLASK_DEBUG", None)
         command = [str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py", "app:app"]
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()

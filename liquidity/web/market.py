@@ -6,6 +6,8 @@ data).
 from dataclasses import dataclass
 from datetime import date as Date
 
+import numpy as np
+
 from liquidity.web.extensions import prediction_logs
 
 PER_PAGE = 50
@@ -14,15 +16,25 @@ HISTORY_DAYS = (30, 90, 365)
 MAX_DAYS = 3650
 # listing sort key -> column of the market table
 SORT_COLUMNS = {"coin": "coin", "symbol": "symbol", "score": "score", "forecast": "forecast_score",
-                "volume": "volume", "mkt_cap": "mkt_cap", "price": "price"}
+                "change": "change", "volume": "volume", "mkt_cap": "mkt_cap", "price": "price"}
 TEXT_SORTS = ("coin", "symbol")
+# The forecast change is read for drops first: ascending (the most negative change) unless asked otherwise.
+ASCENDING_SORTS = (*TEXT_SORTS, "change")
+LEVELS = ("High", "Low")
+# ?crosses= -> (today's level, the forecast's level): a coin forecast to cross the High/Low threshold.
+CROSSINGS = {"down": ("High", "Low"), "up": ("Low", "High")}
+# ?cap= -> (lowest, highest) market cap in USD, lowest included: the bands a risk desk names coins by.
+CAP_BANDS = {"large": (10e9, float("inf")), "mid": (1e9, 10e9), "small": (100e6, 1e9), "micro": (0.0, 100e6)}
+CAP_BAND_NAMES = {"large": "Large (over $10B)", "mid": "Mid ($1B to $10B)", "small": "Small ($100M to $1B)",
+                  "micro": "Micro (under $100M)"}
 MAX_QUERY = 100
 DEFAULT_HORIZON = 1  # the next day: what a forecast without ?horizon= has always been
 
 
 @dataclass
 class Listing:
-    """The listing's query: search text, sort key and direction, page and page size."""
+    """The listing's query: search text, filters (forecast level, threshold crossing, market-cap band), sort key and
+    direction, page and page size."""
 
     q: str = ""
     sort: str = "mkt_cap"
@@ -30,17 +42,30 @@ class Listing:
     page: int = 1
     per_page: int = PER_PAGE
     horizon: int = DEFAULT_HORIZON  # days ahead of the forecast shown and sorted by
+    level: str = ""  # "High" or "Low": the forecast's level; "" any
+    crosses: str = ""  # a key of CROSSINGS; "" any
+    cap: str = ""  # a key of CAP_BANDS; "" any
 
     def args(self, **changes):
         """Return the query string of this listing with changes, leaving defaults out."""
         values = {"q": self.q, "sort": self.sort, "order": self.order, "page": self.page, "per_page": self.per_page,
-                  "horizon": self.horizon, **changes}
+                  "horizon": self.horizon, "level": self.level, "crosses": self.crosses, "cap": self.cap, **changes}
         defaults = Listing()
+        # Which order is the default depends on the sort (parse_listing's rule): an order equal to it goes unsaid.
+        defaults.order = "asc" if values["sort"] in ASCENDING_SORTS else "desc"
         return {name: value for name, value in values.items() if value != getattr(defaults, name)}
+
+    def filter_args(self):
+        """Return the query string of every row the listing selects (no page): what the download and the API take."""
+        return self.args(page=1, per_page=PER_PAGE)
+
+    def filters(self):
+        """Return the listing without its page: what selects and orders the rows."""
+        return (self.q, self.sort, self.order, self.horizon, self.level, self.crosses, self.cap)
 
     def key(self):
         """Return the listing as a hashable cache key."""
-        return (self.q, self.sort, self.order, self.page, self.per_page, self.horizon)
+        return (*self.filters(), self.page, self.per_page)
 
 
 def _whole(raw, name, low, high, errors):
@@ -86,11 +111,22 @@ def parse_listing(args, horizons=(DEFAULT_HORIZON,)):
         errors.append(("sort", f"must be one of {', '.join(SORT_COLUMNS)}, not {sort!r}"))
     else:
         listing.sort = sort
-    order = args.get("order", "asc" if sort in TEXT_SORTS else "desc")
+    order = args.get("order", "asc" if sort in ASCENDING_SORTS else "desc")
     if order not in ("asc", "desc"):
         errors.append(("order", f"must be asc or desc, not {order!r}"))
     else:
         listing.order = order
+    level = args.get("level", "").strip()
+    if level.capitalize() in LEVELS:
+        listing.level = level.capitalize()
+    elif level:
+        errors.append(("level", f"must be High or Low (the forecast's level), not {level[:MAX_QUERY]!r}"))
+    for name, choices in (("crosses", CROSSINGS), ("cap", CAP_BANDS)):
+        value = args.get(name, "").strip().lower()
+        if value in choices:
+            setattr(listing, name, value)
+        elif value:
+            errors.append((name, f"must be one of {', '.join(choices)}, not {value[:MAX_QUERY]!r}"))
     if "page" in args:
         listing.page = _whole(args["page"], "page", 1, 1_000_000, errors) or 1
     if "per_page" in args:
@@ -98,18 +134,36 @@ def parse_listing(args, horizons=(DEFAULT_HORIZON,)):
     return listing, errors
 
 
-def select(table, listing):
-    """Return (the rows of table on the listing's page, rows matching, pages)."""
-    rows = table
+def matching(table, listing):
+    """Return the rows of table (a horizon's view of the market table) the listing selects, in its order."""
+    keep = np.ones(len(table), dtype=bool)
     if listing.q:
         needle = listing.q.lower()
-        match = (table["coin"].str.lower().str.contains(needle, regex=False)
+        keep &= (table["coin"].str.lower().str.contains(needle, regex=False)
                  | table["symbol"].str.lower().str.contains(needle, regex=False)
-                 | table["coin_id"].str.lower().str.contains(needle, regex=False))
-        rows = table[match]
+                 | table["coin_id"].str.lower().str.contains(needle, regex=False)).to_numpy(dtype=bool)
+    if listing.level:
+        keep &= (table["level"] == listing.level).to_numpy(dtype=bool)
+    if listing.crosses:
+        today, ahead = CROSSINGS[listing.crosses]
+        keep &= ((table["level_today"] == today) & (table["level"] == ahead)).to_numpy(dtype=bool)
+    if listing.cap:
+        low, high = CAP_BANDS[listing.cap]
+        caps = table["mkt_cap"].to_numpy(dtype=float)
+        keep &= (caps >= low) & (caps < high)
+    rows = table if keep.all() else table[keep]
     column = SORT_COLUMNS[listing.sort]
     key = (lambda values: values.str.lower()) if listing.sort in TEXT_SORTS else None
-    rows = rows.sort_values(column, ascending=listing.order == "asc", kind="stable", key=key, na_position="last")
+    return rows.sort_values(column, ascending=listing.order == "asc", kind="stable", key=key, na_position="last")
+
+
+def select(table, listing):
+    """Return (the rows of table on the listing's page, rows matching, pages)."""
+    return page_of(matching(table, listing), listing)
+
+
+def page_of(rows, listing):
+    """Return (the rows on the listing's page, rows, pages) of rows the listing selected."""
     total = len(rows)
     pages = max(1, -(-total // listing.per_page))
     start = (listing.page - 1) * listing.per_page

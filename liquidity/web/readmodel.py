@@ -118,6 +118,19 @@ def read_calibration(store, model, on_or_before=None):
 
 
 @dataclass(frozen=True)
+class Freshness:
+    """How old the latest stored snapshot is on a given day."""
+
+    latest: str  # the latest snapshot's date, 'YYYY-MM-DD'
+    today: Date
+
+    @property
+    def age_days(self):
+        """Return the whole days from the latest snapshot to today (0: today's; never negative)."""
+        return max(0, (self.today - Date.fromisoformat(self.latest)).days)
+
+
+@dataclass(frozen=True)
 class HorizonOutlook:
     """One horizon's forecast of a coin: the date it is for, the score, its level and its 80 % and 90 % intervals."""
 
@@ -252,11 +265,13 @@ class MarketData:
 
     @staticmethod
     def _market_table(frame, snapshot, latest, model, calibration):
-        """Return the latest snapshot with each coin's forecast: one row per coin, largest market cap first; the 1-day
-        forecast as forecast_score, level, band_low, band_high and every horizon H's as HORIZON_FIELDS + _{H}d."""
+        """Return the latest snapshot with each coin's forecast: one row per coin, largest market cap first; today's
+        level (level_today), the 1-day forecast as forecast_score, level, band_low, band_high and every horizon H's as
+        HORIZON_FIELDS + _{H}d and its change from today's score as change_{H}d."""
         horizon_columns = [f"{name}_{horizon}d" for horizon in model.horizons for name in HORIZON_FIELDS]
         if latest is None:
-            return pd.DataFrame(columns=MARKET_COLUMNS + horizon_columns)
+            return pd.DataFrame(columns=MARKET_COLUMNS + ["level_today"] + horizon_columns
+                                + [f"change_{horizon}d" for horizon in model.horizons])
         # A coin's forecast reads its own rows only: forecasting the coins a slice at a time gives the same numbers,
         # and no single call holds the interpreter lock long enough to stall a request.
         slice_of = pd.factorize(frame["coin_id"])[0] // BUILD_CHUNK_COINS
@@ -266,8 +281,14 @@ class MarketData:
                                for number in range(slice_of.max() + 1)], ignore_index=True)
         for horizon in model.horizons:
             forecasts[f"level_{horizon}d"] = model.levels(forecasts[f"forecast_score_{horizon}d"])
+            # Computed here, once per snapshot: the movers view sorts every coin by it on request.
+            forecasts[f"change_{horizon}d"] = forecasts[f"forecast_score_{horizon}d"] - forecasts["score"]
+        scores = forecasts["score"].to_numpy(dtype=float)
+        forecasts["level_today"] = np.where(np.isnan(scores), None, model.levels(scores))
         rows = snapshot[["coin_id", "coin", "symbol", "price", "volume", "mkt_cap"]]
-        kept = ["coin_id", "score", "forecast_score", "level", "band_low", "band_high", *horizon_columns]
+        change_columns = [f"change_{horizon}d" for horizon in model.horizons]
+        kept = ["coin_id", "score", "level_today", "forecast_score", "level", "band_low", "band_high",
+                *horizon_columns, *change_columns]
         table = rows.merge(forecasts[kept], on="coin_id", how="left", validate="one_to_one")
         table.insert(0, "date", latest)
         table["turnover"] = table["volume"] / table["mkt_cap"]
@@ -333,17 +354,38 @@ class MarketState:
 
     def market_page(self, listing):
         """Return (rows of the listing's page, rows matching, pages, date) of the market table; the rows' forecast
-        fields (forecast_score, level, band_low, band_high, low80 .. high90, target_date) are listing.horizon's."""
-        from liquidity.web.market import select
+        fields (forecast_score, level, change, band_low, band_high, low80 .. high90, target_date) are
+        listing.horizon's."""
+        from liquidity.web.market import page_of
 
         def compute():
-            table = self._table()
-            if len(table):
-                table = horizon_view(table, listing.horizon)
-            rows, total, pages = select(table, listing)
-            return rows, total, pages, (table["date"].iloc[0] if len(table) else None)
+            rows, date = self.market_rows(listing)
+            return (*page_of(rows, listing), date)
 
         return self.market.memo.get(("listing", listing.key()), compute)
+
+    def market_rows(self, listing):
+        """Return (every row the listing selects, in its order, date) of the market table, its forecast fields
+        listing.horizon's: the pages and the download read the same rows."""
+        from liquidity.web.market import matching
+
+        def compute():
+            table = self._horizon_table(listing.horizon)
+            return matching(table, listing), (table["date"].iloc[0] if len(table) else None)
+
+        return self.market.memo.get(("listing rows", listing.filters()), compute)
+
+    def _horizon_table(self, horizon):
+        def compute():
+            table = self._table()
+            return horizon_view(table, horizon) if len(table) else table.assign(
+                **{name: [] for name in (*HORIZON_FIELDS, "change", "target_date")})
+
+        return self.market.memo.get(("horizon table", horizon), compute)
+
+    def freshness(self, today):
+        """Return the Freshness of the latest snapshot on the date today (None for an empty store)."""
+        return None if self.latest is None else Freshness(self.latest, today)
 
     @property
     def calibration(self):
@@ -438,18 +480,23 @@ class MarketState:
 
 
 def _warm_listings(state):
-    """Compute the market listing's first page at every horizon before the state serves: /coins and /api/v1/coins
-    open there, and sorting 10,000 coins on the first request after a new snapshot took ~100 ms."""
+    """Compute the market listing's first page at every horizon, and the movers view's (the largest forecast drops),
+    before the state serves: /coins and /api/v1/coins open there, and sorting 10,000 coins on the first request
+    after a new snapshot took ~100 ms."""
     from liquidity.web.market import Listing
 
     for horizon in state.model.horizons:
         state.market_page(Listing(horizon=horizon))
+        state.market_page(Listing(sort="change", order="asc", horizon=horizon))
 
 
 def horizon_view(table, horizon):
     """Return the market table with horizon's forecast as forecast_score, level, band_low/band_high (its 80 %
-    interval), low80 .. high90 and target_date."""
-    view = table.assign(**{name: table[f"{name}_{horizon}d"] for name in HORIZON_FIELDS})
+    interval), low80 .. high90, change and target_date, without the other horizons' columns."""
+    # Only the columns a listing shows: a page's rows are read column by column (itertuples), ~40 columns were
+    # most of the movers page's time.
+    kept = [name for name in (*MARKET_COLUMNS, "level_today") if name in table]
+    view = table[kept].assign(**{name: table[f"{name}_{horizon}d"] for name in (*HORIZON_FIELDS, "change")})
     view["band_low"], view["band_high"] = view["low80"], view["high80"]
     view["target_date"] = (Date.fromisoformat(table["date"].iloc[0]) + timedelta(days=horizon)).isoformat()
     return view

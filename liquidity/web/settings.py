@@ -35,6 +35,11 @@ RATELIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel"
 DEFAULT_BATCH_KEEP_MINUTES = 30.0
 # How often a worker asks the store whether new data landed: what it serves from memory is at most this old.
 DEFAULT_STORE_CHECK_SECONDS = 5.0
+# Days old the latest snapshot may be before the pages warn that the data is old (the daily import runs every day),
+# and before /healthz turns degraded so a monitor pages someone.
+DEFAULT_STALE_DAYS = 2
+DEFAULT_DEGRADED_DAYS = 7
+MAX_AGE_SETTING_DAYS = 36_500
 
 
 def log_keep_days(environ=None):
@@ -100,6 +105,30 @@ def _storage_url(environ, name):
     return raw
 
 
+def _today(environ, name):
+    from datetime import date
+
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a date like 2024-03-16") from None
+
+
+def _freshness(environ):
+    """Return (stale days, degraded days) from LIQUIDITY_STALE_DAYS and LIQUIDITY_DEGRADED_DAYS."""
+    ages = []
+    for name, default in (("LIQUIDITY_STALE_DAYS", DEFAULT_STALE_DAYS), ("LIQUIDITY_DEGRADED_DAYS",
+                                                                        DEFAULT_DEGRADED_DAYS)):
+        value = _number(environ, name, default, 0, MAX_AGE_SETTING_DAYS)
+        if value != int(value):
+            raise ConfigError(f"{name}={environ[name]!r} must be a whole number of days")
+        ages.append(int(value))
+    return tuple(ages)
+
+
 def load_settings(environ=None):
     """Return the Flask config from the environment, or raise ConfigError naming the bad variable.
 
@@ -108,7 +137,8 @@ def load_settings(environ=None):
     LIQUIDITY_LOG_LEVEL, LIQUIDITY_MAX_BATCH_ROWS, COINGECKO_BASE_URL / _API_KEY / _API_PLAN,
     LIQUIDITY_RATELIMIT_ENABLED / _API / _FORMS / _STORAGE_URL,
     LIQUIDITY_PROXY_COUNT, LIQUIDITY_BATCH_RESULT_DIR, LIQUIDITY_BATCH_KEEP_MINUTES,
-    DATABASE_URL, LIQUIDITY_STORE_CHECK_SECONDS, LIQUIDITY_PREDICTION_LOG (on/off), LIQUIDITY_LOG_KEEP_DAYS.
+    DATABASE_URL, LIQUIDITY_STORE_CHECK_SECONDS, LIQUIDITY_PREDICTION_LOG (on/off), LIQUIDITY_LOG_KEEP_DAYS,
+    LIQUIDITY_STALE_DAYS, LIQUIDITY_DEGRADED_DAYS, LIQUIDITY_TODAY (a date that stands for today: a demo of old data).
     """
     environ = os.environ if environ is None else environ
     env = environ.get("LIQUIDITY_ENV", "development").strip().lower() or "development"
@@ -155,6 +185,7 @@ def load_settings(environ=None):
                            low_inclusive=False)
     batch_dir = environ.get("LIQUIDITY_BATCH_RESULT_DIR", "").strip()
     store_check = _number(environ, "LIQUIDITY_STORE_CHECK_SECONDS", DEFAULT_STORE_CHECK_SECONDS, 0.0, 3600.0)
+    stale_days, degraded_days = _freshness(environ)
     return {
         "LIQUIDITY_ENV": env,
         "DEBUG": debug,
@@ -187,4 +218,8 @@ def load_settings(environ=None):
         "STORE_CHECK_SECONDS": store_check,
         "PREDICTION_LOG_ENABLED": _switch(environ, "LIQUIDITY_PREDICTION_LOG", True),
         "PREDICTION_LOG_KEEP_DAYS": log_keep_days(environ),
+        # Past STALE_DAYS the pages say the data is old; past DEGRADED_DAYS /healthz is degraded (503).
+        "STALE_DAYS": stale_days,
+        "DEGRADED_DAYS": degraded_days,
+        "TODAY": _today(environ, "LIQUIDITY_TODAY"),  # None: the UTC calendar's today
     }

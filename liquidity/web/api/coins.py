@@ -56,7 +56,9 @@ def horizon_answer(outlook):
 
 def coin_answer(row):
     return {"coin_id": row.coin_id, "coin": row.coin, "symbol": row.symbol, "score": _number(row.score),
+            "level_today": row.level_today if isinstance(row.level_today, str) else None,
             "forecast_score": _number(row.forecast_score), "level": row.level if row.level == row.level else None,
+            "change": _number(row.change),
             "band": band(row.band_low, row.band_high), "interval_80": interval(row.low80, row.high80, 80),
             "interval_90": interval(row.low90, row.high90, 90),
             "volume_usd": _number(row.volume), "mkt_cap_usd": _number(row.mkt_cap), "price_usd": _number(row.price)}
@@ -64,8 +66,9 @@ def coin_answer(row):
 
 @bp.get("/coins")
 def coins():
-    """Return the latest stored snapshot with each coin's forecast ?horizon= days ahead; q, sort, order, page,
-    per_page, horizon as on /coins."""
+    """Return the latest stored snapshot with each coin's forecast ?horizon= days ahead and its change from today's
+    score; q, level, crosses, cap, sort (change: order=asc the largest drops first), order, page, per_page, horizon
+    as on /coins."""
     model = current_model()
     listing, errors = parse_listing(request.args, model.horizons)
     if errors:

@@ -2,7 +2,7 @@
 
 from liquidity.schema import INPUTS, json_schema
 from liquidity.web.formatting import TURNOVER_NOTE
-from liquidity.web.market import MAX_DAYS, MAX_PER_PAGE, PER_PAGE, SORT_COLUMNS
+from liquidity.web.market import CAP_BAND_NAMES, CROSSINGS, LEVELS, MAX_DAYS, MAX_PER_PAGE, PER_PAGE, SORT_COLUMNS
 
 
 def _number(description, **bounds):
@@ -44,8 +44,12 @@ HORIZON_FORECAST = {"type": "object", "description": "the forecast at one horizo
 COIN = {"type": "object", "properties": {
     "coin_id": {"type": "string"}, "coin": {"type": "string"}, "symbol": {"type": "string"},
     "score": _number("liquidity score today: the coin's turnover rank within its snapshot, 0..1"),
+    "level_today": {"type": ["string", "null"], "enum": ["High", "Low", None],
+                    "description": "today's score on the model's threshold"},
     "forecast_score": _number("forecast score at the chosen horizon (?horizon=, default 1 day ahead), 0..1"),
-    "level": {"type": "string", "enum": ["High", "Low"]}, "band": BAND,
+    "level": {"type": "string", "enum": ["High", "Low"]},
+    "change": _number("forecast_score minus score: negative when the coin is forecast to become less liquid"),
+    "band": BAND,
     "interval_80": _interval(80, "the chosen horizon"), "interval_90": _interval(90, "the chosen horizon"),
     "volume_usd": _number("24h volume, USD"), "mkt_cap_usd": _number("market cap, USD"),
     "price_usd": _number("price, USD")}}
@@ -262,9 +266,18 @@ def openapi_document(max_items):
                            "calendar days ahead of the forecast, interval and level columns (one of the model's "
                            "horizons)"),
                     _query("q", {"type": "string", "maxLength": 100}, "search in coin name, symbol or id"),
-                    _query("sort", {"type": "string", "enum": list(SORT_KEYS), "default": "mkt_cap"}, "sort key"),
+                    _query("level", {"type": "string", "enum": list(LEVELS)},
+                           "only coins whose forecast at horizon has this level"),
+                    _query("crosses", {"type": "string", "enum": list(CROSSINGS)},
+                           "only coins forecast to cross the threshold: down (High today, Low forecast) or up (Low "
+                           "today, High forecast)"),
+                    _query("cap", {"type": "string", "enum": list(CAP_BAND_NAMES)},
+                           "only coins in this market-cap band: " + "; ".join(CAP_BAND_NAMES.values())),
+                    _query("sort", {"type": "string", "enum": list(SORT_KEYS), "default": "mkt_cap"},
+                           "sort key; change is the forecast minus today's score"),
                     _query("order", {"type": "string", "enum": ["asc", "desc"]},
-                           "sort direction (default: asc for coin and symbol, else desc)"),
+                           "sort direction (default: asc for coin, symbol and change (the largest drops first), "
+                           "else desc)"),
                     _query("page", {"type": "integer", "minimum": 1, "default": 1}, "page number"),
                     _query("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE,
                                         "default": PER_PAGE}, "coins per page")],

@@ -5,20 +5,35 @@ from datetime import date as Date
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from markupsafe import Markup
 
+from liquidity.csvsafe import neutralise_frame
 from liquidity.store import StoreError
-from liquidity.web import current_market, current_model
+from liquidity.web import ModelUnavailable, current_market, current_model
 from liquidity.web.charts import line_chart
-from liquidity.web.market import HISTORY_DAYS, forecast_and_log, parse_days, parse_listing
+from liquidity.web.market import CAP_BAND_NAMES, HISTORY_DAYS, LEVELS, forecast_and_log, parse_days, parse_listing
 
 bp = Blueprint("coins", __name__)
 
 PAST_FORECASTS = 30
-SORT_CHOICES = (("mkt_cap", "Market cap"), ("forecast", "Forecast score"), ("score", "Score today"),
-                ("volume", "24h volume"), ("price", "Price"), ("coin", "Name"), ("symbol", "Symbol"))
+SORT_CHOICES = (("mkt_cap", "Market cap"), ("change", "Forecast change"), ("forecast", "Forecast score"),
+                ("score", "Score today"), ("volume", "24h volume"), ("price", "Price"), ("coin", "Name"),
+                ("symbol", "Symbol"))
 COLUMNS = (("coin", "Coin"), ("symbol", "Symbol"), ("score", "Score today"), ("forecast", "Forecast"),
-           (None, "Level"), (None, "80 % interval"), ("volume", "24h volume"), ("mkt_cap", "Market cap"))
+           ("change", "Change"), (None, "Level"), (None, "80 % interval"), ("volume", "24h volume"),
+           ("mkt_cap", "Market cap"))
+CROSSING_CHOICES = (("down", "High today, Low forecast"), ("up", "Low today, High forecast"))
+# The risk desk's first question, "which coins are about to dry up?": the largest forecast drops a week ahead.
+MOVERS_HORIZON = 7
+# The download's columns: (market table column, CSV header), in the order a spreadsheet shows them.
+CSV_COLUMNS = (("date", "snapshot_date"), ("horizon", "horizon_days"), ("target_date", "target_date"),
+               ("coin_id", "coin_id"), ("coin", "coin"), ("symbol", "symbol"), ("score", "score_today"),
+               ("level_today", "level_today"), ("forecast_score", "forecast_score"), ("level", "forecast_level"),
+               ("change", "change"), ("low80", "interval_80_low"), ("high80", "interval_80_high"),
+               ("volume", "volume_usd"), ("mkt_cap", "mkt_cap_usd"), ("price", "price_usd"))
+# Scores rounded for people: the fourth decimal is well inside any interval.
+CSV_SCORES = ("score", "forecast_score", "change", "low80", "high80")
 # What an 80 % interval promises, in the one sentence every page says it with.
 INTERVAL_MEANING = "In 8 of 10 past cases like this, the score turned out inside this range."
 
@@ -30,16 +45,59 @@ def index():
     model = current_model()
     listing, errors = parse_listing(request.args, model.horizons)
     context = {"listing": listing, "columns": COLUMNS, "sort_choices": SORT_CHOICES, "horizons": model.horizons,
-               "interval_meaning": INTERVAL_MEANING, "model": model}
+               "interval_meaning": INTERVAL_MEANING, "model": model, "crossing_choices": CROSSING_CHOICES,
+               "cap_choices": tuple(CAP_BAND_NAMES.items()), "levels": LEVELS}
     if errors:
         return render_template("coins/index.html", errors=errors, rows=None, total=0, pages=1, date=None,
                                **context), 400
-    rows, total, pages, date = current_market().market_page(listing)
+    market = current_market()
+    rows, total, pages, date = market.market_page(listing)
     if listing.page > pages:
         abort(404, description=f"Page {listing.page} does not exist: this listing has {pages} page(s).")
     target_date = (Date.fromisoformat(date) + timedelta(days=listing.horizon)).isoformat() if date else None
-    return render_template("coins/index.html", errors=[], rows=rows, total=total, pages=pages, date=date,
-                           target_date=target_date, **context)
+    # The rows were most of the page's time (50 coins, a link and five formatted numbers each): rendered once per
+    # page of a store version; the rest of the page (freshness, navigation) is rendered for each request.
+    rows_html = market.rendered(("coins rows", listing.key(), request.script_root),
+                                lambda: Markup(render_template("coins/_rows.html", rows=rows)))
+    return render_template("coins/index.html", errors=[], rows=rows, rows_html=rows_html, total=total, pages=pages,
+                           date=date, target_date=target_date, **context)
+
+
+@bp.get("/coins.csv")
+def download():
+    """Download every coin the listing selects (its filters, sort and ?horizon=; all pages) as CSV, formula-safe,
+    with the snapshot date, horizon, forecast, change and 80 % interval."""
+    model = current_model()
+    listing, errors = parse_listing(request.args, model.horizons)
+    if errors:
+        abort(400, description="; ".join(f"{name}: {reason}" for name, reason in errors) + ".")
+    market = current_market()
+
+    def render():
+        rows, date = market.market_rows(listing)
+        table = rows.assign(horizon=listing.horizon)[[column for column, _ in CSV_COLUMNS]]
+        table = table.round(dict.fromkeys(CSV_SCORES, 4)).rename(columns=dict(CSV_COLUMNS))
+        return neutralise_frame(table).to_csv(index=False).encode("utf-8"), date
+
+    data, date = market.rendered(("coins csv", listing.filters()), render)
+    name = f"coins_{date or 'empty'}_{listing.horizon}d.csv"
+    return Response(data, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.app_context_processor
+def inject_movers_url():
+    """Give templates `movers_url()`: the movers view (the largest forecast drops a week ahead, else at the model's
+    longest horizon short of it)."""
+
+    def movers_url():
+        try:
+            horizons = current_model().horizons
+        except ModelUnavailable:
+            horizons = (MOVERS_HORIZON,)
+        horizon = MOVERS_HORIZON if MOVERS_HORIZON in horizons else max(horizons)
+        return url_for("coins.index", sort="change", order="asc", horizon=horizon)
+
+    return {"movers_url": movers_url}
 
 
 def history_charts(history, forecast):

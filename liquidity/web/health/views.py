@@ -3,7 +3,8 @@
 - 200 "ok": the model is loaded, the store answers and takes writes, and the prediction log's last write succeeded.
 - 503 "degraded": the model is loaded (forecasts from four inputs are served) but something is wrong now: "reasons"
   lists it (the store unreachable or read-only, the log's last write failed, the store file deleted or replaced in
-  the last INCIDENT_SECONDS). It turns "ok" again by itself once the fault is gone.
+  the last INCIDENT_SECONDS, the latest snapshot older than DEGRADED_DAYS). It turns "ok" again by itself once the
+  fault is gone.
 - 503 "unavailable": the model did not load; "reason" says why.
 
 A degraded instance answers 503 so a load balancer that checks /healthz sends its traffic to a healthy one; the
@@ -15,11 +16,12 @@ import logging
 import os
 import threading
 import time
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from flask import Blueprint, current_app
 
 from liquidity.web.extensions import models, prediction_logs
+from liquidity.web.freshness import today
 
 log = logging.getLogger("liquidity.web")
 
@@ -41,7 +43,8 @@ def healthz():
     log_totals = prediction_logs.totals()
     log_state = {**log_totals, "scope": "every worker of this server since it started",
                  "this_worker": prediction_logs.log_state()}
-    store = store_state()
+    config = current_app.config
+    store = {**store_state(), "stale_after_days": config["STALE_DAYS"], "degraded_after_days": config["DEGRADED_DAYS"]}
     if model is None:
         reason = state.error or "the model is not loaded"
         return {"status": "unavailable", "reason": reason, "store": store, "prediction_log": log_state}, 503
@@ -67,6 +70,10 @@ def degraded_reasons(store, log_totals):
     incident = store.get("incident")
     if incident and datetime.fromisoformat(incident["at"]).timestamp() >= time.time() - INCIDENT_SECONDS:
         reasons.append(f"{incident['what']} at {incident['at']}")
+    age, limit = store.get("age_days"), current_app.config["DEGRADED_DAYS"]
+    if age is not None and age > limit:
+        reasons.append(f"the latest snapshot ({store['latest_date']}) is {age} days old, more than "
+                       f"LIQUIDITY_DEGRADED_DAYS={limit}: the daily import may have stopped")
     return reasons
 
 
@@ -100,7 +107,7 @@ def probe_store():
         latest = None
     if latest is not None:
         state["latest_date"] = latest
-        state["age_days"] = (datetime.now(UTC).date() - date.fromisoformat(latest)).days
+        state["age_days"] = max(0, (today() - date.fromisoformat(latest)).days)
     if process.incident is not None:
         state["incident"] = {"at": process.incident[0], "what": process.incident[1]}
     return state
