@@ -430,11 +430,14 @@ class MarketState:
                              lambda: tuple(coin_log(self.store, coin_id, limit, horizon).itertuples(index=False)))
 
     def monitor(self):
-        """Return the monitor's figures: log counts, realized accuracy and input drift by week."""
+        """Return the monitor's figures: log counts, realized accuracy and input drift by week, the backtest's."""
         from liquidity.monitoring import monitor_figures
+        from liquidity.store.backtests import backtest_mark
 
-        # Keyed by the day as well: the drift's "recent days" move with the calendar, not only with the log.
-        return self.memo.get(("monitor", Date.today()), lambda: monitor_figures(self.store, self.model))
+        # Keyed by the day as well: the drift's "recent days" move with the calendar, not only with the log; and by
+        # the backtests' mark, as a backtest run from the page writes no snapshot and no log row (one statement).
+        return self.memo.get(("monitor", Date.today(), backtest_mark(self.store)),
+                             lambda: monitor_figures(self.store, self.model))
 
 
 def _warm_listings(state):
