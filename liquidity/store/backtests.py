@@ -59,20 +59,6 @@ def score_backtests(store):
         raise _error(store, "score", error) from None
 
 
-def backtest_mark(store):
-    """Return (rows, newest run's time as text, rows scored) of the stored backtests: it changes whenever a backtest
-    is written or scored; (0, None, 0) when there is none."""
-    table = backtest_forecasts
-    statement = sa.select(sa.func.count(), sa.func.max(table.c.created_at),
-                          sa.func.count(table.c.realized_score))
-    try:
-        with store.engine.connect() as connection:
-            rows, newest, scored = connection.execute(statement).one()
-    except sa.exc.DBAPIError as error:
-        raise _error(store, "read", error) from None
-    return int(rows), None if newest is None else str(newest), int(scored)
-
-
 def backtest_runs(store):
     """Return per model version: the forecasts its backtest holds, how many are scored, its first and last snapshot
     dates and when it ran, newest run first."""

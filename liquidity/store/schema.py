@@ -133,6 +133,8 @@ backtest_forecasts = sa.Table(
     sa.Column("realized_date", sa.Date(), nullable=True),
     sa.Column("realized_score", sa.Double(), nullable=True),
     sa.PrimaryKeyConstraint("model_version", "coin_id", "snapshot_date", "horizon", name="pk_backtest_forecasts"),
+    # The read model's version check reads the newest run's time from this index at every check.
+    sa.Index("ix_backtest_forecasts_created_at", "created_at"),
 )
 
 # Record the first of the log rows :first..:last per (coin, date, model version, horizon) not recorded yet. The writer

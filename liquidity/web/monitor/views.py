@@ -9,7 +9,7 @@ from flask import Blueprint, abort, redirect, render_template, url_for
 from liquidity.monitoring import INPUT_NAMES
 from liquidity.web import current_market, current_model
 from liquidity.web.charts import bar_chart, line_chart
-from liquidity.web.extensions import prediction_logs
+from liquidity.web.extensions import prediction_logs, read_models
 
 bp = Blueprint("monitor", __name__)
 
@@ -144,4 +144,5 @@ def backtest():
         run_backtest(market.store, model)
     finally:
         BACKTEST_RUNNING.release()
+    read_models.get().refresh()  # this worker shows it at once; the others at their next store check
     return redirect(url_for("monitor.index", _anchor="backtest"), code=303)

@@ -34,7 +34,9 @@ def upgrade():
         sa.Column("realized_score", sa.Double(), nullable=True),
         sa.PrimaryKeyConstraint("model_version", "coin_id", "snapshot_date", "horizon", name="pk_backtest_forecasts"),
     )
+    op.create_index("ix_backtest_forecasts_created_at", "backtest_forecasts", ["created_at"])
 
 
 def downgrade():
+    op.drop_index("ix_backtest_forecasts_created_at", table_name="backtest_forecasts")
     op.drop_table("backtest_forecasts")
