@@ -2,19 +2,65 @@
 against persistence and its intervals' realized coverage by week; forecasts scored and input drift; the backtest of
 the current model over the stored history, apart. POST /monitor/backtest runs that backtest."""
 
+import logging
 import threading
+from datetime import UTC, datetime
 
 from flask import Blueprint, abort, redirect, render_template, url_for
 
 from liquidity.monitoring import INPUT_NAMES
 from liquidity.web import current_market, current_model
 from liquidity.web.charts import bar_chart, line_chart
-from liquidity.web.extensions import prediction_logs, read_models
+from liquidity.web.extensions import prediction_logs
 
 bp = Blueprint("monitor", __name__)
 
-# One backtest at a time in this process: a second click while one runs would only redo the same work.
-BACKTEST_RUNNING = threading.Lock()
+log = logging.getLogger("liquidity.web")
+
+
+class BackgroundBacktest:
+    """The backtest this process runs off the request's path (a long history takes longer than a worker may spend on
+    one request), one at a time: a second click while one runs would only redo the same work."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.thread = None
+        self.started_at = None
+        self.failure = None  # the last run's error, in one line, until the next run starts
+
+    def running(self):
+        """Return True while a backtest of this process runs."""
+        return self._lock.locked()
+
+    def start(self, store, model):
+        """Start backtesting model over store's history in a thread; return False when one is running already."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        self.started_at, self.failure = datetime.now(UTC).strftime("%H:%M UTC"), None
+        self.thread = threading.Thread(target=self._run, args=(store, model), name="backtest", daemon=True)
+        self.thread.start()
+        return True
+
+    def _run(self, store, model):
+        from liquidity.backtest import run_backtest
+
+        try:
+            log.info("%s", run_backtest(store, model).summary())
+        except Exception as error:  # said on the page; the server goes on serving
+            self.failure = str(error).splitlines()[0] if str(error) else error.__class__.__name__
+            log.exception("backtest failed")
+        finally:
+            self._lock.release()
+
+    def wait(self, timeout=None):
+        """Wait for the running backtest to end (tests); return True when none runs."""
+        thread = self.thread
+        if thread is not None:
+            thread.join(timeout)
+        return not self.running()
+
+
+backtests = BackgroundBacktest()
 
 DRIFT_CSS = {"volume": "s-volume", "mkt_cap": "s-mkt-cap", "1h": "s-h1", "price": "s-price"}
 INPUT_TITLES = {"volume": "24h volume", "mkt_cap": "market cap", "1h": "1h change", "price": "price"}
@@ -125,24 +171,18 @@ def index():
                                      x_label="week starting", y_label="inputs outside the range")
     return render_template("monitor/index.html", data=data, charts=charts, horizons=horizons,
                            backtest=backtest, backtest_horizons=backtest_horizons,
-                           has_history=market.latest is not None,
+                           has_history=market.latest is not None, backtest_running=backtests.running(),
+                           backtest_started=backtests.started_at, backtest_failure=backtests.failure,
                            input_names=INPUT_NAMES, input_titles=INPUT_TITLES, log_state=prediction_logs.log_state())
 
 
 @bp.post("/monitor/backtest")
 def backtest():
-    """Backtest the current model over the stored history (CSRF-protected form) and show the monitor again."""
-    from liquidity.backtest import run_backtest
-
+    """Start a backtest of the current model over the stored history (CSRF-protected form); show the monitor."""
     model = current_model()
     market = current_market()
     if market.latest is None:
         abort(409, description="The market store holds no snapshot to backtest on: import snapshots first.")
-    if not BACKTEST_RUNNING.acquire(blocking=False):
+    if not backtests.start(market.store, model):
         abort(409, description="A backtest is already running: reload the monitor in a minute to see it.")
-    try:
-        run_backtest(market.store, model)
-    finally:
-        BACKTEST_RUNNING.release()
-    read_models.get().refresh()  # this worker shows it at once; the others at their next store check
     return redirect(url_for("monitor.index", _anchor="backtest"), code=303)
