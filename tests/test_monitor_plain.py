@@ -57,6 +57,7 @@ def log_hand_made(store, model_version):
 
 # --- the sentence ------------------------------------------------------------------------------------------------
 
+@pytest.mark.sqlite_and_postgresql
 def test_the_sentence_counts_the_last_30_days_of_scored_forecasts(snapshots_store, fixture_model):
     model = SimpleNamespace(version="v20", threshold=0.5, horizons=(1,), card=fixture_model.card)
     log_hand_made(snapshots_store, model.version)
@@ -101,6 +102,7 @@ def test_the_monitor_page_leads_with_the_sentence(client, snapshots_store, fixtu
 
 # --- the backtest ------------------------------------------------------------------------------------------------
 
+@pytest.mark.sqlite_and_postgresql
 def test_a_backtest_is_what_the_forecast_command_says_on_each_date_kept_apart_and_scored(snapshots_store,
                                                                                          fixture_model):
     result = run_backtest(snapshots_store, fixture_model)
@@ -161,6 +163,7 @@ def test_a_backtest_on_a_store_without_snapshots_is_refused_in_words(client):
     assert response.status_code == 409 and "no snapshot to backtest on" in visible(response)
 
 
+@pytest.mark.sqlite_and_postgresql
 def test_import_with_backtest_fills_the_backtest(store_url, snapshots_dir, trained_dir, monkeypatch):
     for name, file in (("MODEL", "tuned_liquidity_model.pkl"), ("SCALER", "liquidity_scaler.pkl"),
                        ("CARD", "model_card.json")):
@@ -177,6 +180,7 @@ def test_import_with_backtest_fills_the_backtest(store_url, snapshots_dir, train
 
 # --- drift -------------------------------------------------------------------------------------------------------
 
+@pytest.mark.sqlite_and_postgresql
 def test_an_input_the_model_does_not_use_is_no_drift_alarm(snapshots_store, fixture_model, make_app, trained_dir,
                                                             report_dir):
     card = {**fixture_model.card, "inputs": {**fixture_model.card["inputs"], "1h": {"min": None, "max": None}}}

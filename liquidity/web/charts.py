@@ -95,12 +95,36 @@ def distinct_ticks(values, tick_format):
     return ticks
 
 
-def _y_scale(chart, low, high, tick_format, ticks=4):
+def nice_step(span, ticks=4):
+    """Return the round step (1, 2, 2.5 or 5 times a power of ten) that cuts span into about `ticks` parts."""
+    raw = span / ticks
+    power = 10.0 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 2.5, 5, 10) if raw <= m * power * (1 + 1e-9))
+
+
+def plain_format(step):
+    """Return a tick format with as many decimals as step needs (0.25 -> two, 20 -> none)."""
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    if round(step / 10.0 ** -decimals, 6) % 1:  # 2.5 x a power of ten needs one more
+        decimals += 1
+    return f"{{:,.{decimals}f}}".format
+
+
+def _y_scale(chart, low, high, tick_format, ticks=4, fixed=(True, True), min_step=0.0):
+    """Scale a linear axis: ticks at round steps (0.02, not 0.015; min_step at least, e.g. 1 for counts), the ends
+    not fixed widened to the next step."""
+    step = max(nice_step(high - low, ticks), min_step)
+    if not fixed[0]:
+        low = math.floor(low / step + 1e-9) * step
+    if not fixed[1]:
+        high = math.ceil(high / step - 1e-9) * step
+
     def y(value):
         return round(chart.top + chart.plot_height * (1 - (value - low) / (high - low)), 1)
 
-    values = [low + (high - low) * i / ticks for i in range(ticks + 1)]
-    chart.y_ticks = [(y(value), text) for value, text in distinct_ticks(values, tick_format)]
+    first, last = math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9)
+    values = [k * step for k in range(first, last + 1)]
+    chart.y_ticks = [(y(value), text) for value, text in distinct_ticks(values, tick_format or plain_format(step))]
     return y
 
 
@@ -117,7 +141,7 @@ def _log_scale(chart, low, high, tick_format):
     values = [10.0 ** power for power in powers[::step]]
     if len(values) < 2:
         values = sorted({low, *values, high})
-    chart.y_ticks = [(y(value), text) for value, text in distinct_ticks(values, tick_format)]
+    chart.y_ticks = [(y(value), text) for value, text in distinct_ticks(values, tick_format or "{:.3g}".format)]
     chart.log = True
     return y
 
@@ -133,14 +157,15 @@ def wants_log(values, scale):
     return max(present) / min(present) >= LOG_SPAN
 
 
-def line_chart(title, labels, series, *, y_min=None, y_max=None, tick_format="{:.2f}".format, band=None, bands=(),
+def line_chart(title, labels, series, *, y_min=None, y_max=None, tick_format=None, band=None, bands=(),
                width=420, height=200, x_label="", y_label="", scale="linear"):
     """Return a Chart of series [(name, css class, values)] over labels; None values break the line, unless the
     series has a fourth element True (joined): then its points are joined across the labels it has no value at, and
     each is marked with a dot.
 
     band, if given, is (css class, lows, highs): a shaded area between two series (named "80 % interval"); bands
-    are more of them as (css class, lows, highs, name). x_label and y_label title the axes; scale "log" draws the
+    are more of them as (css class, lows, highs, name). tick_format turns a y value into its label (default: as many
+    decimals as the ticks' step needs). x_label and y_label title the axes; scale "log" draws the
     y axis logarithmic, "auto" does where the values span LOG_SPAN or more (y_min and y_max then do not apply, and a
     value of 0 or less is left out: a log axis has no place for it).
     """
@@ -156,7 +181,8 @@ def line_chart(title, labels, series, *, y_min=None, y_max=None, tick_format="{:
         def plotted(value):
             return _finite(value) and value > 0
     else:
-        y = _y_scale(chart, *_nice_range(every, y_min, y_max), tick_format)
+        y = _y_scale(chart, *_nice_range(every, y_min, y_max), tick_format, fixed=(y_min is not None,
+                                                                                   y_max is not None))
         plotted = _finite
     for name, css, values, *joined in series:
         line, run = Line(name, css), []
@@ -191,7 +217,7 @@ def bar_chart(title, labels, values, *, tick_format="{:,.0f}".format, width=420,
     """Return a Chart of one bar per label (None or 0 draws no bar); x_label and y_label title the axes."""
     low, high = _nice_range([0.0, *values], 0.0, None)
     chart, xs = _frame(title, labels, width, height, x_label, y_label)
-    y = _y_scale(chart, low, high, tick_format)
+    y = _y_scale(chart, low, high, tick_format, fixed=(True, False), min_step=1.0)  # no half a forecast
     bar_width = max(2.0, min(24.0, chart.plot_width / max(len(labels), 1) * 0.7))
     for x, label, value in zip(xs, labels, values):
         if _finite(value) and value > 0:
