@@ -163,6 +163,18 @@ def test_a_backtest_on_a_store_without_snapshots_is_refused_in_words(client):
     assert response.status_code == 409 and "no snapshot to backtest on" in visible(response)
 
 
+def test_a_later_import_scores_the_backtests_forecasts(two_days_store, snapshots_dir, fixture_model, store_url):
+    run_backtest(two_days_store, fixture_model)
+    before = scored_forecasts(two_days_store, horizons=[1], kind=BACKTEST)
+    assert sorted(set(before["date"])) == ["2024-01-01"]  # 2024-01-02's outcome is not stored yet
+
+    result = CliRunner().invoke(import_command, [str(snapshots_dir / "day4.csv"), "--database-url", store_url])
+
+    assert result.exit_code == 0, result.output
+    after = scored_forecasts(two_days_store, horizons=[1], kind=BACKTEST)
+    assert sorted(set(after["date"])) == ["2024-01-01", "2024-01-02"]
+
+
 @pytest.mark.sqlite_and_postgresql
 def test_import_with_backtest_fills_the_backtest(store_url, snapshots_dir, trained_dir, monkeypatch):
     for name, file in (("MODEL", "tuned_liquidity_model.pkl"), ("SCALER", "liquidity_scaler.pkl"),
