@@ -69,10 +69,12 @@ def forecast_and_score(store, model, ingested, keep_days, scored_before=None, no
     webhooks: keyword arguments of liquidity.alerts.raise_and_deliver (timeout, retries, backoff, sleep).
     """
     from liquidity.forecasting import ForecastError, calibration_as_of, forecast_market, horizon_log_rows, same_tables
+    from liquidity.store.backtests import score_backtests
     from liquidity.store.calibrations import latest_calibration, save_calibration
     from liquidity.store.predictions import log_forecasts, prune, score_outcomes
 
     scored = score_outcomes(store)
+    score_backtests(store)  # a backtest's forecasts whose outcome today's snapshot brings
     if scored_before is not None:
         scored = scored_count(store) - scored_before
     date = store.latest_date()

@@ -13,14 +13,22 @@ from liquidity.commands.options import DAY, database_url_option, open_store_for_
 @click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @database_url_option("to import into, migrated to the newest schema")
 @click.option("--if-empty", is_flag=True, help="Import only into an empty store (how make run builds the demo store).")
-def import_command(paths, url, if_empty):
+@click.option("--backtest", is_flag=True,
+              help="Then backtest the current model over the whole stored history: what it would have forecast on "
+                   "each date, scored against what happened, kept apart from the live log (shown on /monitor).")
+def import_command(paths, url, if_empty, backtest):
     """Import snapshot CSV files or folders into the market store; rows already stored are skipped."""
+    from liquidity.artifacts import ArtifactError
     from liquidity.dataset import DatasetError, check_snapshot_header, snapshot_files
+    from liquidity.forecasting import ForecastError
     from liquidity.store import StoreError
+    from liquidity.store.backtests import score_backtests
     from liquidity.store.importer import import_snapshots, quiet_loader
 
     try:
         database = store_url(url)
+        # Load the model first: a bad artifact stops a backtest's import before it writes anything.
+        model = _load_model() if backtest else None
         # Bad input (no such file, unreadable, a missing column) stops the command before it touches the store;
         # --if-empty reads the files only when needed.
         for file in [] if if_empty else [file for path in paths for file in snapshot_files(path)]:
@@ -32,9 +40,21 @@ def import_command(paths, url, if_empty):
             bar = partial(click.progressbar, label="importing", file=sys.stderr)
             with quiet_loader():  # the summary lists the loader's drops once
                 result = import_snapshots(paths, store, progress=bar)
-    except (DatasetError, StoreError) as error:
+            score_backtests(store)  # a backtest's forecasts whose outcome these rows bring
+            click.echo(result.summary())
+            if model is not None:
+                from liquidity.backtest import run_backtest
+
+                click.echo(run_backtest(store, model).summary())
+    except (ArtifactError, DatasetError, ForecastError, StoreError) as error:
         raise click.ClickException(str(error)) from None
-    click.echo(result.summary())
+
+
+def _load_model():
+    from liquidity.modeling.predict import LiquidityModel
+    from liquidity.settings import artifact_paths
+
+    return LiquidityModel.load(artifact_paths())
 
 
 def parse_horizons(context, parameter, value):

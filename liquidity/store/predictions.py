@@ -14,6 +14,7 @@ from liquidity.store.schema import (
     RECORD_FIRST_FORECASTS,
     REPOINT_FIRST_FORECASTS,
     SCORE_OUTCOMES,
+    backtest_forecasts,
     first_forecasts,
     prediction_log,
 )
@@ -244,11 +245,24 @@ def _first_per_forecast():
     return sa.select(first_forecasts.c.log_id)
 
 
-def accuracy_by_date(store, threshold, horizon=DEFAULT_HORIZON):
+# Where scored forecasts are read from: the live log (each forecast counted once) or a backtest's own table.
+LIVE, BACKTEST = "live", "backtest"
+
+
+def _forecasts(kind):
+    """Return the table of kind's forecasts and the condition that keeps one row per forecast."""
+    if kind == LIVE:
+        return prediction_log, prediction_log.c.id.in_(_first_per_forecast())
+    if kind == BACKTEST:
+        return backtest_forecasts, sa.true()  # its primary key is one row per forecast already
+    raise ValueError(f"forecasts are {LIVE!r} or {BACKTEST!r}, not {kind!r}")
+
+
+def accuracy_by_date(store, threshold, horizon=DEFAULT_HORIZON, kind=LIVE):
     """Return per snapshot date and model version: forecasts `horizon` days ahead scored, summed absolute errors of
     the model and of persistence (the score then = today's), and how many High/Low levels each got right at
-    threshold."""
-    p = prediction_log
+    threshold; kind: the live log's forecasts or the backtest's."""
+    p, once = _forecasts(kind)
 
     def hits(predicted):
         right = (predicted >= threshold) == (p.c.realized_score >= threshold)
@@ -260,8 +274,7 @@ def accuracy_by_date(store, threshold, horizon=DEFAULT_HORIZON):
                            sa.func.sum(sa.func.abs(p.c.score - p.c.realized_score)).label("persistence_error"),
                            hits(p.c.forecast_score).label("model_hits"),
                            hits(p.c.score).label("persistence_hits"))
-                 .where(p.c.id.in_(_first_per_forecast()), p.c.realized_score.isnot(None), p.c.score.isnot(None),
-                        p.c.horizon == horizon)
+                 .where(once, p.c.realized_score.isnot(None), p.c.score.isnot(None), p.c.horizon == horizon)
                  .group_by(p.c.snapshot_date, p.c.model_version)
                  .order_by(p.c.snapshot_date))
     frame = _read(store, statement)
@@ -329,20 +342,20 @@ def coin_log(store, coin_id, limit=30, horizon=DEFAULT_HORIZON):
     return _read(store, statement)
 
 
-def scored_forecasts(store, model_version=None, horizons=None, known_by=None, since=None):
+def scored_forecasts(store, model_version=None, horizons=None, known_by=None, since=None, kind=LIVE):
     """Return the first logged forecast per coin, snapshot date, model version and horizon whose outcome is stored:
     date, target_date, horizon, model_version, score, predicted, actual, low80, high80, low90, high90.
 
     known_by: only outcomes whose target date is on or before it (what was known that day); since: only snapshot
-    dates on or after it. The frame liquidity.modeling.conformal.calibration_tables and the monitor's coverage read.
+    dates on or after it; kind: the live log's forecasts or the backtest's. The frame
+    liquidity.modeling.conformal.calibration_tables and the monitor's coverage read.
     """
-    p = prediction_log
+    p, once = _forecasts(kind)
     statement = (sa.select(sa.cast(p.c.snapshot_date, sa.Text).label("date"),
                            sa.cast(p.c.target_date, sa.Text).label("target_date"), p.c.horizon, p.c.model_version,
                            p.c.score, p.c.forecast_score.label("predicted"), p.c.realized_score.label("actual"),
                            p.c.low80, p.c.high80, p.c.low90, p.c.high90)
-                 .where(p.c.id.in_(_first_per_forecast()), p.c.realized_score.isnot(None),
-                        p.c.target_date.isnot(None)))
+                 .where(once, p.c.realized_score.isnot(None), p.c.target_date.isnot(None)))
     if model_version is not None:
         statement = statement.where(p.c.model_version == str(model_version))
     if horizons is not None:

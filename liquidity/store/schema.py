@@ -112,6 +112,31 @@ calibrations = sa.Table(
     sa.Index("ix_calibrations_model_version_calibrated_on", "model_version", "calibrated_on"),
 )
 
+# A backtest of one model version over the stored history: what it would have forecast from each stored snapshot, at
+# each horizon, with the intervals the forecast command reproduces for that date, and (once stored) what happened.
+# Kept apart from prediction_log: these forecasts were never served, so the live monitor must not count them.
+backtest_forecasts = sa.Table(
+    "backtest_forecasts",
+    metadata,
+    sa.Column("model_version", sa.Text(), nullable=False),
+    sa.Column("coin_id", sa.Text(), nullable=False),
+    sa.Column("snapshot_date", sa.Date(), nullable=False),
+    sa.Column("horizon", sa.Integer(), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("target_date", sa.Date(), nullable=True),
+    sa.Column("score", sa.Double(), nullable=True),
+    sa.Column("forecast_score", sa.Double(), nullable=False),
+    sa.Column("low80", sa.Double(), nullable=True),
+    sa.Column("high80", sa.Double(), nullable=True),
+    sa.Column("low90", sa.Double(), nullable=True),
+    sa.Column("high90", sa.Double(), nullable=True),
+    sa.Column("realized_date", sa.Date(), nullable=True),
+    sa.Column("realized_score", sa.Double(), nullable=True),
+    sa.PrimaryKeyConstraint("model_version", "coin_id", "snapshot_date", "horizon", name="pk_backtest_forecasts"),
+    # The read model's version check reads the newest run's time from this index at every check.
+    sa.Index("ix_backtest_forecasts_created_at", "created_at"),
+)
+
 # Record the first of the log rows :first..:last per (coin, date, model version, horizon) not recorded yet. The writer
 # runs it in the transaction that wrote those rows, so no later row can be recorded before an earlier one of its key.
 RECORD_FIRST_FORECASTS = sa.text(
@@ -136,21 +161,24 @@ WHERE log_id IN (SELECT id FROM prediction_log WHERE created_at < :cutoff)
 # forecast, the target date (snapshot date + horizon) for a longer one, and the coin's score on it (NULL when the coin
 # is not in it). Rows still without a score are looked at again, so a re-run of an interrupted
 # import completes them. Correlated subqueries on the (date, coin_id) index: portable, and one lookup per row.
-SCORE_OUTCOMES = sa.text("""
-UPDATE prediction_log SET
+_SCORE_OUTCOMES = """
+UPDATE {table} SET
   realized_date = CASE WHEN horizon = 1
-                       THEN (SELECT MIN(n.date) FROM snapshots n WHERE n.date > prediction_log.snapshot_date)
+                       THEN (SELECT MIN(n.date) FROM snapshots n WHERE n.date > {table}.snapshot_date)
                        ELSE target_date END,
   realized_score = (SELECT s.liquidity_score FROM snapshots s
-                    WHERE s.coin_id = prediction_log.coin_id
-                      AND s.date = CASE WHEN prediction_log.horizon = 1
+                    WHERE s.coin_id = {table}.coin_id
+                      AND s.date = CASE WHEN {table}.horizon = 1
                                         THEN (SELECT MIN(n.date) FROM snapshots n
-                                              WHERE n.date > prediction_log.snapshot_date)
-                                        ELSE prediction_log.target_date END)
+                                              WHERE n.date > {table}.snapshot_date)
+                                        ELSE {table}.target_date END)
 WHERE realized_score IS NULL AND coin_id IS NOT NULL AND snapshot_date IS NOT NULL
   AND ((horizon = 1 AND snapshot_date < (SELECT MAX(d.date) FROM snapshots d))
        OR (horizon > 1 AND target_date <= (SELECT MAX(d.date) FROM snapshots d)))
-""")
+"""
+SCORE_OUTCOMES = sa.text(_SCORE_OUTCOMES.format(table="prediction_log"))
+# The same for a backtest's forecasts, set once its run has written them.
+SCORE_BACKTEST_OUTCOMES = sa.text(_SCORE_OUTCOMES.format(table="backtest_forecasts"))
 
 
 # Alert rules a risk desk keeps: a watchlist (NULL: every coin), one horizon, one condition and its number, and where

@@ -21,6 +21,7 @@ from liquidity.store.schema import (
     INPUT_FRAME_COLUMNS,
     SCORE_OUTCOMES,
     SCORE_UPDATE,
+    backtest_forecasts,
     calibrations,
     prediction_log,
     snapshots,
@@ -369,19 +370,22 @@ class MarketStore:
         Rows are only ever added (and every date a write touches is re-ranked), so the newest id changes with any
         write, a late coin on an old date included.
         """
-        latest, newest, _, _ = self.version_marks()
+        latest, newest, *_ = self.version_marks()
         return latest, newest
 
     def version_marks(self):
-        """Return (latest date, newest snapshot id, newest log id, newest calibration id), None where empty: what
-        changes whenever anything the web serves from lands, read in one statement."""
+        """Return (latest date, newest snapshot id, newest log id, newest calibration id, newest backtest run's time
+        as text), None where empty: what changes whenever anything the web serves from lands, read in one
+        statement."""
         # Scalar subqueries, not aggregates in one SELECT: SQLite answers a lone MAX from an index, but scans the
         # table for MAX(date), MAX(id) together.
-        latest, newest, log_id, calibration_id = self._all(sa.select(
+        latest, newest, log_id, calibration_id, backtest_at = self._all(sa.select(
             *(sa.select(sa.func.max(column)).scalar_subquery()
-              for column in (snapshots.c.date, snapshots.c.id, prediction_log.c.id, calibrations.c.id))))[0]
+              for column in (snapshots.c.date, snapshots.c.id, prediction_log.c.id, calibrations.c.id,
+                             backtest_forecasts.c.created_at))))[0]
         return (None if latest is None else str(latest), None if newest is None else int(newest),
-                None if log_id is None else int(log_id), None if calibration_id is None else int(calibration_id))
+                None if log_id is None else int(log_id), None if calibration_id is None else int(calibration_id),
+                None if backtest_at is None else str(backtest_at))
 
     def snapshot(self, date):
         """Return every coin's row on date, by coin_id."""

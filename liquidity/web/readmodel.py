@@ -57,7 +57,7 @@ WINDOW_COLUMNS = ("date", "volume", "mkt_cap", "1h", "price", "liquidity_score")
 @dataclass(frozen=True)
 class StoreVersion:
     """What a MarketState was built from: the latest snapshot date, the newest snapshot row, the newest log row,
-    the newest calibration of the intervals.
+    the newest calibration of the intervals, the newest backtest run.
 
     Rows are only ever added to the store (and every date a write touches is re-ranked), so the newest row id
     changes with any import; the newest log id changes whenever a forecast is logged; the newest calibration id
@@ -68,6 +68,7 @@ class StoreVersion:
     newest_row: int | None = None
     newest_log: int | None = None
     newest_calibration: int | None = None
+    newest_backtest: str | None = None  # when the newest backtest ran: a run from /monitor writes nothing else
 
     @property
     def market(self):
@@ -83,7 +84,7 @@ class StoreVersion:
 
 
 def read_version(store):
-    """Return the StoreVersion of store now: four index lookups in one statement."""
+    """Return the StoreVersion of store now: five index lookups in one statement."""
     return StoreVersion(*store.version_marks())
 
 
@@ -472,7 +473,7 @@ class MarketState:
                              lambda: tuple(coin_log(self.store, coin_id, limit, horizon).itertuples(index=False)))
 
     def monitor(self):
-        """Return the monitor's figures: log counts, realized accuracy and input drift by week."""
+        """Return the monitor's figures: log counts, realized accuracy and input drift by week, the backtest's."""
         from liquidity.monitoring import monitor_figures
 
         # Keyed by the day as well: the drift's "recent days" move with the calendar, not only with the log.

@@ -92,10 +92,26 @@ MONITOR = {"type": "object", "properties": {
                                  "model_accuracy, persistence_accuracy; rows80, coverage80 (share of outcomes inside "
                                  "the 80 % interval), width80 (its mean width); rows90, coverage90, width90; null "
                                  "when nothing is scored"},
+                     "recent": {"type": "object", "description": "the page's sentence: over the forecasts made "
+                                "from the snapshots of the last `days` (30) days up to the newest scored one "
+                                "(first_date .. last_date): scored, model_mae, persistence_mae, improvement (1 - "
+                                "model_mae / persistence_mae: 0.25 = the model's error is 25 % smaller), rows80, "
+                                "coverage80; null when nothing is scored"},
                      "weeks": {"type": "array", "description": "the same figures per week (Monday), oldest first, "
                                "with model_versions", "items": {"type": "object"}}}}},
     "drift": {"type": "object", "properties": {"recent_days": {"type": "integer"}, "recent": {"type": "object"},
-                                               "weeks": {"type": "array"}, "ranges": {"type": "object"}}},
+                                               "weeks": {"type": "array"}, "ranges": {"type": "object"},
+                                               "unused": {"type": "array", "items": {"type": "string"},
+                                                          "description": "inputs the model does not use (never in "
+                                                                         "its training data, e.g. 1h): not drift; "
+                                                                         "their outside and share are null"}}},
+    "backtest": {"type": "object", "description": "the backtest of the model over the stored history, kept apart from "
+                 "the live log (python -m liquidity import --backtest, or the monitor page's button)", "properties": {
+                     "runs": {"type": "array", "description": "per model version: forecasts, scored, first_date, "
+                              "last_date, ran_at", "items": {"type": "object"}},
+                     "current": {"type": ["object", "null"], "description": "the current model's run, or null"},
+                     "horizons": {"type": ["array", "null"], "description": "the current model's backtest figures "
+                                  "per horizon, shaped as horizons[]; null without a run"}}},
     "log_writes_this_worker": {"type": "object", "description": "forecasts this worker logged, and failed to"}}}
 
 

@@ -12,7 +12,7 @@ from liquidity.csvsafe import neutralise_frame
 from liquidity.store import StoreError
 from liquidity.web import ModelUnavailable, current_market, current_model
 from liquidity.web.charts import line_chart
-from liquidity.web.market import CAP_BAND_NAMES, HISTORY_DAYS, LEVELS, forecast_and_log, parse_days, parse_listing
+from liquidity.web.market import CAP_BAND_NAMES, LEVELS, MAX_DAYS, forecast_and_log, parse_days, parse_listing
 
 bp = Blueprint("coins", __name__)
 
@@ -34,6 +34,8 @@ CSV_COLUMNS = (("date", "snapshot_date"), ("horizon", "horizon_days"), ("target_
                ("volume", "volume_usd"), ("mkt_cap", "mkt_cap_usd"), ("price", "price_usd"))
 # Scores rounded for people: the fourth decimal is well inside any interval.
 CSV_SCORES = ("score", "forecast_score", "change", "low80", "high80")
+# The coin page's periods: (?days= value, button text); "all" reads every stored day (up to MAX_DAYS).
+RANGE_CHOICES = (("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("all", "All"))
 # What an 80 % interval promises, in the one sentence every page says it with.
 INTERVAL_MEANING = "In 8 of 10 past cases like this, the score turned out inside this range."
 
@@ -130,13 +132,16 @@ def history_charts(history, forecast):
                               (f"forecast {days_ahead} day(s) ahead", "s-ahead", outlook, True)],
                              y_min=0.0, y_max=1.0,
                              bands=[("band", past_low, past_high, "80 % interval of the past forecasts"),
-                                    ("band-ahead", low, high, "80 % interval ahead")])
+                                    ("band-ahead", low, high, "80 % interval ahead")],
+                             x_label="date", y_label="liquidity score (0 to 1)")
     turnover = (history["volume"] / history["mkt_cap"]).tolist()
+    # A log axis where the turnover spans two decades or more (a stablecoin's can run from 0.1 % to 300 %).
     turnover_chart = line_chart(f"{coin}: turnover (24h volume / market cap)", dates,
                                 [("turnover", "s-turnover", turnover)], y_min=0.0,
-                                tick_format=lambda v: f"{v * 100:.3g} %")
+                                tick_format=lambda v: f"{v * 100:.3g} %", x_label="date",
+                                y_label="24h volume, % of market cap", scale="auto")
     price_chart = line_chart(f"{coin}: price in USD", dates, [("price", "s-price", history["price"].tolist())],
-                             tick_format=compact)
+                             tick_format=compact, x_label="date", y_label="price in USD", scale="auto")
     return {"score": score_chart, "turnover": turnover_chart, "price": price_chart}
 
 
@@ -156,9 +161,10 @@ def coin(coin_id):
 
     model = current_model()
     market = current_market()
-    days, error = parse_days(request.args.get("days"))
+    chosen = request.args.get("days")
+    days, error = (MAX_DAYS, None) if chosen == "all" else parse_days(chosen)
     if error:
-        abort(400, description=f"days: {error}.")
+        abort(400, description=f"days: {error} (or all).")
     try:
         forecast, row = forecast_and_log(market, model, coin_id, "coin page")
     except CoinNotFound:
@@ -168,7 +174,9 @@ def coin(coin_id):
         abort(404, description=str(error))
     history = market.coin_forecast_history(coin_id, days)
     past = market.past_forecasts(coin_id, PAST_FORECASTS)
-    return render_template("coins/coin.html", forecast=forecast, row=row, days=days, day_choices=HISTORY_DAYS,
+    period = "all" if chosen == "all" else str(days)
+    return render_template("coins/coin.html", forecast=forecast, row=row, days=days, period=period,
+                           range_choices=RANGE_CHOICES,
                            charts=history_charts(history, forecast), history=history, past=past,
                            model=model, interval_meaning=INTERVAL_MEANING,
                            calibration=market.calibration)
