@@ -199,6 +199,15 @@ def test_a_logged_forecast_keeps_the_coin_forecast_tag_and_changes_the_monitor_t
     assert client.get("/api/v1/monitor", headers={"If-None-Match": monitor.headers["ETag"]}).status_code == 200
 
 
+def test_one_urls_tag_sent_with_another_url_gets_that_urls_answer(market_app):
+    client = market_app.test_client()
+    tag = client.get("/api/v1/coins/bitcoin/forecast").headers["ETag"]
+    assert client.get("/api/v1/coins/ethereum/forecast", headers={"If-None-Match": tag}).status_code == 200
+    assert client.get("/api/v1/coins/nobody/forecast", headers={"If-None-Match": tag}).status_code == 404
+    assert client.get("/api/v1/coins/bitcoin/forecast?horizon=1", headers={"If-None-Match": tag}).status_code == 200
+    assert client.get("/api/v1/coins/bitcoin/forecast", headers={"If-None-Match": tag}).status_code == 304
+
+
 def test_posts_and_pages_with_this_sessions_form_token_are_not_stored(market_app):
     client = market_app.test_client()
     assert client.post("/api/v1/predict", json=PREDICT_BODY).headers["Cache-Control"] == "no-store"

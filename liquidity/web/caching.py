@@ -3,9 +3,12 @@ ETag, Last-Modified and Cache-Control on the JSON API's GET answers and the mark
 answered before the view runs when If-None-Match names the current tag.
 
 A tag is made of what the answer follows: the store's version (the snapshots and the intervals' calibration; the
-prediction log too for the monitor), the model's version, the UTC day (an answer's `age_days` counts from it) and
-a digest of the app's code and templates (a deploy changes the pages and the OpenAPI document, not the model).
-Tags are weak (W/"..."): two workers answer the same data with their own `generated_at`.
+prediction log too for the monitor), the model's version, the UTC day (an answer's `age_days` counts from it), a
+digest of the app's code and templates (a deploy changes the pages and the OpenAPI document, not the model) and a
+digest of the path and query: a client that sends one URL's tag with another (a bot keeping "the last ETag") gets
+that URL's answer, never a 304 for an answer it does not hold, nor for one that would be an error. Tags are weak
+(W/"..."): two workers answer the same data with their own `generated_at`. If-Modified-Since is not read: the tag
+says more, and every answer carries one.
 
 The coin forecast follows the snapshots, not the log: serving it logs it, so a tag with the log in it would change
 with every answer and never revalidate. A 304 is not logged: the client keeps the forecast it was served (and
@@ -75,7 +78,7 @@ def validators(kind):
     from liquidity.web.extensions import read_models
 
     model = current_model()  # a 503 first when the model is not loaded, as the views do
-    code = code_digest(current_app)
+    code = f"{code_digest(current_app)}.{hashlib.blake2s(request.full_path.encode(), digest_size=6).hexdigest()}"
     if kind == "model":
         created = model.card.get("created_at")
         try:

@@ -102,14 +102,16 @@ FRESHNESS = {
     "as_of": {"type": ["string", "null"], "format": "date",
               "description": "the date of the stored snapshot the answer is from; null while the store is empty"},
     "age_days": {"type": ["integer", "null"], "description": "whole days from as_of to today (UTC)"},
-    "generated_at": {"type": "string", "format": "date-time", "description": "when the answer was made (UTC)"},
+    "generated_at": {"type": "string", "format": "date-time",
+                     "description": "when the answer was made (UTC); a list or a history is made once per store "
+                                    "version and day, then served as made"},
 }
 FRESH_PATHS = ("/api/v1/coins", "/api/v1/coins/{coin_id}", "/api/v1/coins/{coin_id}/forecast", "/api/v1/monitor")
 # Every GET but the health check answers conditional requests (liquidity/web/caching.py).
 CONDITIONAL_GETS = ("/api/v1/model", "/api/v1/openapi.json", *FRESH_PATHS)
 CACHE_HEADERS = {
-    "ETag": {"description": "a weak tag of the data the answer is made from (the store's version, the model's "
-                            "version, the day); send it back in If-None-Match to get 304 while it still holds",
+    "ETag": {"description": "a weak tag of this URL's answer (from the store's version, the model's version, the "
+                            "day); send it back in If-None-Match with the same URL to get 304 while it holds",
              "schema": {"type": "string"}},
     "Last-Modified": {"description": "when this server first served the data the answer is made from",
                       "schema": {"type": "string"}},
