@@ -160,7 +160,9 @@ def test_a_conditional_get_with_the_current_etag_answers_304_without_running_the
         first = client.get(path)
         assert first.status_code == 200, path
         tag = first.headers["ETag"]
-        assert tag.startswith('W/"') and first.headers["Last-Modified"].endswith(" GMT"), path
+        assert tag.startswith('W/"'), path
+        if path != "/api/v1/openapi.json":  # the document follows the code alone: no date to give
+            assert first.headers["Last-Modified"].endswith(" GMT"), path
         assert re.fullmatch(r"public, max-age=\d+", first.headers["Cache-Control"]), path
         endpoint = market_app.url_map.bind("localhost").match(path)[0]
         view = market_app.view_functions[endpoint]

@@ -28,20 +28,20 @@ from flask import current_app, g, request
 from liquidity.paths import TEMPLATES_DIR
 
 # endpoint -> what its answer follows: "market" (the snapshots, their calibration, the model), "log" (those and
-# every logged forecast), "model" (the model alone).
+# every logged forecast), "model" (the model alone), "code" (the app's code alone: served with no model loaded).
 CONDITIONAL = {
     "api.coins": "market",
     "api.coin": "market",
     "api.coin_forecast": "market",
     "api.monitor": "log",
     "api.model_card": "model",
-    "api.openapi": "model",
+    "api.openapi": "code",
     "coins.index": "market",
     "coins.coin": "market",
     "monitor.index": "log",
     "model.card": "model",
 }
-# The model changes only with a restart: its card and the API document may be reused this long without asking.
+# The model and the code change only with a restart: the card and the API document may be reused this long.
 MODEL_MAX_AGE = 60
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -77,8 +77,10 @@ def validators(kind):
     from liquidity.web import current_market, current_model
     from liquidity.web.extensions import read_models
 
-    model = current_model()  # a 503 first when the model is not loaded, as the views do
     code = f"{code_digest(current_app)}.{hashlib.blake2s(request.full_path.encode(), digest_size=6).hexdigest()}"
+    if kind == "code":
+        return f"code-{current_app.config['API_MAX_ITEMS']}.{code}", None, MODEL_MAX_AGE
+    model = current_model()  # a 503 first when the model is not loaded, as the views do
     if kind == "model":
         created = model.card.get("created_at")
         try:

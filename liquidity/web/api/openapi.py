@@ -113,7 +113,8 @@ CACHE_HEADERS = {
     "ETag": {"description": "a weak tag of this URL's answer (from the store's version, the model's version, the "
                             "day); send it back in If-None-Match with the same URL to get 304 while it holds",
              "schema": {"type": "string"}},
-    "Last-Modified": {"description": "when this server first served the data the answer is made from",
+    "Last-Modified": {"description": "when this server first served the data the answer is made from (the "
+                                     "OpenAPI document has none)",
                       "schema": {"type": "string"}},
     "Cache-Control": {"description": "public, max-age=<seconds until the server next checks the store for new "
                                      "data>; no-store on POST answers", "schema": {"type": "string"}},
