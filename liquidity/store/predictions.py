@@ -339,7 +339,11 @@ def coin_log(store, coin_id, limit=30, horizon=DEFAULT_HORIZON):
                  .join_from(f, p, p.c.id == f.c.log_id)
                  .where(f.c.coin_id == coin_id, f.c.horizon == horizon)
                  .order_by(f.c.snapshot_date.desc(), f.c.model_version).limit(limit))
-    return _read(store, statement)
+    frame = _read(store, statement)
+    # pandas reads a text column with blanks as strings with NaN: a forecast without its outcome yet must say None.
+    for name in ("date", "model_version", "level", "target_date", "realized_date"):
+        frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+    return frame
 
 
 def scored_forecasts(store, model_version=None, horizons=None, known_by=None, since=None, kind=LIVE):

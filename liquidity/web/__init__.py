@@ -15,7 +15,7 @@ __all__ = ["ConfigError", "ModelUnavailable", "StoreUnavailable", "create_app", 
 def create_app(test_config=None):
     """Create the Flask app: embedded defaults, then the environment, then test_config."""
     from liquidity import commands
-    from liquidity.web import errors, formatting, freshness, observability, ratelimit
+    from liquidity.web import caching, errors, formatting, freshness, observability, ratelimit
 
     app = Flask(__name__, template_folder=str(TEMPLATES_DIR), static_folder=str(STATIC_DIR))
     app.json = StrictJSONProvider(app)
@@ -33,6 +33,7 @@ def create_app(test_config=None):
     read_models.init_app(app, models.get(app))
     register_blueprints(app)
     ratelimit.init_app(app)
+    caching.init_app(app)
     errors.init_app(app)
     formatting.init_app(app)
     freshness.init_app(app)

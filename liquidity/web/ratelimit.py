@@ -108,4 +108,11 @@ def _agree_retry_after(response):
     retry_after = g.get("retry_after")
     if response.status_code == 429 and retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
+    elif response.status_code == 503:
+        # Not the limiter's window: the soonest a store fault clears is the server's next check of the store.
+        response.headers["Retry-After"] = str(max(1, math.ceil(current_app.config["STORE_CHECK_SECONDS"])))
+    elif response.status_code != 429:
+        # Flask-Limiter sends its window's reset as Retry-After on every answer; a client reads it as "come back
+        # later", which only a 429 or a 503 means.
+        response.headers.pop("Retry-After", None)
     return response

@@ -16,6 +16,7 @@ requests); with STORE_CHECK_SECONDS = 0 (tests, development) each request checks
 import logging
 import os
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -225,6 +226,7 @@ class MarketData:
     table: pd.DataFrame | None  # the market table: every coin's forecast at every horizon (None without a model)
     calibration: Calibration | None = None  # what the intervals are drawn with (None without a model)
     memo: Memo = field(default_factory=Memo)  # histories and pages of this version, computed on request
+    built_at: float = field(default_factory=time.time)  # when this process built it: the answers' Last-Modified
 
     @classmethod
     def build(cls, store, latest, model):
@@ -309,6 +311,7 @@ class MarketState:
     store: object  # this process's MarketStore, for what is read on request (other dates, the log)
     model: object  # the app's LiquidityModel, or None when it did not load
     memo: Memo = field(default_factory=Memo)  # past forecasts and monitor figures: they follow the log
+    built_at: float = field(default_factory=time.time)  # when this process built it: the answers' Last-Modified
 
     @property
     def latest(self):
@@ -517,6 +520,7 @@ class ReadModel:
 
     def _reset(self):
         self.state = None
+        self.checked_at = None  # time.monotonic() of the last check of the store's version
         self.build_lock = threading.Lock()  # one build at a time; readers never take it
         self.thread_lock = threading.Lock()
         self.thread = None
@@ -540,12 +544,20 @@ class ReadModel:
             return state
         return self.start()
 
+    def next_check_in(self):
+        """Return the whole seconds until this process next checks the store's version (0: on the next request):
+        how long an answer served now stays current."""
+        if self.check_seconds <= 0 or self.checked_at is None:
+            return 0
+        return max(0, int(self.checked_at + self.check_seconds - time.monotonic()))
+
     def start(self):
         """Build the first state unless there is one, and start this process's refresher; return the state."""
         with self.build_lock:
             if self.state is None:
                 store = self.store.open()
                 self.state = self._build(store, read_version(store), None)
+                self.checked_at = time.monotonic()
             state = self.state
         if self.check_seconds > 0:
             self._start_refresher()
@@ -559,6 +571,7 @@ class ReadModel:
             old = self.state
             if old is None or version != old.version:
                 self.state = self._build(store, version, old)  # one assignment: a reader sees old or new, whole
+            self.checked_at = time.monotonic()
             return self.state
 
     def _build(self, store, version, old):

@@ -8,6 +8,7 @@ from flask import abort, current_app, request
 
 from liquidity.web import current_market, current_model
 from liquidity.web.api.views import bad_request, bp
+from liquidity.web.caching import freshness, utc_now
 from liquidity.web.extensions import prediction_logs
 from liquidity.web.market import forecast_and_log, parse_date, parse_days, parse_horizon, parse_listing
 
@@ -20,15 +21,21 @@ def _number(value):
     return None if value is None or not math.isfinite(value) else float(value)
 
 
+def _text(value):
+    """Return value as text for JSON, None when missing (pandas reads a blank text column back as NaN)."""
+    return None if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
 def _answer(market, key, compute):
-    """Return the JSON response of compute() (None when it found nothing), encoded once per store version: encoding
-    a 90-day history took longer than the rest of a request served from memory."""
+    """Return the JSON response of compute() (None when it found nothing), encoded once per store version and UTC
+    day (its age_days counts from the day): encoding a 90-day history took longer than the rest of a request served
+    from memory."""
 
     def encoded():
         payload = compute()
         return None if payload is None else current_app.json.response(payload).get_data()
 
-    body = market.rendered(key, encoded)
+    body = market.rendered((*key, utc_now().date().isoformat()), encoded)
     return None if body is None else current_app.response_class(body, mimetype=current_app.json.mimetype)
 
 
@@ -79,7 +86,7 @@ def coins():
         rows, total, pages, date = market.market_page(listing)
         target = (Date.fromisoformat(date) + timedelta(days=listing.horizon)).isoformat() if date else None
         return {"date": date, "horizon": listing.horizon, "target_date": target, "horizons": list(model.horizons),
-                "model_version": model.version, "threshold": model.threshold, "total": total,
+                **freshness(date), "model_version": model.version, "threshold": model.threshold, "total": total,
                 "page": listing.page, "pages": pages, "per_page": listing.per_page,
                 "coins": [coin_answer(row) for row in rows.itertuples()]}
 
@@ -105,7 +112,7 @@ def coin(coin_id):
                     "turnover": _number(row["volume"] / row["mkt_cap"]), "score": _number(row["liquidity_score"])}
                    for row in rows.to_dict("records")]
         return {"coin_id": coin_id, "coin": last["coin"], "symbol": last["symbol"], "days": days,
-                "end": last["date"], "count": len(history), "history": history}
+                "end": last["date"], **freshness(market.latest), "count": len(history), "history": history}
 
     answer = _answer(market, ("api coin", coin_id, days), compute)
     if answer is None:
@@ -133,7 +140,8 @@ def coin_forecast(coin_id):
     chosen = forecast.horizon(horizon)
     past = market.past_forecasts(coin_id, PAST_FORECASTS, horizon)
     return {"model_version": model.version, "threshold": model.threshold, "coin_id": forecast.coin_id,
-            "coin": forecast.coin, "symbol": forecast.symbol, "date": forecast.date, "score": _number(forecast.score),
+            "coin": forecast.coin, "symbol": forecast.symbol, "date": forecast.date, **freshness(forecast.date),
+            "score": _number(forecast.score),
             "horizon": chosen.horizon, "target_date": chosen.target_date,
             "forecast_score": _number(chosen.forecast_score), "level": chosen.level,
             "band": band(chosen.low80, chosen.high80), "interval_80": interval(chosen.low80, chosen.high80, 80),
@@ -142,7 +150,7 @@ def coin_forecast(coin_id):
             "past": [{"date": p.date, "horizon": int(p.horizon), "target_date": p.target_date,
                       "forecast_score": _number(p.forecast_score), "score": _number(p.score),
                       "interval_80": interval(p.low80, p.high80, 80), "interval_90": interval(p.low90, p.high90, 90),
-                      "realized_date": p.realized_date, "realized_score": _number(p.realized_score),
+                      "realized_date": _text(p.realized_date), "realized_score": _number(p.realized_score),
                       "model_version": p.model_version} for p in past]}
 
 
@@ -150,4 +158,5 @@ def coin_forecast(coin_id):
 def monitor():
     """Return the monitor's figures: log counts, realized accuracy against persistence and input drift, by week."""
     current_model()  # 503 first when the model is not loaded, as the page does
-    return {**current_market().monitor(), "log_writes_this_worker": prediction_logs.log_state()}
+    market = current_market()
+    return {**freshness(market.latest), **market.monitor(), "log_writes_this_worker": prediction_logs.log_state()}

@@ -1,5 +1,7 @@
 """The OpenAPI 3.1 document of the JSON API."""
 
+import copy
+
 from liquidity.schema import INPUTS, json_schema
 from liquidity.web.formatting import TURNOVER_NOTE
 from liquidity.web.market import CAP_BAND_NAMES, CROSSINGS, LEVELS, MAX_DAYS, MAX_PER_PAGE, PER_PAGE, SORT_COLUMNS
@@ -185,6 +187,62 @@ def alert_paths(error_response):
                        "responses": {"204": {"description": "deleted"},
                                      "404": error_response("no rule with this id"), "503": unavailable}}},
     }
+# Freshness of every answer with market data (liquidity/web/caching.py).
+FRESHNESS = {
+    "as_of": {"type": ["string", "null"], "format": "date",
+              "description": "the date of the stored snapshot the answer is from; null while the store is empty"},
+    "age_days": {"type": ["integer", "null"], "description": "whole days from as_of to today (UTC)"},
+    "generated_at": {"type": "string", "format": "date-time",
+                     "description": "when the answer was made (UTC); a list or a history is made once per store "
+                                    "version and day, then served as made"},
+}
+FRESH_PATHS = ("/api/v1/coins", "/api/v1/coins/{coin_id}", "/api/v1/coins/{coin_id}/forecast", "/api/v1/monitor")
+# Every GET but the health check answers conditional requests (liquidity/web/caching.py).
+CONDITIONAL_GETS = ("/api/v1/model", "/api/v1/openapi.json", *FRESH_PATHS)
+CACHE_HEADERS = {
+    "ETag": {"description": "a weak tag of this URL's answer (from the store's version, the model's version, the "
+                            "day); send it back in If-None-Match with the same URL to get 304 while it holds",
+             "schema": {"type": "string"}},
+    "Last-Modified": {"description": "when this server first served the data the answer is made from (the "
+                                     "OpenAPI document has none)",
+                      "schema": {"type": "string"}},
+    "Cache-Control": {"description": "public, max-age=<seconds until the server next checks the store for new "
+                                     "data>; no-store on POST answers", "schema": {"type": "string"}},
+}
+IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+                 "description": "the ETag of an answer you kept: 304 with no body while the data is unchanged"}
+RETRY_AFTER = {"description": "whole seconds to wait before trying again (only on 429 and 503)",
+               "schema": {"type": "integer", "minimum": 1}}
+
+
+def _with_caching(document):
+    """Add the freshness fields, the conditional GETs (If-None-Match, ETag, 304) and Retry-After (on 429 and 503) to
+    the document's paths; return a copy (the schemas are shared module constants)."""
+    document = copy.deepcopy(document)
+    components = document["components"]
+    components.setdefault("headers", {}).update({**CACHE_HEADERS, "Retry-After": RETRY_AFTER})
+    for path in FRESH_PATHS:
+        schema = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        if "$ref" in schema:
+            schema = components["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+        schema["properties"].update(FRESHNESS)
+    health = document["paths"]["/healthz"]["get"]["responses"]
+    health["200"]["description"] += "; as_of (the latest stored snapshot's date), age_days and generated_at"
+    for path in (path for path in CONDITIONAL_GETS if path in document["paths"]):
+        operation = document["paths"][path]["get"]
+        operation.setdefault("parameters", []).append(dict(IF_NONE_MATCH))
+        responses = operation["responses"]
+        responses["200"].setdefault("headers", {}).update(
+            {name: {"$ref": f"#/components/headers/{name}"} for name in CACHE_HEADERS})
+        responses["304"] = {"description": "not modified: the ETag sent in If-None-Match is still current; no body",
+                            "headers": {name: {"$ref": f"#/components/headers/{name}"} for name in CACHE_HEADERS}}
+    for methods in document["paths"].values():
+        for operation in methods.values():
+            for code in ("429", "503"):
+                if code in operation["responses"]:
+                    operation["responses"][code].setdefault("headers", {})["Retry-After"] = {
+                        "$ref": "#/components/headers/Retry-After"}
+    return document
 
 
 def _query(name, schema, description):
@@ -198,6 +256,10 @@ def _path_coin():
 
 def openapi_document(max_items):
     """Return the OpenAPI document as a dict."""
+    return _with_caching(_document(max_items))
+
+
+def _document(max_items):
     item = {
         "type": "object",
         "required": [spec.key for spec in INPUTS],

@@ -20,6 +20,7 @@ from datetime import date, datetime
 
 from flask import Blueprint, current_app
 
+from liquidity.web.caching import freshness
 from liquidity.web.extensions import models, prediction_logs
 from liquidity.web.freshness import today
 
@@ -47,10 +48,12 @@ def healthz():
     store = {**store_state(), "stale_after_days": config["STALE_DAYS"], "degraded_after_days": config["DEGRADED_DAYS"]}
     if model is None:
         reason = state.error or "the model is not loaded"
-        return {"status": "unavailable", "reason": reason, "store": store, "prediction_log": log_state}, 503
+        return {"status": "unavailable", "reason": reason, **freshness(store["latest_date"]), "store": store,
+                "prediction_log": log_state}, 503
     reasons = degraded_reasons(store, log_totals)
     body = {"status": "degraded" if reasons else "ok", "model_version": model.version, "backend": model.backend,
-            "backend_reason": model.backend_reason, "store": store, "prediction_log": log_state}
+            "backend_reason": model.backend_reason, **freshness(store["latest_date"]), "store": store,
+            "prediction_log": log_state}
     if reasons:
         body["reasons"] = reasons
     return body, 503 if reasons else 200
