@@ -54,13 +54,21 @@ def post_json(client, raw, content_type="application/json", query=""):
     return client.post("/api/v1/predict" + query, data=raw, content_type=content_type)
 
 
+def finite_number(value):
+    """Return True for a JSON number the API can echo: not a boolean, not past a float's range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 def item_is_valid(item):
     """Return True when the API must score item: the oracle, written from the API's documented rules."""
     if not isinstance(item, dict) or ("volume" in item and "24h_volume" in item):
         return False
-    if "id" in item and not (isinstance(item["id"], str) or (isinstance(item["id"], (int, float))
-                                                             and not isinstance(item["id"], bool)
-                                                             and math.isfinite(item["id"]))):
+    if "id" in item and not (isinstance(item["id"], str) or finite_number(item["id"])):
         return False
     values = {key: item.get(key, item.get("volume") if key == "24h_volume" else None) for key in API_FIELDS}
     return all(isinstance(value, (int, float)) and not isinstance(value, bool)
