@@ -145,9 +145,6 @@ def _operations_document(max_items):
         "properties": {**{spec.key: json_schema(spec) for spec in INPUTS}, "id": CLIENT_ID},
         "example": {spec.key: spec.example for spec in INPUTS},
     }
-    # A list is answered item by item: any value is taken and answered in place (scored, or with its errors).
-    list_item = {"description": "an Item, scored; any other value is answered in place with its errors (with "
-                               "?atomic=true, one such value rejects the whole list with a 400)"}
     item_errors = {"type": "object", "required": ["error", "errors"],
                    "description": "a list's item that was not scored, with why", "properties": {
                        "id": CLIENT_ID, "error": {"type": "string", "description": "what went wrong, in words"},
@@ -210,8 +207,10 @@ def _operations_document(max_items):
                                       "false (default): answer each object on its own")],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
                     {"$ref": "#/components/schemas/Item"},
-                    {"type": "array", "items": {"$ref": "#/components/schemas/ListItem"}, "minItems": 1,
-                     "maxItems": max_items}]}}}},
+                    {"type": "array", "items": {"$ref": "#/components/schemas/Item"}, "minItems": 1,
+                     "maxItems": max_items,
+                     "description": "objects to score; one that is not a valid Item is answered in place with its "
+                                    "errors (ItemErrors), or with ?atomic=true rejects the whole list"}]}}}},
                 "responses": {
                     "200": {"description": "prediction (object sent) or predictions (list sent), with "
                                            "model_version and threshold",
@@ -323,7 +322,7 @@ def _operations_document(max_items):
                                  "responses": {"200": {"description": "model loaded; its version"},
                                                "503": {"description": "model not loaded; the reason"}}}},
         },
-        "components": {"schemas": {"Item": item, "ListItem": list_item, "Answer": answer,
+        "components": {"schemas": {"Item": item, "Answer": answer,
                                    "ItemErrors": item_errors, "Error": error, "Coin": COIN,
                                    "HistoryRow": HISTORY_ROW, "CoinForecast": COIN_FORECAST, "Monitor": MONITOR,
                                    "Choices": CHOICES}},
