@@ -48,7 +48,8 @@ def main(argv=None):
                        "--generation-database", "none", "--no-color", "--report", "junit",
                        "--report-dir", str(Path(folder) / "report")]
             try:
-                code = subprocess.run(command, cwd=ROOT, timeout=args.timeout,
+                # Run in the temporary folder: Schemathesis keeps a crash cache (.schemathesis/) where it runs.
+                code = subprocess.run(command, cwd=folder, timeout=args.timeout,
                                       env={**os.environ, "PYTHONPATH": str(ROOT)}).returncode
             except subprocess.TimeoutExpired:
                 print(f"api-fuzz: stopped after {args.timeout:g} s", file=sys.stderr)

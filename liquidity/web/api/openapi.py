@@ -287,9 +287,15 @@ def _operations_document(max_items):
             "/api/v1/coins/{coin_id}/forecast": {"get": {
                 "summary": "Forecast a coin's score 1, 7 and 30 days ahead from its own stored history, with 80 % and "
                            "90 % intervals (logged)",
-                "parameters": [_path_coin(), _query("date", {"type": "string", "format": "date"},
-                                                    "snapshot date to forecast from (default: the latest stored); a "
-                                                    "past date answers that day's forecast with its outcome"),
+                "parameters": [_path_coin(), {**_query("date", {"type": "string", "format": "date"},
+                                                       "snapshot date to forecast from (default: the latest "
+                                                       "stored); a past date answers that day's forecast with its "
+                                                       "outcome"),
+                                              "examples": {"past": {"summary": "a past snapshot date",
+                                                                    "value": "2024-03-01"},
+                                                           "too early": {"summary": "before the first stored "
+                                                                                    "snapshot: 404 naming date",
+                                                                         "value": "0001-01-01"}}},
                                _query("horizon", HORIZON_PARAMETER,
                                       "calendar days ahead of the top-level forecast and of past; horizons lists "
                                       "every horizon either way")],
