@@ -188,3 +188,63 @@ def test_a_date_out_of_range_names_the_field_never_a_500(client, snapshots_store
 def test_the_store_reads_a_coins_history_up_to_the_calendars_first_day(snapshots_store):
     assert snapshots_store.coin_history("Bitcoin:BTC", end="0001-01-01", days=31).empty
     assert len(snapshots_store.coin_history("Bitcoin:BTC", end="2024-01-04", days=10 ** 6)) == 3
+
+
+# --- the OpenAPI document and /docs/api ---------------------------------------------------------------------------
+
+def _operations(document):
+    return [(method, path, operation) for path, methods in document["paths"].items()
+            for method, operation in methods.items()]
+
+
+def test_every_operation_has_a_request_and_an_answer_example_that_fits_its_schema(client):
+    import jsonschema
+
+    document = client.get("/api/v1/openapi.json").json
+    for method, path, operation in _operations(document):
+        assert operation["x-request-example"].startswith(f"{method.upper()} {path.split('{')[0]}"), path
+        content = operation["responses"]["200"]["content"]["application/json"]
+        if "schema" in content:
+            jsonschema.Draft202012Validator({**content["schema"], "components": document["components"]}).validate(
+                content["example"])
+
+
+def test_every_api_operation_documents_the_rate_limit_answers_and_headers(client):
+    document = client.get("/api/v1/openapi.json").json
+    for _, path, operation in _operations(document):
+        responses = operation["responses"]
+        if not path.startswith("/api/"):
+            assert "429" not in responses
+            continue
+        assert responses["429"]["headers"]["Retry-After"]["required"] is True, path
+        assert set(responses["200"]["headers"]) >= {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
+    assert "429" in document["info"]["description"] and "X-RateLimit-Remaining" in document["info"]["description"]
+
+
+@pytest.mark.parametrize("page, status", [(1, 200), (1_000_000, 200), (1_000_001, 400), (0, 400)])
+def test_the_documented_page_bound_is_the_one_the_api_accepts(client, history_store, page, status):
+    parameters = client.get("/api/v1/openapi.json").json["paths"]["/api/v1/coins"]["get"]["parameters"]
+    bounds = next(p["schema"] for p in parameters if p["name"] == "page")
+    assert (bounds["minimum"] <= page <= bounds["maximum"]) == (status == 200)
+    assert client.get(f"/api/v1/coins?page={page}").status_code == status
+
+
+@pytest.mark.parametrize("horizon, reason", [
+    ("7d", "must be 1 (days ahead), not '7d': write the number of days alone, e.g. 7"),
+    ("1D", "must be 1 (days ahead), not '1D': write the number of days alone, e.g. 1"),
+    ("week", "must be 1 (days ahead), not 'week'"),
+])
+def test_a_horizon_with_its_unit_answers_with_a_hint(client, history_store, horizon, reason):
+    response = client.get(f"/api/v1/coins?horizon={horizon}")
+    assert response.status_code == 400
+    assert response.json["errors"] == [{"path": "horizon", "reason": reason}]
+
+
+def test_the_docs_page_shows_the_rate_limits_the_common_mistakes_and_the_examples(client):
+    page = client.get("/docs/api").get_data(as_text=True)
+    document = client.get("/api/v1/openapi.json").json
+    assert "Retry-After" in page and "X-RateLimit-Reset" in page and "429" in page
+    assert page.count('class="request-example"') == len(_operations(document))
+    assert page.count('class="answer-example"') == len(_operations(document))
+    assert "the key h1 instead of 1h" in page and "?atomic=true" in page
+    assert len(document["info"]["x-common-mistakes"]) >= 5
