@@ -5,7 +5,7 @@ DATA ?= DATASET
 HISTORY_DATA ?= ../shared/data/coingecko-history
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run dashboard store test test-quick lint faults train train-shared check-model ingest report bench
+.PHONY: help setup run dashboard store test test-quick lint faults train train-shared check-model ingest report bench api-fuzz
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ test-quick: $(VENV)/.dev ## the tests not marked slow (no notebooks, browser, su
 
 lint: $(VENV)/.dev ## check the code, tests, benchmarks and notebooks with ruff (pyproject.toml's rules)
 	$(BIN)/ruff check .
+
+api-fuzz: $(VENV)/.dev ## Schemathesis, every check, against gunicorn -w 2 over a small store with forecasts logged: 40 examples per operation, seed 21, 0 failures or it fails (~1-2 min)
+	$(BIN)/python -m fuzz.api --examples 40 --seed 21
 
 faults: $(VENV)/.dev ## gunicorn -w 2 under real faults (PostgreSQL stopped, Redis paused, SQLite read-only or deleted, kill -9): a table of answers, rows lost, recovery (root, ~3 min)
 	$(BIN)/python -m faults.run

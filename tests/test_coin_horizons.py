@@ -225,7 +225,7 @@ def test_the_coin_forecast_api_answers_one_horizon_and_lists_all(horizons_client
     assert [h["horizon"] for h in answer["horizons"]] == list(HORIZONS)
     assert [h["target_date"] for h in answer["horizons"]] == [TARGETS[h] for h in HORIZONS]
     assert set(answer["horizons"][1]) == {"horizon", "target_date", "forecast_score", "level", "interval_80",
-                                          "interval_90"}
+                                          "interval_90", "outcome"}
     default = strict_json(horizons_client.get("/api/v1/coins/coin-5/forecast"))
     assert default["horizon"] == 1 and default["forecast_score"] == pytest.approx(forecast.forecast_score)
     assert default["horizons"] == answer["horizons"]

@@ -252,7 +252,7 @@ def test_the_openapi_document_describes_horizons_and_intervals(client):
     forecast = schemas["CoinForecast"]["properties"]
     assert {"horizon", "target_date", "interval_80", "interval_90", "horizons", "band"} <= set(forecast)
     assert set(forecast["horizons"]["items"]["properties"]) == {"horizon", "target_date", "forecast_score", "level",
-                                                                "interval_80", "interval_90"}
+                                                                "interval_80", "interval_90", "outcome"}
     assert {"interval_80", "interval_90"} <= set(schemas["Coin"]["properties"])
     assert set(schemas["Answer"]["properties"]["interval_80"]["properties"]) == {"low", "high"}
     assert "8 of 10" in schemas["Answer"]["properties"]["interval_80"]["description"]

@@ -50,13 +50,25 @@ items = st.builds(
 bodies = st.one_of(items, st.lists(items, min_size=1, max_size=4), json_values)
 
 
-def post_json(client, raw, content_type="application/json"):
-    return client.post("/api/v1/predict", data=raw, content_type=content_type)
+def post_json(client, raw, content_type="application/json", query=""):
+    return client.post("/api/v1/predict" + query, data=raw, content_type=content_type)
+
+
+def finite_number(value):
+    """Return True for a JSON number the API can echo: not a boolean, not past a float's range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def item_is_valid(item):
     """Return True when the API must score item: the oracle, written from the API's documented rules."""
     if not isinstance(item, dict) or ("volume" in item and "24h_volume" in item):
+        return False
+    if "id" in item and not (isinstance(item["id"], str) or finite_number(item["id"])):
         return False
     values = {key: item.get(key, item.get("volume") if key == "24h_volume" else None) for key in API_FIELDS}
     return all(isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -86,8 +98,9 @@ def assert_names_field_and_reason(response):
 @example(body={**BITCOIN, "price": float("1e308") * 10})  # inf cannot be sent; json.dumps writes Infinity
 @example(body=[[[[]]]])
 @example(body={**BITCOIN, "extra": {"nested": [1, {"x": None}]}})
-def test_any_json_body_is_scored_or_rejected_naming_the_field(client, body):
-    response = post_json(client, json.dumps(body))
+@example(body=[BITCOIN, {**BITCOIN, "id": [1]}])
+def test_any_json_body_is_scored_or_rejected_naming_the_field_with_atomic(client, body):
+    response = post_json(client, json.dumps(body), query="?atomic=true")
     assert response.status_code in (200, 400), response.get_data(as_text=True)
     listed = body if isinstance(body, list) else [body]
     valid = isinstance(body, (dict, list)) and bool(listed) and all(map(item_is_valid, listed))
@@ -99,6 +112,26 @@ def test_any_json_body_is_scored_or_rejected_naming_the_field(client, body):
     assert len(predictions) == len(listed)
     for prediction in predictions:
         assert_well_formed_prediction(prediction)
+
+
+@settings(max_examples=150, deadline=None)
+@given(body=st.lists(items, min_size=1, max_size=4))
+@example(body=[[[[]]], BITCOIN])
+@example(body=[BITCOIN, {**BITCOIN, "id": [1]}, {**BITCOIN, "id": "mine"}, {**BITCOIN, "id": 10 ** 400}])
+def test_any_json_list_is_answered_item_by_item(client, body):
+    response = post_json(client, json.dumps(body))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    predictions = response.json["predictions"]
+    assert len(predictions) == len(body) == response.json["count"]
+    for position, (item, prediction) in enumerate(zip(body, predictions)):
+        if isinstance(item, dict) and "id" in item and item_is_valid(item):
+            assert prediction["id"] == item["id"]
+        if item_is_valid(item):
+            assert_well_formed_prediction(prediction)
+        else:
+            assert "score" not in prediction and prediction["errors"], (item, prediction)
+            assert all(error["path"].startswith(f"$[{position}]") for error in prediction["errors"])
+    assert response.json["scored"] == sum(map(item_is_valid, body))
 
 
 @settings(max_examples=150, deadline=None)

@@ -8,8 +8,8 @@ BITCOIN = {"price": 40859.46, "1h": 0.022, "24h_volume": 35000000000, "mkt_cap":
 THIN = {"price": 0.295224, "1h": 0.001, "24h_volume": 7810.13, "mkt_cap": 133599281}
 
 
-def post_json(client, body, **kwargs):
-    return client.post("/api/v1/predict", data=json.dumps(body), content_type="application/json", **kwargs)
+def post_json(client, body, query="", **kwargs):
+    return client.post("/api/v1/predict" + query, data=json.dumps(body), content_type="application/json", **kwargs)
 
 
 def test_one_object_answers_score_level_band_implied_volume_and_version(client, app):
@@ -69,13 +69,14 @@ def test_no_csrf_token_is_needed_on_the_api(client):
     ([], "$", "must hold at least one object"),
 ])
 def test_invalid_values_answer_400_with_the_field_path_and_reason(client, body, path, reason):
-    response = post_json(client, body)
+    response = post_json(client, body, "?atomic=true")
     assert response.status_code == 400
     assert {"path": path, "reason": reason} in response.json["errors"]
 
 
-def test_every_bad_field_is_reported_and_nothing_is_scored(client):
-    response = post_json(client, [{**BITCOIN, "price": 0}, BITCOIN, {**BITCOIN, "mkt_cap": -1, "1h": "up"}])
+def test_with_atomic_every_bad_field_is_reported_and_nothing_is_scored(client):
+    response = post_json(client, [{**BITCOIN, "price": 0}, BITCOIN, {**BITCOIN, "mkt_cap": -1, "1h": "up"}],
+                         "?atomic=true")
     assert response.status_code == 400
     assert [error["path"] for error in response.json["errors"]] == ["$[0].price", "$[2].mkt_cap", "$[2].1h"]
     assert "predictions" not in response.json
@@ -104,12 +105,15 @@ def test_a_body_over_the_upload_limit_is_413_in_json(client, app):
     assert "upload limit" in response.json["message"]
 
 
-def test_more_items_than_allowed_is_413_in_json(client, app):
+def test_more_items_than_allowed_is_400_as_the_documents_max_items_says(client, app):
     app.config["API_MAX_ITEMS"] = 3
     assert post_json(client, [BITCOIN] * 3).status_code == 200
     response = post_json(client, [BITCOIN] * 4)
-    assert response.status_code == 413
+    assert response.status_code == 400
     assert "At most 3 objects" in response.json["message"]
+    assert response.json["errors"] == [{"path": "$", "reason": "must hold at most 3 objects"}]
+    body = client.get("/api/v1/openapi.json").json["paths"]["/api/v1/predict"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"]["oneOf"][1]["maxItems"] == 3
 
 
 def test_ten_thousand_items_are_scored_in_one_request(client):

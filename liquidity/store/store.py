@@ -415,7 +415,9 @@ class MarketStore:
         end = _as_date(end) if end is not None else _as_date(self.latest_date())
         if end is None:
             return _rows_to_frame([])
-        return self._frame(_COIN_HISTORY, {"coin_id": coin_id, "start": end - timedelta(days=days), "end": end})
+        # Near the calendar's first day (a client may ask for 0001-01-01) the window starts at that day, not before it.
+        start = end - timedelta(days=min(days, (end - Date.min).days))
+        return self._frame(_COIN_HISTORY, {"coin_id": coin_id, "start": start, "end": end})
 
     def coins(self):
         """Return coin_id, coin and symbol of every coin on the latest stored date, by coin_id."""

@@ -14,6 +14,7 @@ PER_PAGE = 50
 MAX_PER_PAGE = 500
 HISTORY_DAYS = (30, 90, 365)
 MAX_DAYS = 3650
+MAX_PAGE = 1_000_000
 # listing sort key -> column of the market table
 SORT_COLUMNS = {"coin": "coin", "symbol": "symbol", "score": "score", "forecast": "forecast_score",
                 "change": "change", "volume": "volume", "mkt_cap": "mkt_cap", "price": "price"}
@@ -88,6 +89,9 @@ def parse_horizon(raw, horizons):
     try:
         horizon = int(raw)
     except (TypeError, ValueError):
+        days = raw.strip().lower().removesuffix("d") if isinstance(raw, str) else ""
+        if days.isdigit():  # "7d": the unit the CSV's column names carry, not the parameter's
+            return None, f"must be {choices} (days ahead), not {raw!r}: write the number of days alone, e.g. {days}"
         return None, f"must be {choices} (days ahead), not {raw!r}"
     if horizon not in horizons:
         return None, f"must be {choices} (days ahead: the model's horizons), not {horizon}"
@@ -128,7 +132,7 @@ def parse_listing(args, horizons=(DEFAULT_HORIZON,)):
         elif value:
             errors.append((name, f"must be one of {', '.join(choices)}, not {value[:MAX_QUERY]!r}"))
     if "page" in args:
-        listing.page = _whole(args["page"], "page", 1, 1_000_000, errors) or 1
+        listing.page = _whole(args["page"], "page", 1, MAX_PAGE, errors) or 1
     if "per_page" in args:
         listing.per_page = _whole(args["per_page"], "per_page", 1, MAX_PER_PAGE, errors) or PER_PAGE
     return listing, errors

@@ -328,15 +328,26 @@ class MarketState:
 
     def resolve_coin(self, text):
         """Return the coin_id text names (an id, else a symbol or a name, largest market cap first), or None."""
+        matches = self.coin_matches(text)
+        return matches[0] if matches else None
+
+    def coin_matches(self, text):
+        """Return the coin_ids of the latest snapshot text names, case-insensitive, largest market cap first: the
+        coins whose id is text, else whose symbol is, else whose name is; [] when none."""
         rows = self.market.snapshot
         if rows.empty:
-            return None
+            return []
         needle = text.strip().lower()
         for column in ("coin_id", "symbol", "coin"):
             found = rows[rows[column].str.lower() == needle]
             if len(found):
-                return found.sort_values("mkt_cap", ascending=False)["coin_id"].iloc[0]
-        return None
+                return list(found.sort_values("mkt_cap", ascending=False)["coin_id"])
+        return []
+
+    def coin_names(self, coin_id):
+        """Return (coin, symbol) of a coin of the latest snapshot, or None."""
+        window = self.market.coins.get(coin_id)
+        return None if window is None else (window.coin, window.symbol)
 
     def latest_row(self, coin_id):
         """Return the coin's row on the latest date: date, volume, mkt_cap, 1h, price; None when it has none."""
@@ -430,6 +441,20 @@ class MarketState:
         """Return the coin's stored rows over the `days` days up to the latest stored date, oldest first."""
         return self.market.memo.get(("history", coin_id, days),
                                     lambda: self.store.coin_history(coin_id, self.latest, days))
+
+    def realized_scores(self, coin_id, dates):
+        """Return {date: the coin's stored score that day} for those of dates ('YYYY-MM-DD') it has a stored row on."""
+        known = sorted({day for day in dates if self.latest is not None and day <= self.latest})
+        if not known:
+            return {}
+
+        def compute():
+            span = (Date.fromisoformat(known[-1]) - Date.fromisoformat(known[0])).days + 1
+            rows = self.store.coin_history(coin_id, end=known[-1], days=span)
+            rows = rows[rows["date"].isin(known)]
+            return MappingProxyType(dict(zip(rows["date"], rows["liquidity_score"].astype(float))))
+
+        return self.market.memo.get(("realized", coin_id, tuple(known)), compute)
 
     def coin_forecast_history(self, coin_id, days):
         """Return the coin's rows over the last `days` days, each with the forecast made from it (for the next date).

@@ -91,7 +91,7 @@ def check_json_items(items):
             column, key = spec.column, spec.key
             present = key if key in item else (column if column in item else None)
             if present is None:
-                errors.append((f"{path}.{key}", key, "is required"))
+                errors.append((f"{path}.{key}", key, "is required" + misspelt_key_hint(key, item)))
                 ok = False
                 continue
             value = item[present]
@@ -107,6 +107,19 @@ def check_json_items(items):
         if ok:
             values[position] = row
     return values, errors
+
+
+# Keys clients send for an input under another spelling: the answer names the key the API reads.
+MISSPELT_KEYS = {"1h": ("h1", "1h_change", "change_1h", "percent_change_1h"),
+                 "24h_volume": ("volume_24h", "total_volume", "24h_vol", "volume_usd"),
+                 "mkt_cap": ("market_cap", "marketcap", "mkt_cap_usd", "market_cap_usd"),
+                 "price": ("price_usd", "current_price")}
+
+
+def misspelt_key_hint(key, item):
+    """Return a hint naming the key the object sent instead of key (e.g. h1 for 1h), or ""."""
+    sent = [name for name in MISSPELT_KEYS.get(key, ()) if name in item]
+    return f" (found {sent[0]!r}: the key is {key!r})" if sent else ""
 
 
 def score(model, parsed, reference=None):

@@ -9,6 +9,7 @@ from flask import abort, current_app, request
 from liquidity.web import current_market, current_model
 from liquidity.web.api.views import bad_request, bp
 from liquidity.web.caching import freshness, utc_now
+from liquidity.web.errors import TITLES
 from liquidity.web.extensions import prediction_logs
 from liquidity.web.market import forecast_and_log, parse_date, parse_days, parse_horizon, parse_listing
 
@@ -93,38 +94,101 @@ def coins():
     return _answer(market, ("api coins", listing.key()), compute)
 
 
+class CoinLookup(Exception):
+    """The path names no single coin: answer is the 300 (several coins share the symbol) or 404 to send."""
+
+    def __init__(self, answer):
+        super().__init__()
+        self.answer = answer
+
+
+def _lookup(market, text, what):
+    """Return the coin_id the path's text names when it is not a stored id: a unique symbol or name of the latest
+    snapshot (any case); raise CoinLookup with a 300 listing the ids of an ambiguous one, else a 404 with a hint.
+
+    what: the message's reason when nothing matches ("No coin with the id ...").
+    """
+    matches = market.coin_matches(text)
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        names = [(coin_id, market.coin_names(coin_id)) for coin_id in matches]
+        raise CoinLookup(({"error": "Multiple choices",
+                           "message": f"{len(matches)} coins have the symbol or name {text!r}: ask for one by its "
+                                      "id (coin_id), e.g. " + request.path.replace(f"/{text}", f"/{matches[0]}", 1)
+                                      + ".",
+                           "matches": [{"coin_id": coin_id, "coin": coin, "symbol": symbol,
+                                        "path": request.path.replace(f"/{text}", f"/{coin_id}", 1)}
+                                       for coin_id, (coin, symbol) in names]}, 300))
+    raise CoinLookup(({"error": TITLES[404],
+                       "message": f"{what} The path takes a coin's id (e.g. bitcoin) or a unique symbol (e.g. BTC); "
+                                  f"find a coin with GET /api/v1/coins?q={text}."}, 404))
+
+
 @bp.get("/coins/<coin_id>")
 def coin(coin_id):
-    """Return the coin's stored history over the last ?days= days (default 90) up to the latest stored date."""
+    """Return the coin's stored history over the last ?days= days (default 90) up to the latest stored date; the path
+    takes a coin's id or a unique symbol."""
     days, error = parse_days(request.args.get("days"))
     if error:
         return _bad_parameters([("days", error)])
     market = current_market()
 
-    def compute():
-        rows = market.coin_history(coin_id, days)
-        if rows.empty:
-            return None
-        last = rows.iloc[-1]
-        history = [{"date": row["date"], "price_usd": _number(row["price"]), "volume_usd": _number(row["volume"]),
-                    "mkt_cap_usd": _number(row["mkt_cap"]), "change_1h": _number(row["1h"]),
-                    "change_24h": _number(row["24h"]), "change_7d": _number(row["7d"]),
-                    "turnover": _number(row["volume"] / row["mkt_cap"]), "score": _number(row["liquidity_score"])}
-                   for row in rows.to_dict("records")]
-        return {"coin_id": coin_id, "coin": last["coin"], "symbol": last["symbol"], "days": days,
-                "end": last["date"], **freshness(market.latest), "count": len(history), "history": history}
+    def history_of(coin_id):
+        def compute():
+            rows = market.coin_history(coin_id, days)
+            if rows.empty:
+                return None
+            last = rows.iloc[-1]
+            history = [{"date": row["date"], "price_usd": _number(row["price"]),
+                        "volume_usd": _number(row["volume"]), "mkt_cap_usd": _number(row["mkt_cap"]),
+                        "change_1h": _number(row["1h"]), "change_24h": _number(row["24h"]),
+                        "change_7d": _number(row["7d"]), "turnover": _number(row["volume"] / row["mkt_cap"]),
+                        "score": _number(row["liquidity_score"])}
+                       for row in rows.to_dict("records")]
+            return {"coin_id": coin_id, "coin": last["coin"], "symbol": last["symbol"], "days": days,
+                    "end": last["date"], **freshness(market.latest), "count": len(history), "history": history}
 
-    answer = _answer(market, ("api coin", coin_id, days), compute)
+        return _answer(market, ("api coin", coin_id, days), compute)
+
+    answer = history_of(coin_id)
+    if answer is None:
+        try:
+            found = _lookup(market, coin_id, f"No coin with the id {coin_id!r} in the last {days} day(s) of the "
+                                             "market store.")
+        except CoinLookup as lookup:
+            return lookup.answer
+        answer = history_of(found)
     if answer is None:
         abort(404, description=f"No coin with the id {coin_id!r} in the last {days} day(s) of the market store.")
     return answer
 
 
+def _not_on_date(error, date):
+    """Return the 404's message, naming the date parameter when one was given."""
+    message = str(error).capitalize() + "."
+    if date is None:
+        return message
+    return f"{message} date: pick a date with a stored snapshot of the coin (GET /api/v1/coins/<coin_id> lists them)."
+
+
+def outcome(outlook, realized):
+    """Return what happened after one horizon's forecast: the score on its target date and whether each interval
+    held it; every field null while the target date has no stored snapshot of the coin."""
+    score = realized.get(outlook.target_date)
+    known = score is not None and math.isfinite(score)
+    return {"known": known, "realized_date": outlook.target_date if known else None,
+            "realized_score": score if known else None,
+            "inside_80": bool(outlook.low80 <= score <= outlook.high80) if known else None,
+            "inside_90": bool(outlook.low90 <= score <= outlook.high90) if known else None}
+
+
 @bp.get("/coins/<coin_id>/forecast")
 def coin_forecast(coin_id):
     """Forecast the coin's score ?horizon= days ahead (default 1) from its stored history (?date=, default the
-    latest), with every horizon of the model in `horizons`; logged, one row per horizon."""
-    from liquidity.forecasting import ForecastError
+    latest), with every horizon of the model in `horizons`, each with what happened next when it is known; logged,
+    one row per horizon. The path takes a coin's id or a unique symbol."""
+    from liquidity.forecasting import CoinNotFound, ForecastError
 
     model = current_model()
     date, error = parse_date(request.args.get("date"))
@@ -133,11 +197,24 @@ def coin_forecast(coin_id):
     if errors:
         return _bad_parameters(errors)
     market = current_market()
+    if date is not None and market.latest is not None and date > market.latest:
+        abort(404, description=f"date: no snapshot is stored after {market.latest} (the latest), so none on {date}; "
+                               "leave date out for the latest forecast.")
     try:
         forecast, _ = forecast_and_log(market, model, coin_id, "api", date)
-    except ForecastError as error:  # CoinNotFound included
-        abort(404, description=str(error))
+    except CoinNotFound as not_found:
+        try:
+            found = _lookup(market, coin_id, str(not_found).capitalize() + ".")
+            forecast, _ = forecast_and_log(market, model, found, "api", date)
+        except CoinLookup as lookup:
+            return lookup.answer
+        except ForecastError as error:
+            abort(404, description=_not_on_date(error, date))
+    except ForecastError as error:
+        abort(404, description=_not_on_date(error, date))
+    coin_id = forecast.coin_id
     chosen = forecast.horizon(horizon)
+    realized = market.realized_scores(coin_id, [outlook.target_date for outlook in forecast.horizons])
     past = market.past_forecasts(coin_id, PAST_FORECASTS, horizon)
     return {"model_version": model.version, "threshold": model.threshold, "coin_id": forecast.coin_id,
             "coin": forecast.coin, "symbol": forecast.symbol, "date": forecast.date, **freshness(forecast.date),
@@ -145,8 +222,9 @@ def coin_forecast(coin_id):
             "horizon": chosen.horizon, "target_date": chosen.target_date,
             "forecast_score": _number(chosen.forecast_score), "level": chosen.level,
             "band": band(chosen.low80, chosen.high80), "interval_80": interval(chosen.low80, chosen.high80, 80),
-            "interval_90": interval(chosen.low90, chosen.high90, 90),
-            "horizons": [horizon_answer(outlook) for outlook in forecast.horizons],
+            "interval_90": interval(chosen.low90, chosen.high90, 90), "outcome": outcome(chosen, realized),
+            "horizons": [{**horizon_answer(outlook), "outcome": outcome(outlook, realized)}
+                         for outlook in forecast.horizons],
             "past": [{"date": p.date, "horizon": int(p.horizon), "target_date": p.target_date,
                       "forecast_score": _number(p.forecast_score), "score": _number(p.score),
                       "interval_80": interval(p.low80, p.high80, 80), "interval_90": interval(p.low90, p.high90, 90),

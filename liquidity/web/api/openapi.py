@@ -4,7 +4,16 @@ import copy
 
 from liquidity.schema import INPUTS, json_schema
 from liquidity.web.formatting import TURNOVER_NOTE
-from liquidity.web.market import CAP_BAND_NAMES, CROSSINGS, LEVELS, MAX_DAYS, MAX_PER_PAGE, PER_PAGE, SORT_COLUMNS
+from liquidity.web.market import (
+    CAP_BAND_NAMES,
+    CROSSINGS,
+    LEVELS,
+    MAX_DAYS,
+    MAX_PAGE,
+    MAX_PER_PAGE,
+    PER_PAGE,
+    SORT_COLUMNS,
+)
 
 
 def _number(description, **bounds):
@@ -37,12 +46,21 @@ def _interval(level, horizon_text="the forecast's horizon", *, names_level=True)
 
 
 HORIZON_PARAMETER = {"type": "integer", "enum": list(HORIZONS), "default": 1}
+OUTCOME = {"type": "object", "description": "what happened next: the coin's score on target_date and whether each "
+                                            "interval held it; null while that date has no stored snapshot",
+           "properties": {
+               "known": {"type": "boolean", "description": "true once target_date's snapshot is stored"},
+               "realized_date": {"type": ["string", "null"], "format": "date"},
+               "realized_score": {"type": ["number", "null"], "description": "the score on realized_date, 0..1"},
+               "inside_80": {"type": ["boolean", "null"], "description": "the 80 % interval held the score"},
+               "inside_90": {"type": ["boolean", "null"], "description": "the 90 % interval held the score"}}}
 HORIZON_FORECAST = {"type": "object", "description": "the forecast at one horizon", "properties": {
     "horizon": {"type": "integer", "enum": list(HORIZONS), "description": "calendar days ahead"},
     "target_date": {"type": "string", "format": "date", "description": "the date the forecast is for"},
     "forecast_score": _number("forecast score on target_date, 0..1"),
     "level": {"type": "string", "enum": ["High", "Low"]},
-    "interval_80": _interval(80, "this horizon"), "interval_90": _interval(90, "this horizon")}}
+    "interval_80": _interval(80, "this horizon"), "interval_90": _interval(90, "this horizon"),
+    "outcome": OUTCOME}}
 COIN = {"type": "object", "properties": {
     "coin_id": {"type": "string"}, "coin": {"type": "string"}, "symbol": {"type": "string"},
     "score": _number("liquidity score today: the coin's turnover rank within its snapshot, 0..1"),
@@ -71,7 +89,7 @@ COIN_FORECAST = {"type": "object", "properties": {
     "target_date": {"type": "string", "format": "date", "description": "the date the top-level forecast is for"},
     "forecast_score": _number("forecast score at horizon"),
     "level": {"type": "string", "enum": ["High", "Low"]}, "band": BAND,
-    "interval_80": _interval(80, "horizon"), "interval_90": _interval(90, "horizon"),
+    "interval_80": _interval(80, "horizon"), "interval_90": _interval(90, "horizon"), "outcome": OUTCOME,
     "horizons": {"type": "array", "description": "the forecast at every horizon of the model, shortest first",
                  "items": HORIZON_FORECAST},
     "past": {"type": "array", "description": "the coin's last logged forecasts at horizon, newest first",
@@ -211,7 +229,8 @@ CACHE_HEADERS = {
 }
 IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
                  "description": "the ETag of an answer you kept: 304 with no body while the data is unchanged"}
-RETRY_AFTER = {"description": "whole seconds to wait before trying again (only on 429 and 503)",
+RETRY_AFTER = {"description": "whole seconds to wait before trying again (only on 429 and 503; on 429 the same "
+                              "number as the body's retry_after)", "required": True,
                "schema": {"type": "integer", "minimum": 1}}
 
 
@@ -243,6 +262,8 @@ def _with_caching(document):
                     operation["responses"][code].setdefault("headers", {})["Retry-After"] = {
                         "$ref": "#/components/headers/Retry-After"}
     return document
+CLIENT_ID = {"type": ["string", "number"],
+             "description": "your own label for the object (a string or a finite number), echoed back on its answer"}
 
 
 def _query(name, schema, description):
@@ -250,25 +271,49 @@ def _query(name, schema, description):
 
 
 def _path_coin():
-    return {"name": "coin_id", "in": "path", "required": True, "schema": {"type": "string"},
-            "description": "the coin's id in the store (CoinGecko's id, e.g. bitcoin)"}
+    return {"name": "coin_id", "in": "path", "required": True, "schema": {"type": "string"}, "example": "bitcoin",
+            "description": "the coin's id in the store (CoinGecko's id, e.g. bitcoin), or a symbol or name of the "
+                           "latest snapshot, any case (BTC), when only one coin has it"}
+
+
+# A path that names several coins (a symbol two coins share) answers 300 with the ids to choose from.
+CHOICES = {"type": "object", "required": ["error", "message", "matches"], "properties": {
+    "error": {"type": "string"}, "message": {"type": "string"},
+    "matches": {"type": "array", "description": "the coins the path names, largest market cap first",
+                "items": {"type": "object", "properties": {
+                    "coin_id": {"type": "string"}, "coin": {"type": "string"}, "symbol": {"type": "string"},
+                    "path": {"type": "string", "description": "this path with the coin's id"}}}}}}
+
+
+def _choices_response():
+    return {"description": "several coins have that symbol or name: matches lists their ids (use one in the path)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Choices"}}}}
 
 
 def openapi_document(max_items):
-    """Return the OpenAPI document as a dict."""
-    return _with_caching(_document(max_items))
+    """Return the OpenAPI document as a dict: the operations with their rate limits, examples and common mistakes,
+    then the caching headers and freshness fields."""
+    return _with_caching(with_usage(_operations_document(max_items), max_items))
 
 
-def _document(max_items):
+def _operations_document(max_items):
+    """Return the OpenAPI document's operations, schemas and answers."""
     item = {
         "type": "object",
         "required": [spec.key for spec in INPUTS],
-        "properties": {spec.key: json_schema(spec) for spec in INPUTS},
+        "properties": {**{spec.key: json_schema(spec) for spec in INPUTS}, "id": CLIENT_ID},
         "example": {spec.key: spec.example for spec in INPUTS},
     }
+    item_errors = {"type": "object", "required": ["error", "errors"],
+                   "description": "a list's item that was not scored, with why", "properties": {
+                       "id": CLIENT_ID, "error": {"type": "string", "description": "what went wrong, in words"},
+                       "errors": {"type": "array", "items": {"type": "object", "properties": {
+                           "path": {"type": "string", "example": "$[3].mkt_cap"}, "reason": {"type": "string"}}}}}}
     answer = {
         "type": "object",
+        "required": ["score", "level", "interval_80"],
         "properties": {
+            "id": CLIENT_ID,
             "score": _number("forecast liquidity score in the next snapshot, 0..1 (percentile among coins)"),
             "level": {"type": "string", "enum": ["High", "Low"],
                       "description": "High when the score is at or above the threshold: a turnover rank, not "
@@ -293,7 +338,10 @@ def _document(max_items):
     error = {"type": "object", "properties": {
         "error": {"type": "string"}, "message": {"type": "string"},
         "errors": {"type": "array", "items": {"type": "object", "properties": {
-            "path": {"type": "string", "example": "$[3].mkt_cap"}, "reason": {"type": "string"}}}}}}
+            "path": {"type": "string", "example": "$[3].mkt_cap"}, "reason": {"type": "string"}}}},
+        "errors_total": {"type": "integer", "description": "errors found (errors lists the first 100)"},
+        "retry_after": {"type": "integer", "description": "on a 429: seconds to wait, as the Retry-After header"},
+        "endpoints": {"type": "array", "items": {"type": "string"}, "description": "on a 404: what exists"}}}
 
     def error_response(text):
         schema = {"$ref": "#/components/schemas/Error"}
@@ -309,10 +357,19 @@ def _document(max_items):
             "/api/v1/predict": {"post": {
                 "summary": f"Forecast the score 1 day ahead (the next snapshot) from the four inputs, for one object "
                            f"or a list of up to {max_items} objects",
+                "description": "A list is answered item by item, in order: each item's answer is its forecast or "
+                               "its errors, with the item's own id echoed back when it has one. With ?atomic=true "
+                               "one invalid item rejects the whole list (a 400 listing every error) and nothing is "
+                               "scored.",
+                "parameters": [_query("atomic", {"type": "boolean", "default": False},
+                                      "true: reject the whole list when one object is invalid (nothing is scored); "
+                                      "false (default): answer each object on its own")],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
                     {"$ref": "#/components/schemas/Item"},
                     {"type": "array", "items": {"$ref": "#/components/schemas/Item"}, "minItems": 1,
-                     "maxItems": max_items}]}}}},
+                     "maxItems": max_items,
+                     "description": "objects to score; one that is not a valid Item is answered in place with its "
+                                    "errors (ItemErrors), or with ?atomic=true rejects the whole list"}]}}}},
                 "responses": {
                     "200": {"description": "prediction (object sent) or predictions (list sent), with "
                                            "model_version and threshold",
@@ -322,12 +379,18 @@ def _document(max_items):
                                             "description": "calendar days ahead: the four-input path forecasts "
                                                            "1 day ahead only"},
                                 "target": {"type": "string", "description": "what is forecast, in words"},
-                                "count": {"type": "integer"},
+                                "count": {"type": "integer", "description": "objects in the list"},
+                                "scored": {"type": "integer", "description": "objects of the list scored"},
+                                "failed": {"type": "integer", "description": "objects of the list not scored"},
                                 "prediction": {"$ref": "#/components/schemas/Answer"},
-                                "predictions": {"type": "array", "items": {"$ref": "#/components/schemas/Answer"}},
+                                "predictions": {"type": "array", "description": "one per object, in order",
+                                                "items": {"anyOf": [{"$ref": "#/components/schemas/Answer"},
+                                                                    {"$ref": "#/components/schemas/ItemErrors"}]}},
                             }}}}},
-                    "400": error_response("malformed JSON or invalid values (each with its path and reason)"),
-                    "413": error_response("body above the upload limit or too many objects"),
+                    "400": error_response("malformed JSON, an invalid object (a list with ?atomic=true: any "
+                                          "invalid object), more objects than maxItems, or atomic is not true or "
+                                          "false; each error with its path and reason"),
+                    "413": error_response("body above the upload limit (in bytes)"),
                     "415": error_response("Content-Type is not application/json"),
                     "503": error_response("the model is not loaded"),
                 }}},
@@ -356,7 +419,8 @@ def _document(max_items):
                     _query("order", {"type": "string", "enum": ["asc", "desc"]},
                            "sort direction (default: asc for coin, symbol and change (the largest drops first), "
                            "else desc)"),
-                    _query("page", {"type": "integer", "minimum": 1, "default": 1}, "page number"),
+                    _query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+                           "page number (past the last page: an empty coins list)"),
                     _query("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE,
                                         "default": PER_PAGE}, "coins per page")],
                 "responses": {
@@ -383,24 +447,37 @@ def _document(max_items):
                                 "coin_id": {"type": "string"}, "days": {"type": "integer"},
                                 "end": {"type": "string", "format": "date"},
                                 "history": {"type": "array", "items": {"$ref": "#/components/schemas/HistoryRow"}}}}}}},
+                    "300": _choices_response(),
                     "400": error_response("days is not a whole number from 1 to 3650"),
-                    "404": error_response("no stored row of this coin in that period"),
+                    "404": error_response("no stored row of this coin in that period, or no coin with that id, "
+                                          "symbol or name (the message says how to find one)"),
                 }}},
             "/api/v1/coins/{coin_id}/forecast": {"get": {
                 "summary": "Forecast a coin's score 1, 7 and 30 days ahead from its own stored history, with 80 % and "
                            "90 % intervals (logged)",
-                "parameters": [_path_coin(), _query("date", {"type": "string", "format": "date"},
-                                                    "snapshot date to forecast from (default: the latest stored)"),
+                "parameters": [_path_coin(), {**_query("date", {"type": "string", "format": "date"},
+                                                       "snapshot date to forecast from (default: the latest "
+                                                       "stored); a past date answers that day's forecast with its "
+                                                       "outcome"),
+                                              "examples": {"past": {"summary": "a past snapshot date",
+                                                                    "value": "2024-03-01"},
+                                                           "too early": {"summary": "before the first stored "
+                                                                                    "snapshot: 404 naming date",
+                                                                         "value": "0001-01-01"}}},
                                _query("horizon", HORIZON_PARAMETER,
                                       "calendar days ahead of the top-level forecast and of past; horizons lists "
                                       "every horizon either way")],
                 "responses": {
-                    "200": {"description": "the forecast at horizon with its intervals, the forecast at every horizon "
-                                           "(horizons), and the coin's last logged forecasts with their outcomes",
+                    "200": {"description": "the forecast at horizon with its intervals and outcome, the forecast at "
+                                           "every horizon (horizons, each with its outcome), and the coin's last "
+                                           "logged forecasts with their outcomes",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CoinForecast"}}}},
                     "400": error_response("date is not a date like 2024-03-16, or horizon is not one of the "
                                           "model's"),
-                    "404": error_response("the coin has no stored row on that date"),
+                    "300": _choices_response(),
+                    "404": error_response("the coin has no stored row on that date (a date before the first or "
+                                          "after the latest stored snapshot included), or no coin with that id, "
+                                          "symbol or name"),
                     "503": error_response("the model or the market store is not available"),
                 }}},
             "/api/v1/monitor": {"get": {
@@ -420,7 +497,128 @@ def _document(max_items):
                                  "responses": {"200": {"description": "model loaded; its version"},
                                                "503": {"description": "model not loaded; the reason"}}}},
         },
-        "components": {"schemas": {"Item": item, "Answer": answer, "Error": error, "Coin": COIN,
+        "components": {"schemas": {"Item": item, "Answer": answer,
+                                   "ItemErrors": item_errors, "Error": error, "Coin": COIN,
                                    "HistoryRow": HISTORY_ROW, "CoinForecast": COIN_FORECAST, "Monitor": MONITOR,
-                                   "AlertRuleInput": ALERT_RULE_INPUT, "AlertRule": ALERT_RULE, "Alert": ALERT}},
+                                   "Choices": CHOICES, "AlertRuleInput": ALERT_RULE_INPUT, "AlertRule": ALERT_RULE,
+                                   "Alert": ALERT}},
     }
+
+
+# --- rate limits, examples and common mistakes, added to every operation ------------------------------------------
+
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": {"description": "calls allowed in the current window", "schema": {"type": "integer"}},
+    "X-RateLimit-Remaining": {"description": "calls left in the current window", "schema": {"type": "integer"}},
+    "X-RateLimit-Reset": {"description": "when the window resets, in Unix seconds", "schema": {"type": "integer"}},
+}
+# (what a client sends, what the API answers): each answer is the API's own, checked in tests/test_api_lookups.py.
+COMMON_MISTAKES = (
+    ("the key h1 instead of 1h (or market_cap for mkt_cap, volume_24h for 24h_volume, price_usd for price)",
+     "400 naming the key: \"1h: is required (found 'h1': the key is '1h')\""),
+    ("1h as a percent (2.2) instead of a fraction (0.022)",
+     "200 with a warning in the answer's warnings: divide by 100 if you meant 2.2 %"),
+    ("a body without the header Content-Type: application/json", "415 saying which header to send"),
+    ("?horizon=7d instead of ?horizon=7", "400: \"horizon: ... not '7d': write the number of days alone, e.g. 7\""),
+    ("a symbol two coins share (e.g. /api/v1/coins/ALP/forecast)", "300 listing the matching coin ids"),
+    ("GET /api/v1/predict (it takes POST), or any method an operation does not list",
+     "405 in JSON, with the Allow header naming the methods it takes"),
+    ("one bad object in a long list", "200: that object is answered with its errors, the others are scored (send "
+                                      "?atomic=true to reject the whole list instead)"),
+    ("more objects in a list than maxItems", "400: \"$: must hold at most 10,000 objects\""),
+)
+LIMITS_TEXT = ("Rate limits: calls to /api/ are limited per client address (default 120 per minute; the operator "
+               "may set another). Each answer carries X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset; "
+               "past the limit the answer is 429 with a Retry-After header (seconds) and the same number as "
+               "retry_after in the body. /healthz is not limited.")
+METHODS_TEXT = ("A method an operation does not list (e.g. DELETE) answers 405 in JSON with an Allow header; a path "
+                "that does not exist answers 404 in JSON listing the endpoints.")
+
+EXAMPLE_ANSWER = {"id": "order-17", "score": 0.91, "level": "High", "borderline": False,
+                  "band": {"low": 0.84, "high": 0.95, "percentiles": [10, 90]},
+                  "interval_80": {"low": 0.84, "high": 0.95}, "interval_90": {"low": 0.8, "high": 0.97},
+                  "implied_next_day": {"liquidity_ratio": 0.045, "volume_usd": 34650000000.0},
+                  "out_of_range": [], "warnings": []}
+EXAMPLE_INTERVALS = {"interval_80": {"low": 0.62, "high": 0.81, "level": 80},
+                     "interval_90": {"low": 0.58, "high": 0.84, "level": 90}}
+EXAMPLE_OUTCOME = {"known": True, "realized_date": "2024-03-02", "realized_score": 0.74, "inside_80": True,
+                   "inside_90": True}
+EXAMPLE_UNKNOWN = {"known": False, "realized_date": None, "realized_score": None, "inside_80": None,
+                   "inside_90": None}
+EXAMPLE_COIN_FORECAST = {
+    "model_version": "8a983eee3a76", "threshold": 0.5, "coin_id": "bitcoin", "coin": "Bitcoin", "symbol": "BTC",
+    "date": "2024-03-01", "score": 0.71, "horizon": 1, "target_date": "2024-03-02", "forecast_score": 0.72,
+    "level": "High", "band": {"low": 0.62, "high": 0.81, "percentiles": [10, 90]}, **EXAMPLE_INTERVALS,
+    "outcome": EXAMPLE_OUTCOME,
+    "horizons": [{"horizon": 1, "target_date": "2024-03-02", "forecast_score": 0.72, "level": "High",
+                  **EXAMPLE_INTERVALS, "outcome": EXAMPLE_OUTCOME},
+                 {"horizon": 7, "target_date": "2024-03-08", "forecast_score": 0.7, "level": "High",
+                  **EXAMPLE_INTERVALS, "outcome": EXAMPLE_UNKNOWN}],
+    "past": [{"date": "2024-03-01", "horizon": 1, "target_date": "2024-03-02", "forecast_score": 0.72,
+              "score": 0.71, **EXAMPLE_INTERVALS, "realized_date": "2024-03-02", "realized_score": 0.74,
+              "model_version": "8a983eee3a76"}]}
+# (method, path) -> (the request, as a client sends it; an example of the 200 answer). The numbers are made up.
+EXAMPLES = {
+    ("post", "/api/v1/predict"): (
+        "POST /api/v1/predict with Content-Type: application/json and the body "
+        '[{"id": "order-17", "price": 40859.46, "1h": 0.022, "24h_volume": 35000000000, "mkt_cap": 770000000000}, '
+        '{"id": "order-18", "price": 0, "1h": 0.001, "24h_volume": 7810.13, "mkt_cap": 133599281}]',
+        {"model_version": "8a983eee3a76", "threshold": 0.5, "horizon": 1,
+         "target": "the coin's liquidity score in the next snapshot, 1 day ahead", "count": 2, "scored": 1,
+         "failed": 1, "predictions": [EXAMPLE_ANSWER, {
+             "id": "order-18", "error": "1 invalid value(s); this object was not scored.",
+             "errors": [{"path": "$[1].price", "reason": "price must be greater than 0"}]}]}),
+    ("get", "/api/v1/model"): (
+        "GET /api/v1/model",
+        {"name": "liquidity model", "model_version": "8a983eee3a76", "threshold": 0.5,
+         "inputs": {"price": {"unit": "USD", "min": 0.0001, "max": 70000}}}),
+    ("get", "/api/v1/coins"): (
+        "GET /api/v1/coins?horizon=7&sort=forecast&per_page=1",
+        {"date": "2024-03-02", "horizon": 7, "target_date": "2024-03-09", "horizons": [1, 7, 30],
+         "model_version": "8a983eee3a76", "threshold": 0.5, "total": 3, "page": 1, "pages": 3, "per_page": 1,
+         "coins": [{"coin_id": "bitcoin", "coin": "Bitcoin", "symbol": "BTC", "score": 0.71, "forecast_score": 0.7,
+                    "level": "High", "band": {"low": 0.62, "high": 0.81, "percentiles": [10, 90]},
+                    **EXAMPLE_INTERVALS, "volume_usd": 28000000000.0, "mkt_cap_usd": 1220000000000.0,
+                    "price_usd": 62000.0}]}),
+    ("get", "/api/v1/coins/{coin_id}"): (
+        "GET /api/v1/coins/BTC?days=2",
+        {"coin_id": "bitcoin", "coin": "Bitcoin", "symbol": "BTC", "days": 2, "end": "2024-03-02", "count": 1,
+         "history": [{"date": "2024-03-02", "price_usd": 62000.0, "volume_usd": 28000000000.0,
+                      "mkt_cap_usd": 1220000000000.0, "change_1h": None, "change_24h": None, "change_7d": None,
+                      "turnover": 0.023, "score": 0.71}]}),
+    ("get", "/api/v1/coins/{coin_id}/forecast"): (
+        "GET /api/v1/coins/bitcoin/forecast?date=2024-03-01", EXAMPLE_COIN_FORECAST),
+    ("get", "/api/v1/monitor"): (
+        "GET /api/v1/monitor",
+        {"model_version": "8a983eee3a76", "threshold": 0.5, "logged": {"total": 12, "scored": 4, "by_source": {}},
+         "coverage_goal": 0.8, "levels": [80, 90]}),
+    ("get", "/api/v1/openapi.json"): ("GET /api/v1/openapi.json", {"openapi": "3.1.0", "paths": {}}),
+    ("get", "/healthz"): ("GET /healthz", {"status": "ok"}),
+}
+
+
+def with_usage(document, max_items):
+    """Add to document what every operation shares: the rate limits (429, Retry-After, X-RateLimit-*), a request and
+    a 200 answer example, and the common mistakes with what the API answers to each."""
+    mistakes = [(sent, answer.replace("10,000", f"{max_items:,}")) for sent, answer in COMMON_MISTAKES]
+    document["info"]["description"] += " " + " ".join(
+        (LIMITS_TEXT, METHODS_TEXT, "Common mistakes: " + "; ".join(f"{sent}: {answer}" for sent, answer in mistakes)
+         + "."))
+    document["info"]["x-common-mistakes"] = [{"sent": sent, "answer": answer} for sent, answer in mistakes]
+    error = {"$ref": "#/components/schemas/Error"}
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            request, answer = EXAMPLES.get((method, path), (None, None))
+            responses = operation["responses"]
+            if request is not None:
+                operation["x-request-example"] = request
+                responses["200"].setdefault("content", {}).setdefault("application/json", {})["example"] = answer
+            if not path.startswith("/api/"):
+                continue  # /healthz is not limited
+            responses["429"] = {"description": "too many calls from this address: wait Retry-After seconds",
+                                "headers": {"Retry-After": RETRY_AFTER},
+                                "content": {"application/json": {"schema": error}}}
+            for status, response in responses.items():
+                if status.startswith("2"):
+                    response.setdefault("headers", {}).update(RATE_LIMIT_HEADERS)
+    return document

@@ -1,9 +1,11 @@
 """POST /api/v1/predict, GET /api/v1/model, GET /api/v1/openapi.json."""
 
 import json
+import math
+import re
 
 from flask import Blueprint, current_app, request
-from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.exceptions import UnsupportedMediaType
 
 from liquidity.features import INPUT_COLUMNS
 from liquidity.hints import borderline, h1_warning
@@ -13,7 +15,7 @@ from liquidity.web.api.openapi import openapi_document
 from liquidity.web.extensions import prediction_logs
 from liquidity.web.model.figures import horizon_figures, intervals_90
 from liquidity.web.observability import log_prediction
-from liquidity.web.scoring import check_json_items, forecast_log_row, frame_log_rows, read_json_items
+from liquidity.web.scoring import check_json_items, forecast_log_row, frame_log_rows
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -105,12 +107,74 @@ def item_answer(model, h1, score, level, band_low, band_high, implied_ratio, imp
     }
 
 
+def parse_flag(raw):
+    """Return (True/False, error) for a yes/no query parameter: true/false, 1/0, yes/no; absent is False."""
+    if raw is None:
+        return False, None
+    value = raw.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True, None
+    if value in ("false", "0", "no"):
+        return False, None
+    return None, f"must be true or false, not {raw!r}"
+
+
+def client_id_error(item):
+    """Return why an object's `id` (the client's own label, echoed back) cannot be echoed, or None."""
+    if not isinstance(item, dict) or "id" not in item:
+        return None
+    value = item["id"]
+    if isinstance(value, str) or (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                  and math.isfinite(value)):
+        return None
+    return "must be a string or a finite number (it is echoed back as given)"
+
+
+def with_client_id(item, answer):
+    """Return answer with the object's `id` first, when the client gave one that can be echoed."""
+    if not isinstance(item, dict) or "id" not in item or client_id_error(item):
+        return answer
+    return {"id": item["id"], **answer}
+
+
+ITEM_POSITION = re.compile(r"^\$\[(\d+)\]")
+
+
+def _errors_by_position(errors):
+    found = {}
+    for path, _, reason in errors:
+        found.setdefault(int(ITEM_POSITION.match(path).group(1)), []).append({"path": path, "reason": reason})
+    return found
+
+
+def _list_answers(model, valid):
+    """Return {position: answer} for the valid rows {position: {column: float}}, scored as one frame, and log them."""
+    import pandas as pd
+
+    frame = pd.DataFrame.from_dict(valid, orient="index", columns=list(INPUT_COLUMNS)).astype("float64")
+    forecast = model.forecast_frame(frame, reference_ratios())
+    wide = intervals_90(model, forecast["liquidity_score"].to_numpy())
+    wide_rows = zip(*wide) if wide is not None else [None] * len(forecast)
+    answers = {position: item_answer(model, h1, row.liquidity_score, row.liquidity_level, row.band_low,
+                                     row.band_high, row.implied_ratio, row.implied_volume, row.out_of_range,
+                                     interval_90)
+               for position, h1, row, interval_90 in zip(frame.index, frame["1h"].to_numpy(),
+                                                         forecast.itertuples(), wide_rows)}
+    log_prediction(source="api", items=len(answers), model_version=model.version,
+                   mean_score=round(float(forecast["liquidity_score"].mean()), 6))
+    prediction_logs.log_forecasts(frame_log_rows(frame, forecast), "api", model.version)
+    return answers
+
+
 @bp.post("/predict")
 def predict():
     """Forecast the score 1 day ahead for one object or a list of objects with keys price, 1h (fraction), 24h_volume,
-    mkt_cap."""
+    mkt_cap; a list is answered item by item (?atomic=true: all or nothing)."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("Send the body as JSON with the header Content-Type: application/json.")
+    atomic, flag_error = parse_flag(request.args.get("atomic"))
+    if flag_error:
+        return bad_request("1 invalid query parameter(s).", [("atomic", None, flag_error)])
     model = current_model()
     try:
         body = parse_body(request.get_data(cache=False))
@@ -123,12 +187,20 @@ def predict():
     if not items:
         return bad_request("The list is empty.", [("$", None, "must hold at least one object")])
     limit = current_app.config["API_MAX_ITEMS"]
-    if len(items) > limit:
-        raise RequestEntityTooLarge(f"At most {limit:,} objects per request; this one has {len(items):,}.")
-    if single:  # one object: the model's one-row path, no DataFrame (~0.1 ms instead of ~2 ms)
-        values, errors = check_json_items(items)
+    if len(items) > limit:  # a 400 as the document's maxItems says; a body over the byte limit is still a 413
+        return bad_request(f"At most {limit:,} objects per request; this one has {len(items):,}.",
+                           [("$", None, f"must hold at most {limit:,} objects")])
+    values, errors = check_json_items(items)
+    errors += [(f"$[{position}].id", "id", reason) for position, item in enumerate(items)
+               if (reason := client_id_error(item))]
+    errors.sort(key=lambda error: int(ITEM_POSITION.match(error[0]).group(1)))
+    for position in {int(ITEM_POSITION.match(path).group(1)) for path, _, _ in errors}:
+        values.pop(position, None)
+    if single or atomic:
         if errors:
             return bad_request(f"{len(errors)} invalid value(s); nothing was scored.", errors)
+    head = {"model_version": model.version, "threshold": model.threshold, "horizon": HORIZON, "target": TARGET}
+    if single:  # one object: the model's one-row path, no DataFrame (~0.1 ms instead of ~2 ms)
         row = values[0]
         result = model.forecast(row["volume"], row["mkt_cap"], row["1h"], row["price"], reference_ratios())
         wide = intervals_90(model, [result.score])
@@ -139,23 +211,16 @@ def predict():
                        liquidity_level=result.level, model_version=model.version)
         prediction_logs.log_forecasts(
             [forecast_log_row(result, row["volume"], row["mkt_cap"], row["1h"], row["price"])], "api", model.version)
-        return {"model_version": model.version, "threshold": model.threshold, "horizon": HORIZON, "target": TARGET,
-                "prediction": answer}
-    parsed = read_json_items(items)
-    if parsed.errors:
-        return bad_request(f"{len(parsed.errors)} invalid value(s); nothing was scored.", parsed.errors)
-    forecast = model.forecast_frame(parsed.valid, reference_ratios())
-    h1_values = parsed.valid["1h"].to_numpy()
-    wide = intervals_90(model, forecast["liquidity_score"].to_numpy())
-    wide_rows = zip(*wide) if wide is not None else [None] * len(forecast)
-    answers = [item_answer(model, h1, row.liquidity_score, row.liquidity_level, row.band_low, row.band_high,
-                           row.implied_ratio, row.implied_volume, row.out_of_range, interval_90)
-               for h1, row, interval_90 in zip(h1_values, forecast.itertuples(), wide_rows)]
-    log_prediction(source="api", items=len(answers), model_version=model.version,
-                   mean_score=round(float(forecast["liquidity_score"].mean()), 6))
-    prediction_logs.log_forecasts(frame_log_rows(parsed.valid, forecast), "api", model.version)
-    return {"model_version": model.version, "threshold": model.threshold, "horizon": HORIZON, "target": TARGET,
-            "count": len(answers), "predictions": answers}
+        return {**head, "prediction": with_client_id(body, answer)}
+    answers = _list_answers(model, values) if values else {}
+    item_errors = _errors_by_position(errors)
+    predictions = [with_client_id(item, answers[position]) if position in answers
+                   else with_client_id(item, {"error": f"{len(item_errors[position])} invalid value(s); this "
+                                                       "object was not scored.",
+                                              "errors": item_errors[position]})
+                   for position, item in enumerate(items)]
+    return {**head, "count": len(predictions), "scored": len(answers), "failed": len(predictions) - len(answers),
+            "predictions": predictions}
 
 
 @bp.get("/model")

@@ -17,8 +17,9 @@ def describe(schema):
     """Return a schema's type in words: "Item", "list of Item (1 to 10000)", "Item or list of Item"."""
     if "$ref" in schema:
         return ref_name(schema)
-    if "oneOf" in schema:
-        return " or ".join(describe(choice) for choice in schema["oneOf"])
+    for choices in ("oneOf", "anyOf"):
+        if choices in schema:
+            return " or ".join(describe(choice) for choice in schema[choices])
     if schema.get("type") == "array":
         size = ""
         if "minItems" in schema or "maxItems" in schema:
@@ -57,7 +58,13 @@ def operations(document):
                 responses.append((status, response.get("description", ""), describe(schema) if schema else ""))
             parameters = [(p["name"], p["in"], describe(p.get("schema", {})), p.get("description", ""),
                            p.get("schema", {}).get("default")) for p in operation.get("parameters", ())]
+            answer = operation.get("responses", {}).get("200", {}).get("content", {}).get("application/json", {})
             found.append({"method": method.upper(), "path": path, "summary": operation.get("summary", ""),
+                          "description": operation.get("description", ""),
+                          "request_example": operation.get("x-request-example"),
+                          "answer_example": answer.get("example"),
+                          "headers": sorted({name for response in operation.get("responses", {}).values()
+                                             for name in response.get("headers", {})}),
                           "parameters": parameters,
                           "anchor": f"{method}-{path.strip('/').replace('/', '-').replace('.', '-')}",
                           "body": {kind: describe(spec["schema"]) for kind, spec in body.items()},
@@ -71,5 +78,6 @@ def api():
     document = openapi_document(current_app.config["API_MAX_ITEMS"])
     schemas = document["components"]["schemas"]
     return render_template("docs/api.html", document=document, operations=operations(document),
+                           mistakes=document["info"].get("x-common-mistakes", ()),
                            schemas=[(name, schema.get("description", ""), fields(schema), schema.get("example"))
                                     for name, schema in schemas.items()])

@@ -1,0 +1,1 @@
+"""Schemathesis against the live app: python -m fuzz.api (make api-fuzz)."""
