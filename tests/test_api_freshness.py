@@ -33,6 +33,9 @@ DAYS = {
 LATEST = "2024-05-05"
 COIN_IDS = ("bitcoin", "ethereum", "gone", "patchy")
 PREDICT_BODY = {"price": 60000, "1h": 0.01, "24h_volume": 30000000000, "mkt_cap": 1200000000000}
+# The body each POST route of the walk sends: a valid one, so the walk reads the success answer too.
+POST_BODIES = {"/api/v1/predict": PREDICT_BODY,
+               "/api/v1/alerts": {"name": "Watch", "coins": ["bitcoin"], "horizon": 1, "condition": "turns_low"}}
 
 
 def refuse(constant):
@@ -66,8 +69,8 @@ def market_app(make_app, trained_dir, report_dir, store_url, store, tmp_path):
     return app
 
 
-def route_paths(app):
-    """Return (method, path) for every GET route of the JSON API and the health check, with real ids filled in."""
+def route_paths(app, rule_id):
+    """Return (method, path) for every route of the JSON API and the health check, with real ids filled in."""
     paths = []
     for rule in app.url_map.iter_rules():
         if not (rule.rule.startswith("/api/") or rule.rule == "/healthz"):
@@ -75,6 +78,8 @@ def route_paths(app):
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             if "<coin_id>" in rule.rule:
                 paths += [(method, rule.rule.replace("<coin_id>", coin_id)) for coin_id in COIN_IDS]
+            elif "<int:rule_id>" in rule.rule:
+                paths.append((method, rule.rule.replace("<int:rule_id>", str(rule_id))))
             else:
                 assert "<" not in rule.rule, f"a new route parameter to fill in: {rule.rule}"
                 paths.append((method, rule.rule))
@@ -84,19 +89,23 @@ def route_paths(app):
 @pytest.mark.sqlite_and_postgresql
 def test_every_api_answer_is_strict_json_over_gaps_a_delisted_coin_and_unscored_forecasts(market_app):
     client = market_app.test_client()
-    paths = route_paths(market_app)
+    rule = client.post("/api/v1/alerts", json=POST_BODIES["/api/v1/alerts"])
+    assert rule.status_code == 201
+    paths = route_paths(market_app, strict_json(rule)["id"])
     assert {path for _, path in paths} >= {"/api/v1/coins", "/api/v1/coins/gone", "/api/v1/coins/patchy/forecast",
                                            "/api/v1/monitor", "/api/v1/model", "/api/v1/openapi.json", "/healthz",
-                                           "/api/v1/predict"}
+                                           "/api/v1/predict", "/api/v1/alerts"}
     statuses = {}
-    for method, path in paths:
-        if method == "POST":
-            response = client.post(path, json=PREDICT_BODY)
-        else:
-            response = client.get(path)
+    # Deletions last, so every other route still finds what it reads.
+    for method, path in sorted(paths, key=lambda entry: entry[0] == "DELETE"):
+        response = client.open(path, method=method, json=POST_BODIES.get(path) if method == "POST" else None)
+        statuses[method, path] = response.status_code
+        if response.status_code == 204:
+            assert response.get_data() == b"", path
+            continue
         assert response.mimetype == "application/json", path
         strict_json(response)  # fails on NaN or Infinity
-        statuses[path] = response.status_code
+    statuses.update({path: status for (method, path), status in statuses.items() if method == "GET"})
     for path in ("/api/v1/coins?horizon=1&per_page=1&page=2", "/api/v1/coins/gone?days=30",
                  "/api/v1/coins/bitcoin/forecast?date=2024-05-04"):
         response = client.get(path)
@@ -104,7 +113,8 @@ def test_every_api_answer_is_strict_json_over_gaps_a_delisted_coin_and_unscored_
         strict_json(response)
     # the delisted coin has a history but no forecast from the latest snapshot: a 404 in JSON, not a 500
     assert statuses["/api/v1/coins/gone"] == 200 and statuses["/api/v1/coins/gone/forecast"] == 404
-    assert statuses["/api/v1/predict"] == 200 and statuses["/api/v1/coins/patchy/forecast"] == 200
+    assert statuses["POST", "/api/v1/predict"] == 200 and statuses["/api/v1/coins/patchy/forecast"] == 200
+    assert statuses["POST", "/api/v1/alerts"] == 201 and 204 in statuses.values()
     assert 500 not in statuses.values()
 
 
