@@ -245,6 +245,14 @@ def _calibrations(store, model, days, since):
     levels = tuple(int(level) for level in settings.get("levels", conformal.LEVELS))
     scored = scored_forecasts(store, model.version, model.horizons, known_by=days[-1], since=since)
     logs = {horizon: _HorizonLog(scored[scored["horizon"].to_numpy() == horizon]) for horizon in model.horizons}
+    # A card with a spread factor scales the longer horizons' tables by the shortest's fresh misses, as training did
+    # (conformal.calibration_table's shortest=); older cards have none.
+    spread = settings.get("spread")
+    shortest = None
+    if spread and int(spread["horizon"]) in logs:
+        log = logs[int(spread["horizon"])]
+        shortest = conformal.ShortestMisses(forecast_day=log.forecast_day, target_day=log.target_day,
+                                            miss=np.abs(log.actual - log.predicted))
     result = {}
     for day in days:
         on_day = _day_number(day)
@@ -254,11 +262,15 @@ def _calibrations(store, model, days, since):
             window, rows = log.window(on_day, window_days, _day_number(_lookback(day, horizon, window_days)))
             outcomes[horizon] = int(rows.sum())
             if len(window) >= window_days and outcomes[horizon] >= MIN_CALIBRATION_ROWS:
-                tables[str(horizon)] = {
+                table = {
                     # conformal.calibration_table's table, from the window's rows found once per horizon above
                     "calibrated_on": day, "window_days": window_days,
                     "forecast_dates": [_day_text(window[0]), _day_text(window[-1])], "rows": outcomes[horizon],
                     **conformal.table_from_rows(log.predicted[rows], log.actual[rows], levels=levels, bins=bins)}
+                if shortest is not None and horizon > int(spread["horizon"]):
+                    table = conformal.scaled(table, shortest.factor(on_day, int(window[0]), int(spread["fresh_days"]),
+                                                                    float(spread["power"])))
+                tables[str(horizon)] = table
                 recalibrated.append(horizon)
             else:
                 tables[str(horizon)] = model.calibration[str(horizon)]

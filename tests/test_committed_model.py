@@ -91,16 +91,22 @@ def test_saved_test_predictions_reproduce_every_horizons_figures_and_the_interva
                                 held_out["date"], card["threshold"])
         assert figures["mae"] == pytest.approx(
             card["validation"]["horizons"][str(horizon)]["models"]["random_forest"]["mae"], abs=1e-9)
-    target_date = (pd.to_datetime(held_out["date"]) + pd.Timedelta(days=30)).dt.strftime("%Y-%m-%d")
-    forecasts = pd.DataFrame({"date": held_out["date"], "coin_id": held_out["coin_id"], "target_date": target_date,
-                              "predicted": held_out["predicted_random_forest_30d"], "actual": held_out["target_30d"]})
+    def forecasts(horizon, predicted, actual):
+        target_date = (pd.to_datetime(held_out["date"]) + pd.Timedelta(days=horizon)).dt.strftime("%Y-%m-%d")
+        return pd.DataFrame({"date": held_out["date"], "coin_id": held_out["coin_id"], "target_date": target_date,
+                             "predicted": held_out[predicted], "actual": held_out[actual]})
+
+    month = forecasts(30, "predicted_random_forest_30d", "target_30d")
+    # The 30-day half-widths are scaled by the spread factor of the 1-day forecasts' fresh misses.
+    day = forecasts(1, "predicted_random_forest", "next_liquidity_score")
     report = card["conformal"]["coverage"]["30"]
-    rolled = conformal.rolling_intervals(forecasts, window_days=card["conformal"]["window_days"],
-                                         first_date=report["dates"][0])
+    rolled = conformal.rolling_intervals(month, window_days=card["conformal"]["window_days"],
+                                         first_date=report["dates"][0], shortest=day)
     recomputed = conformal.coverage_report(rolled)
     assert recomputed["coverage80"] == pytest.approx(report["coverage80"], abs=1e-9)
     assert recomputed["width90"] == pytest.approx(report["width90"], abs=1e-9)
-    table = conformal.calibration_table(forecasts, "2024-12-31", window_days=card["conformal"]["window_days"])
+    table = conformal.calibration_table(month, "2024-12-31", window_days=card["conformal"]["window_days"],
+                                        shortest=day)
     assert table == card["conformal"]["tables"]["30"]
 
 

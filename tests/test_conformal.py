@@ -98,3 +98,78 @@ def test_weekly_coverage_counts_the_outcomes_inside_each_weeks_intervals():
     assert (weeks[0]["rows"], weeks[0]["coverage80"], weeks[0]["coverage90"]) == (2, 0.5, 1.0)
     assert (weeks[1]["rows"], weeks[1]["coverage80"]) == (2, 1.0)  # the row without an outcome is not counted
     assert weeks[1]["width90"] == pytest.approx(0.65)
+
+
+def jumping_forecasts(horizon, sd, jump_date="2024-04-10", days=160, per_day=200, seed=4):
+    """Forecasts in (0.3, 0.7) whose outcomes add Gaussian noise of sd, 1.5 x sd for forecasts dated jump_date on."""
+    rng = np.random.default_rng(seed + horizon)
+    dates = pd.date_range("2024-01-01", periods=days)
+    predicted = rng.uniform(0.3, 0.7, (days, per_day))
+    noise = np.where(dates >= pd.Timestamp(jump_date), 1.5 * sd, sd)[:, None]
+    return pd.DataFrame({"date": np.repeat(dates.strftime("%Y-%m-%d"), per_day),
+                         "target_date": np.repeat((dates + pd.Timedelta(days=horizon)).strftime("%Y-%m-%d"), per_day),
+                         "predicted": predicted.ravel(),
+                         "actual": (predicted + rng.normal(0, 1, predicted.shape) * noise).ravel()})
+
+
+def coverage_between(rolled, first, last):
+    rows = rolled[(rolled["date"] >= first) & (rolled["date"] <= last)]
+    return ((rows["actual"] >= rows["low80"]) & (rows["actual"] <= rows["high80"])).mean()
+
+
+def test_the_spread_factor_moves_the_30_day_interval_within_days_of_a_jump_in_the_noise():
+    # The noise of every forecast grows by half on 2024-04-10. The 30-day outcomes of the new regime land a month
+    # later; the 1-day ones the next day.
+    day, month = jumping_forecasts(1, 0.02), jumping_forecasts(30, 0.05)
+    plain = conformal.rolling_intervals(month, first_date="2024-03-01")
+    scaled = conformal.rolling_intervals(month, first_date="2024-03-01", shortest=day)
+    # Before the jump both hold 80 %.
+    for rolled in (plain, scaled):
+        assert coverage_between(rolled, "2024-03-01", "2024-04-09") == pytest.approx(0.80, abs=0.03)
+    # From FRESH_DAYS + 1 days after it until its 30-day outcomes reach the window, the unscaled interval is still
+    # the calm market's; the scaled one has recovered part of the loss (the square root damps a 1.5 x jump to ~1.2 x,
+    # less as the jump's own days enter the factor's denominator).
+    lost, recovered = (coverage_between(rolled, "2024-04-14", "2024-05-09") for rolled in (plain, scaled))
+    assert lost < 0.65 and recovered > lost + 0.04
+    between = scaled["date"].between("2024-04-14", "2024-05-09").to_numpy()
+    widened = (scaled["high80"] - scaled["low80"])[between].mean() / (plain["high80"] - plain["low80"])[between].mean()
+    assert 1.1 < widened < 1.25
+    # Once the window holds the new regime's outcomes (horizon + window days later) both cover 80 % again.
+    for rolled in (plain, scaled):
+        assert coverage_between(rolled, "2024-05-25", "2024-06-08") == pytest.approx(0.80, abs=0.03)
+
+
+def test_the_spread_factor_is_the_ratio_of_fresh_to_spanned_1_day_misses_damped_by_the_square_root():
+    day = jumping_forecasts(1, 0.02)
+    misses = conformal.ShortestMisses(day)
+    calm = conformal._days(["2024-03-20"])[0]
+    assert misses.factor(calm, calm - 40) == pytest.approx(1.0, abs=0.05)
+    # Three fresh days after the jump against 40 days of which 36 were calm: (1.5 / (1 + 0.5 * 4 / 40)) ** 0.5.
+    after = conformal._days(["2024-04-14"])[0]
+    assert misses.factor(after, after - 40) == pytest.approx((1.5 / 1.05) ** 0.5, rel=0.03)
+    # Nothing known, or no miss at all: no scaling.
+    assert misses.factor(conformal._days(["2023-12-01"])[0], 0) == 1.0
+    exact = day.assign(actual=day["predicted"])
+    assert conformal.ShortestMisses(exact).factor(after, after - 40) == 1.0
+
+
+def test_a_1_day_outcome_after_the_calibration_date_does_not_move_the_30_day_interval():
+    day, month = jumping_forecasts(1, 0.02, days=90), jumping_forecasts(30, 0.05, days=90)
+    on = "2024-03-20"
+    table = conformal.calibration_table(month, on, shortest=day)
+    unscaled = conformal.calibration_table(month, on)
+    assert table["spread_factor"] != 1.0 and table["half_widths"] != unscaled["half_widths"]
+    future = pd.DataFrame({"date": ["2024-03-20"] * 500, "target_date": ["2024-03-21"] * 500,
+                           "predicted": [0.5] * 500, "actual": [0.99] * 500})
+    assert conformal.calibration_table(month, on, shortest=pd.concat([day, future])) == table
+    # The same misses known on the day do move it: the check above could fail.
+    known = future.assign(date="2024-03-19", target_date="2024-03-20")
+    assert conformal.calibration_table(month, on, shortest=pd.concat([day, known]))["spread_factor"] > \
+        table["spread_factor"]
+
+
+def test_a_whole_range_half_width_is_not_scaled():
+    table = conformal.scaled(conformal.table_from_rows([0.5, 0.6], [0.52, 0.58]), 0.7)
+    assert table["half_widths"] == {"80": [1.0], "90": [1.0]} and table["spread_factor"] == 0.7
+    wide = conformal.scaled({"edges": [], "half_widths": {"80": [0.9]}}, 1.5)
+    assert wide["half_widths"] == {"80": [1.0]}

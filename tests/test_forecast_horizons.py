@@ -99,6 +99,48 @@ def test_a_horizon_is_recalibrated_on_the_outcomes_known_that_day_and_a_future_o
     assert max(later.tables["1"]["half_widths"]["80"]) > max(before.tables["1"]["half_widths"]["80"])
 
 
+@pytest.mark.sqlite_and_postgresql
+def test_a_longer_horizons_table_is_scaled_by_the_fresh_1_day_misses_known_that_day_as_in_training(
+        store, horizons_model, history, tmp_path):
+    add_dates(store, history, tmp_path, "2024-01-01", shifted(DAY, 20))
+    model = horizons_model
+    assert model.card["conformal"]["spread"] == {"horizon": 1, "fresh_days": conformal.FRESH_DAYS,
+                                                 "power": conformal.SPREAD_POWER}
+    # 7-day forecasts whose 14-date window is known on DAY, and 1-day ones: right until 4 days before DAY, then
+    # wildly wrong for the last three (the fresh misses of the spread factor).
+    for first, last, horizon, wrong in ((shifted(DAY, -27), shifted(DAY, -1), 7, False),
+                                        (shifted(DAY, -40), shifted(DAY, -4), 1, False),
+                                        (shifted(DAY, -3), shifted(DAY, -1), 1, True)):
+        log_forecasts(store, persistence_rows(store, first, last, horizon=horizon, wrong=wrong), source="daily",
+                      model_version=model.version)
+    from liquidity.store.predictions import score_outcomes
+
+    score_outcomes(store)
+    before = calibration_as_of(store, model, DAY)
+    assert before.recalibrated == (1, 7)
+    # the daily path's table is training's: conformal.calibration_table of the 7-day log scaled by the 1-day log's
+    every = scored_forecasts(store, model.version, (1, 7))
+    week, day = every[every["horizon"] == 7], every[every["horizon"] == 1]
+    expected = conformal.calibration_table(week, DAY, shortest=day)
+    # (equal but for the last bits of a mean whose rows PostgreSQL may hand over in another order)
+    table = before.tables["7"]
+    assert {key: value for key, value in table.items() if key not in ("spread_factor", "half_widths")} == {
+        key: value for key, value in expected.items() if key not in ("spread_factor", "half_widths")}
+    assert table["spread_factor"] == pytest.approx(expected["spread_factor"], rel=1e-12)
+    for level, widths in expected["half_widths"].items():
+        assert table["half_widths"][level] == pytest.approx(widths, rel=1e-12)
+    assert before.tables["7"]["spread_factor"] > 1.5
+    unscaled = conformal.calibration_table(week, DAY)["half_widths"]["80"]
+    assert min(before.tables["7"]["half_widths"]["80"]) > max(unscaled)
+    assert "spread_factor" not in before.tables["1"]  # the shortest horizon's own outcomes are a day old
+
+    # Wrong 1-day forecasts of DAY and later: misses known after DAY must not move DAY's 7-day table.
+    log_forecasts(store, persistence_rows(store, DAY, shifted(DAY, 10), wrong=True), source="daily",
+                  model_version=model.version)
+    score_outcomes(store)
+    assert calibration_as_of(store, model, DAY) == before
+
+
 def test_a_horizon_with_too_few_outcomes_keeps_the_cards_table(store, horizons_model, history, tmp_path):
     add_dates(store, history, tmp_path, "2024-01-01", DAY)
     # 30 dates of outcomes but only 5 coins a day: 70 rows in the window, under the minimum.

@@ -181,6 +181,9 @@ def test_the_model_page_opens_with_the_summary_then_each_horizon_and_the_interva
         assert f"{forest['r2']:.3f}" in table.group(1) and f"{forest['mae']:.4f}" in table.group(1)
     window = re.search(r'id="calibration-window">([^<]+)', html).group(1)
     assert f"the last {card['conformal']['window_days']} forecast dates" in window
+    fresh_days = card["conformal"]["spread"]["fresh_days"]
+    assert f"widened or narrowed by how much more or less the next-day forecasts of the last {fresh_days} days" in \
+        " ".join(visible(html).split())
     coverage = re.search(r'<table id="coverage">(.*?)</table>', html, re.S).group(1)
     assert coverage.count("<tr>") == 4  # the header and one row per horizon
     assert "80 % interval" in html and "in 8 of 10 past cases like it" in html

@@ -258,7 +258,9 @@ def verification_figures(data, config, params, seed, threshold, progress=lambda 
     """Train and validate the forest with fixed params under config; return the figures verify compares."""
     run = Run(data, config, progress)
     figures, predictions, _, _ = validate(run, config, params, seed, threshold, progress)
-    tables = {str(h): conformal.calibration_table(held_out_forecasts(run, predictions, h), run.last_date)
+    shortest = held_out_forecasts(run, predictions, run.horizons[0])
+    tables = {str(h): conformal.calibration_table(held_out_forecasts(run, predictions, h), run.last_date,
+                                                  shortest=shortest if h != run.horizons[0] else None)
               for h in run.horizons}
     return {"config": asdict(config), "hyperparameters": params, "validation": figures, "conformal_tables": tables}
 
@@ -276,17 +278,25 @@ def conformal_section(run, predictions, window_days=conformal.WINDOW_DAYS):
     """Return the card's conformal section: each horizon's table on the data's last date and the coverage that
     daily recalibration achieved on the held-out forecasts (each date calibrated on outcomes known by then)."""
     tables, coverage = {}, {}
+    shortest = held_out_forecasts(run, predictions, run.horizons[0])
     for horizon in run.horizons:
         forecasts = held_out_forecasts(run, predictions, horizon)
-        tables[str(horizon)] = conformal.calibration_table(forecasts, run.last_date, window_days=window_days)
+        scale_by = shortest if horizon != run.horizons[0] else None
+        tables[str(horizon)] = conformal.calibration_table(forecasts, run.last_date, window_days=window_days,
+                                                           shortest=scale_by)
         # Coverage counts only dates whose calibration window is full: the first forecasts' outcomes plus the window.
         first = np.datetime64(str(forecasts["date"].min())[:10], "D") + np.timedelta64(horizon + window_days, "D")
-        rolled = conformal.rolling_intervals(forecasts, window_days=window_days, first_date=str(first))
+        rolled = conformal.rolling_intervals(forecasts, window_days=window_days, first_date=str(first),
+                                             shortest=scale_by)
         coverage[str(horizon)] = conformal.coverage_report(rolled)
     section = {"method": "split conformal on |actual - forecast|, per quintile bin of the forecast score, clipped "
                          "to [0, 1]; calibrated on the forecasts of the last window_days forecast dates whose "
-                         "outcome is known on the calibration date",
+                         "outcome is known on the calibration date; the longer horizons' half-widths times the "
+                         "spread factor: (mean |actual - forecast| of the shortest horizon's last fresh_days "
+                         "forecast dates known then / the same since the window's first forecast date) ** power",
                "levels": list(conformal.LEVELS), "window_days": window_days, "bins": conformal.BINS,
+               "spread": {"horizon": run.horizons[0], "fresh_days": conformal.FRESH_DAYS,
+                          "power": conformal.SPREAD_POWER},
                "calibrated_on": str(run.last_date), "tables": tables, "coverage": coverage}
     return section
 
