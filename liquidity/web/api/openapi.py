@@ -259,8 +259,8 @@ def _with_caching(document):
         for operation in methods.values():
             for code in ("429", "503"):
                 if code in operation["responses"]:
-                    operation["responses"][code].setdefault("headers", {})["Retry-After"] = {
-                        "$ref": "#/components/headers/Retry-After"}
+                    operation["responses"][code].setdefault("headers", {}).setdefault(
+                        "Retry-After", {"$ref": "#/components/headers/Retry-After"})
     return document
 CLIENT_ID = {"type": ["string", "number"],
              "description": "your own label for the object (a string or a finite number), echoed back on its answer"}
@@ -557,6 +557,15 @@ EXAMPLE_COIN_FORECAST = {
     "past": [{"date": "2024-03-01", "horizon": 1, "target_date": "2024-03-02", "forecast_score": 0.72,
               "score": 0.71, **EXAMPLE_INTERVALS, "realized_date": "2024-03-02", "realized_score": 0.74,
               "model_version": "8a983eee3a76"}]}
+EXAMPLE_RULE = {"id": 3, "name": "Our coins going dry", "coins": ["bitcoin", "tether"], "horizon": 7,
+                "condition": "drop", "condition_meaning": "the forecast score is more than value below today's",
+                "value": 0.2, "webhook": "https://hooks.example.com",
+                "description": "the forecast score drops by more than 0.2, 7 days ahead, for bitcoin, tether",
+                "created_at": "2024-03-01T08:00:00+00:00"}
+EXAMPLE_ALERT = {"id": 12, "rule_id": 3, "rule_name": "Our coins going dry", "coin_id": "tether",
+                 "snapshot_date": "2024-03-02", "horizon": 7, "raised_at": "2024-03-02T06:10:00+00:00",
+                 "message": "Tether: forecast 0.41 for 2024-03-09, 0.27 below today's 0.68", "status": "delivered",
+                 "attempts": 1, "last_error": None, "delivered_at": "2024-03-02T06:10:01+00:00"}
 # (method, path) -> (the request, as a client sends it; an example of the 200 answer). The numbers are made up.
 EXAMPLES = {
     ("post", "/api/v1/predict"): (
@@ -592,6 +601,13 @@ EXAMPLES = {
         "GET /api/v1/monitor",
         {"model_version": "8a983eee3a76", "threshold": 0.5, "logged": {"total": 12, "scored": 4, "by_source": {}},
          "coverage_goal": 0.8, "levels": [80, 90]}),
+    ("get", "/api/v1/alerts"): ("GET /api/v1/alerts", {"count": 1, "rules": [EXAMPLE_RULE], "alerts": [EXAMPLE_ALERT]}),
+    ("post", "/api/v1/alerts"): (
+        "POST /api/v1/alerts with Content-Type: application/json and the body "
+        '{"name": "Our coins going dry", "coins": ["bitcoin", "tether"], "horizon": 7, "condition": "drop", '
+        '"value": 0.2, "webhook_url": "https://hooks.example.com/liquidity"}', EXAMPLE_RULE),
+    ("get", "/api/v1/alerts/{rule_id}"): ("GET /api/v1/alerts/3", {"rule": EXAMPLE_RULE, "alerts": [EXAMPLE_ALERT]}),
+    ("delete", "/api/v1/alerts/{rule_id}"): ("DELETE /api/v1/alerts/3", None),
     ("get", "/api/v1/openapi.json"): ("GET /api/v1/openapi.json", {"openapi": "3.1.0", "paths": {}}),
     ("get", "/healthz"): ("GET /healthz", {"status": "ok"}),
 }
@@ -599,7 +615,7 @@ EXAMPLES = {
 
 def with_usage(document, max_items):
     """Add to document what every operation shares: the rate limits (429, Retry-After, X-RateLimit-*), a request and
-    a 200 answer example, and the common mistakes with what the API answers to each."""
+    a success answer example, and the common mistakes with what the API answers to each."""
     mistakes = [(sent, answer.replace("10,000", f"{max_items:,}")) for sent, answer in COMMON_MISTAKES]
     document["info"]["description"] += " " + " ".join(
         (LIMITS_TEXT, METHODS_TEXT, "Common mistakes: " + "; ".join(f"{sent}: {answer}" for sent, answer in mistakes)
@@ -612,7 +628,9 @@ def with_usage(document, max_items):
             responses = operation["responses"]
             if request is not None:
                 operation["x-request-example"] = request
-                responses["200"].setdefault("content", {}).setdefault("application/json", {})["example"] = answer
+            if answer is not None:  # a 204 has no answer to show
+                success = min(status for status in responses if status.startswith("2"))
+                responses[success].setdefault("content", {}).setdefault("application/json", {})["example"] = answer
             if not path.startswith("/api/"):
                 continue  # /healthz is not limited
             responses["429"] = {"description": "too many calls from this address: wait Retry-After seconds",

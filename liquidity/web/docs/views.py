@@ -58,11 +58,13 @@ def operations(document):
                 responses.append((status, response.get("description", ""), describe(schema) if schema else ""))
             parameters = [(p["name"], p["in"], describe(p.get("schema", {})), p.get("description", ""),
                            p.get("schema", {}).get("default")) for p in operation.get("parameters", ())]
-            answer = operation.get("responses", {}).get("200", {}).get("content", {}).get("application/json", {})
+            answered = operation.get("responses", {})
+            success = min((status for status in answered if status.startswith("2")), default="200")
+            answer = answered.get(success, {}).get("content", {}).get("application/json", {})
             found.append({"method": method.upper(), "path": path, "summary": operation.get("summary", ""),
                           "description": operation.get("description", ""),
                           "request_example": operation.get("x-request-example"),
-                          "answer_example": answer.get("example"),
+                          "answer_example": answer.get("example"), "answer_status": success,
                           "headers": sorted({name for response in operation.get("responses", {}).values()
                                              for name in response.get("headers", {})}),
                           "parameters": parameters,
