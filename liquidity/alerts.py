@@ -115,6 +115,10 @@ def coin_list(text):
     return ids or None
 
 
+# The reason a watchlist's coin is refused when the store does not hold it (the API answers 404 for it alone).
+UNKNOWN_COIN = "is not a coin in the market store"
+
+
 def _coins(errors, data, known_coins):
     raw = data.get("coins")
     if raw is None:
@@ -138,8 +142,7 @@ def _coins(errors, data, known_coins):
             coins.setdefault(coin.strip(), index)
     if known_coins is not None and coins:
         held = known_coins(tuple(coins))
-        errors.extend((f"coins[{index}]", f"{coin!r} is not a coin in the market store (use the id in the coin "
-                                          "page's address, /coins/ID)")
+        errors.extend((f"coins[{index}]", f"{coin!r} {UNKNOWN_COIN} (use the id in the coin page's address, /coins/ID)")
                       for coin, index in coins.items() if coin not in held)
     return tuple(coins)
 
@@ -198,7 +201,7 @@ def check_rule(data, known_coins=None):
     coins = _coins(errors, data, known_coins)
     horizon = _horizon(errors, data)
     condition = data.get("condition")
-    if condition not in CONDITIONS:
+    if not isinstance(condition, str) or condition not in CONDITIONS:  # an object or a list is not hashable
         errors.append(("condition", f"must be one of {', '.join(CONDITIONS)}"))
         condition = None
     value = _value(errors, data, condition)

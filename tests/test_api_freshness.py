@@ -266,3 +266,14 @@ def test_the_openapi_document_names_the_conditional_gets_the_freshness_fields_an
                 assert ("Retry-After" in response.get("headers", {})) == (status in ("429", "503"))
     assert "not modified: the ETag sent in If-None-Match is still current" in client.get("/docs/api").get_data(
         as_text=True)
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    ("/api/v1/coins?days=x&level=Medium", 400),  # a bad query has no tag: its 400, not a 304
+    ("/api/v1/coins/bitcoin?days=lots", 400),
+    ("/api/v1/coins", 200),  # "*" is no tag this server gave: the answer in full
+])
+def test_if_none_match_star_never_hides_the_answer(market_app, path, status):
+    response = market_app.test_client().get(path, headers={"If-None-Match": "*"})
+    assert response.status_code == status
+    assert strict_json(response)

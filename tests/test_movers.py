@@ -128,8 +128,10 @@ def test_the_openapi_document_describes_the_movers_parameters_and_fields(movers_
     document = movers_client.get("/api/v1/openapi.json").get_json()
     listing = document["paths"]["/api/v1/coins"]["get"]
     parameters = {parameter["name"]: parameter["schema"] for parameter in listing["parameters"]}
-    assert parameters["level"]["enum"] == ["High", "Low"] and parameters["crosses"]["enum"] == ["down", "up"]
-    assert parameters["cap"]["enum"] == list(CAP_BANDS) and "change" in parameters["sort"]["enum"]
+    # Empty is "any", as the page's form sends it.
+    assert parameters["level"]["enum"] == ["", "High", "Low"] and parameters["crosses"]["enum"] == ["", "down", "up"]
+    assert parameters["cap"]["enum"] == ["", *CAP_BANDS] and "change" in parameters["sort"]["enum"]
+    assert movers_client.get("/api/v1/coins?level=&crosses=&cap=").status_code == 200
     coin = document["components"]["schemas"]["Coin"]["properties"]
     assert {"change", "level_today"} <= set(coin)
 

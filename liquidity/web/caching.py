@@ -112,7 +112,9 @@ def not_modified():
     if kind is None or request.method not in ("GET", "HEAD"):
         return None
     tag, modified, max_age = g.cache_validators = validators(kind)
-    if request.if_none_match.contains_weak(tag):
+    # Only a tag this server gave (never "*"): a tag exists for a URL only once it answered 200, so a URL with a bad
+    # query, which has none, still reaches its view and gets its 400.
+    if not request.if_none_match.star_tag and request.if_none_match.contains_weak(tag):
         response = current_app.response_class(status=304)
         _set_validators(response, tag, modified, max_age)
         return response

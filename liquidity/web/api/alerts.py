@@ -3,7 +3,7 @@
 from flask import abort, request, url_for
 from werkzeug.exceptions import UnsupportedMediaType
 
-from liquidity.alerts import CONDITIONS
+from liquidity.alerts import CONDITIONS, UNKNOWN_COIN
 from liquidity.web.alerts.store import alert_store, checked_rule, write
 from liquidity.web.api.views import MalformedJson, bad_request, bp, parse_body
 
@@ -43,6 +43,10 @@ def add_alert_rule():
     if duplicates:
         return bad_request("A field is given twice.", [(name, None, "is given more than once") for name in duplicates])
     rule, errors = checked_rule(body)
+    if errors and all(UNKNOWN_COIN in reason for _, reason in errors):
+        # A well-formed rule that names coins the store does not hold: what it refers to is not found.
+        return bad_request(f"{len(errors)} coin(s) of the watchlist not found; no rule was saved.",
+                           [(name, None, reason) for name, reason in errors], status=404)
     if errors:
         return bad_request(f"{len(errors)} invalid field(s); no rule was saved.",
                            [(name, None, reason) for name, reason in errors])

@@ -135,10 +135,18 @@ MONITOR = {"type": "object", "properties": {
     "log_writes_this_worker": {"type": "object", "description": "forecasts this worker logged, and failed to"}}}
 
 
+# Text with something besides spaces and no control characters, as liquidity/alerts.py checks it.
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+# http(s), a host, an optional port 1..65535, then a path without spaces (liquidity/alerts.py's check_url).
+WEBHOOK_PATTERN = (r"^https?://[^\s/?#@:\[\]\x00-\x1f\x7f]+"
+                   r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?"
+                   r"([/?#][^\s\x00-\x1f\x7f]*)?$")
 ALERT_RULE_INPUT = {"type": "object", "required": ["name", "horizon", "condition"], "additionalProperties": False,
                     "properties": {
-    "name": {"type": "string", "maxLength": 100, "description": "how the rule's alerts are titled"},
-    "coins": {"type": ["array", "null"], "items": {"type": "string"}, "maxItems": 500,
+    "name": {"type": "string", "maxLength": 100, "pattern": TEXT_PATTERN,
+             "description": "how the rule's alerts are titled"},
+    "coins": {"type": ["array", "null"], "items": {"type": "string", "maxLength": 200, "pattern": TEXT_PATTERN},
+              "minItems": 1, "maxItems": 500,
               "description": "the coin ids to watch (as in /api/v1/coins); null or absent: every coin"},
     "horizon": {"type": "integer", "enum": [1, 7, 30], "description": "calendar days ahead of the forecast checked"},
     "condition": {"type": "string", "enum": ["turns_low", "drop", "upper_below"],
@@ -146,9 +154,13 @@ ALERT_RULE_INPUT = {"type": "object", "required": ["name", "horizon", "condition
                                  "below today's; upper_below: the 80 % interval's upper end is below value"},
     "value": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 1,
               "description": "X of drop (a score difference) or Y of upper_below (a score); null for turns_low"},
-    "webhook_url": {"type": ["string", "null"], "format": "uri", "maxLength": 2000,
+    "webhook_url": {"type": ["string", "null"], "format": "uri", "maxLength": 2000, "pattern": WEBHOOK_PATTERN,
                     "description": "http:// or https:// URL that receives each alert as a JSON POST (a short timeout, "
                                    "retries with back-off); absent: shown on /alerts only"}},
+    # turns_low takes no number; drop and upper_below need one.
+    "if": {"properties": {"condition": {"const": "turns_low"}}},
+    "then": {"properties": {"value": {"type": "null"}}},
+    "else": {"required": ["value"], "properties": {"value": {"type": "number"}}},
     "example": {"name": "Our coins going dry", "coins": ["bitcoin", "tether"], "horizon": 7, "condition": "drop",
                 "value": 0.2, "webhook_url": "https://hooks.example.com/liquidity"}}
 ALERT_RULE = {"type": "object", "properties": {
@@ -193,6 +205,8 @@ def alert_paths(error_response):
                      "responses": {"201": {"description": "the rule saved (Location: its URL)",
                                            "content": {"application/json": {"schema": rule}}},
                                    "400": error_response("a field is missing or invalid (named in errors[].path)"),
+                                   "404": error_response("a coin of the watchlist is not in the market store "
+                                                         "(named in errors[].path)"),
                                    "415": error_response("Content-Type is not application/json"),
                                    "503": unavailable}}},
         "/api/v1/alerts/{rule_id}": {
@@ -407,13 +421,15 @@ def _operations_document(max_items):
                            "calendar days ahead of the forecast, interval and level columns (one of the model's "
                            "horizons)"),
                     _query("q", {"type": "string", "maxLength": 100}, "search in coin name, symbol or id"),
-                    _query("level", {"type": "string", "enum": list(LEVELS)},
-                           "only coins whose forecast at horizon has this level"),
-                    _query("crosses", {"type": "string", "enum": list(CROSSINGS)},
+                    # Empty means "any", as the /coins page's form sends it.
+                    _query("level", {"type": "string", "enum": ["", *LEVELS]},
+                           "only coins whose forecast at horizon has this level (empty: any)"),
+                    _query("crosses", {"type": "string", "enum": ["", *CROSSINGS]},
                            "only coins forecast to cross the threshold: down (High today, Low forecast) or up (Low "
-                           "today, High forecast)"),
-                    _query("cap", {"type": "string", "enum": list(CAP_BAND_NAMES)},
-                           "only coins in this market-cap band: " + "; ".join(CAP_BAND_NAMES.values())),
+                           "today, High forecast) (empty: any)"),
+                    _query("cap", {"type": "string", "enum": ["", *CAP_BAND_NAMES]},
+                           "only coins in this market-cap band: " + "; ".join(CAP_BAND_NAMES.values())
+                           + " (empty: any)"),
                     _query("sort", {"type": "string", "enum": list(SORT_KEYS), "default": "mkt_cap"},
                            "sort key; change is the forecast minus today's score"),
                     _query("order", {"type": "string", "enum": ["asc", "desc"]},

@@ -69,11 +69,11 @@ def parse_body(data):
         raise MalformedJson(str(error)) from None
 
 
-def bad_request(message, errors):
-    """Return a 400 JSON answer listing each error with its field path and reason."""
-    return {"error": "Bad request", "message": message,
+def bad_request(message, errors, status=400):
+    """Return a 400 (or status) JSON answer listing each error with its field path and reason."""
+    return {"error": "Bad request" if status == 400 else "Not found", "message": message,
             "errors": [{"path": path, "reason": reason} for path, _, reason in errors[:ERRORS_SHOWN]],
-            "errors_total": len(errors)}, 400
+            "errors_total": len(errors)}, status
 
 
 HORIZON = 1  # the four-input path forecasts the next snapshot only; the coin API has the longer horizons
