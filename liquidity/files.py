@@ -8,9 +8,18 @@ from pathlib import Path
 def write_atomically(path, data, overwrite=True, mode=0o644):
     """Write data to a temporary file beside path, flush it to disk, then move it into place with the given mode.
 
-    With overwrite=False an existing path is kept and FileExistsError is raised.
+    With overwrite=False an existing path is kept and FileExistsError is raised. A path that is a device or a pipe is
+    written into, not replaced.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        # A device or a pipe (/dev/null, /dev/stdout, a FIFO): replacing it would put a regular file where the
+        # system's device was, so write into it as it is.
+        if not overwrite:
+            raise FileExistsError(path)
+        with open(path, "wb") as stream:
+            stream.write(data)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -3,6 +3,9 @@ recalibration and log, and the forecast command's CSV (--horizon, --out -)."""
 
 import csv
 import io
+import os
+import stat
+import threading
 from datetime import date, timedelta
 
 import pandas as pd
@@ -244,6 +247,21 @@ def test_the_csv_has_todays_columns_then_each_horizons(store, model_env, history
     week = forecast("--date", DAY, "--no-log", "--horizon", "7", "--out", "-")
     assert week.exit_code == 0, week.stderr
     assert next(csv.reader(io.StringIO(week.stdout))) == [*FORECAST_COLUMNS, *horizon_columns(7)]
+
+
+def test_the_csv_goes_into_a_pipe_and_leaves_it_a_pipe(store, model_env, history, tmp_path):
+    # --out /dev/null once replaced the device with a regular file (as root): a pipe takes the same path.
+    add_dates(store, history, tmp_path, "2024-01-01", DAY)
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()))
+    reader.start()
+    result = forecast("--date", DAY, "--no-log", "--out", str(pipe))
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+    assert len(list(csv.DictReader(io.StringIO(received[0])))) == 40
 
 
 @pytest.mark.parametrize(("value", "words"), [("14", "--horizon 14: the model forecasts 1, 7, 30 day(s) ahead"),
