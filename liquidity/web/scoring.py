@@ -136,7 +136,8 @@ def score(model, parsed, reference=None):
 
 def forecast_log_row(forecast, volume, mkt_cap, h1, price):
     """Return the prediction log's row for a Forecast made from the four inputs (no coin, no snapshot date)."""
-    return {"volume": volume, "mkt_cap": mkt_cap, "h1": h1, "price": price, "forecast_score": forecast.score,
+    return {"volume": volume, "mkt_cap": mkt_cap, "h1": None if h1 != h1 else h1, "price": price,
+            "forecast_score": forecast.score,
             "level": forecast.level, "band_low": forecast.band_low, "band_high": forecast.band_high}
 
 

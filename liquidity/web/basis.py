@@ -1,0 +1,142 @@
+"""One coin, one answer: a batch row, an API item or the form that names a coin the store knows is forecast from the
+coin's stored history (the coin page's path: the read model's coin forecast), any other from its four inputs alone,
+and every answer says which (its basis) and why.
+
+A named coin is forecast from its history when the values given are its stored row's (the latest snapshot's, or the
+one of the date given): the same day's values get the coin page's answer. Values that differ from the stored row are
+other data (a later day, a typo), so they are forecast as given, from the four inputs alone, and the note says so.
+"""
+
+import math
+from dataclasses import dataclass
+
+from liquidity.forecasting import ForecastError
+from liquidity.schema import BY_COLUMN
+
+HISTORY, INPUTS = "history", "inputs"
+INPUTS_NOTE = "from the four inputs alone; the coin's history was not used"
+# Values within this relative difference of the stored row's are that row (read off a page, rounded in a spreadsheet).
+SAME_VALUE = 0.005
+# A 1h change within this (a fraction: 0.05 percentage points) of the stored one is the same.
+SAME_H1 = 0.0005
+# A batch's distinct coin-and-date pairs on dates other than the latest, each read from the store; past this many the
+# other rows are forecast from their inputs (the latest snapshot's coins are in memory and have no such limit).
+OTHER_DATES = 200
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What a forecast was made from: "history" (with the coin's forecast) or "inputs", and a note saying so."""
+
+    kind: str
+    note: str
+    forecast: object = None  # the coin's CoinHorizonsForecast when kind is "history"
+
+    @property
+    def from_history(self):
+        return self.kind == HISTORY
+
+
+def inputs_basis(reason=None):
+    """Return the Basis of a forecast from the four inputs alone, with the reason a named coin's history was not
+    used."""
+    return Basis(INPUTS, INPUTS_NOTE if not reason else f"{INPUTS_NOTE}: {reason}")
+
+
+def history_basis(forecast):
+    """Return the Basis of a coin's forecast from its stored history."""
+    return Basis(HISTORY, f"from {forecast.coin}'s stored history (snapshot of {forecast.date})", forecast)
+
+
+def model_uses_h1(model):
+    """Return True when the model's forest splits on the 1h change at all (the current one, trained on the daily
+    history that has none, gives it no weight)."""
+    return bool(model.card.get("feature_importances", {}).get("h1", 0.0))
+
+
+def differing(model, values, forecast):
+    """Return the labels of the values ({column: number}, 1h NaN when missing) that differ from the coin's stored row
+    its forecast carries."""
+    stored = {"volume": forecast.volume, "mkt_cap": forecast.mkt_cap, "price": forecast.price}
+    labels = [BY_COLUMN[column].label for column, value in stored.items()
+              if not math.isclose(values[column], value, rel_tol=SAME_VALUE)]
+    if model_uses_h1(model):
+        given, kept = values["1h"], forecast.h1
+        if (given != given) != (kept is None) or (kept is not None and abs(given - kept) > SAME_H1):
+            labels.append(BY_COLUMN["1h"].label)
+    return labels
+
+
+def named(coin_id="", symbol="", name=""):
+    """Return how a row names its coin, for messages ('' when it names none)."""
+    return coin_id or " ".join(part for part in (name, f"({symbol})" if name and symbol else symbol) if part)
+
+
+def coin_basis(market, model, values, coin_id="", symbol="", name="", date=None, forecasts=None):
+    """Return the Basis of a forecast of values ({column: number}) for a row naming a coin by coin_id, symbol or
+    name (each '' when not given) on date (None: the latest stored).
+
+    market: the MarketState, or None when the store cannot be read. forecasts: a dict kept across the rows of one
+    batch, {(coin_id, date): CoinHorizonsForecast or None}, so each is looked up once.
+    """
+    coin_id, symbol, name = (str(text or "").strip() for text in (coin_id, symbol, name))
+    if not (coin_id or symbol or name):
+        return inputs_basis()
+    text = named(coin_id, symbol, name)
+    if market is None:
+        return inputs_basis("the market store could not be read")
+    if market.latest is None:
+        return inputs_basis("the market store is empty")
+    found = market.coin_lookup().find(coin_id, symbol, name)
+    if found is None:
+        return inputs_basis(f"no coin of the latest stored snapshot ({market.latest}) is named {text!r}")
+    day = None if date is None or date == market.latest else date
+    key = (found, day)
+    if forecasts is not None and key in forecasts:
+        forecast = forecasts[key]
+    elif forecasts is not None and day is not None and sum(other is not None for _, other in forecasts) >= OTHER_DATES:
+        return inputs_basis(f"only the first {OTHER_DATES} coins and dates before the latest snapshot of one file are "
+                            "looked up in the store")
+    else:
+        try:
+            forecast = market.coin_forecast(found, day)
+        except ForecastError:
+            forecast = None
+        if forecasts is not None:
+            forecasts[key] = forecast
+    if forecast is None:
+        return inputs_basis(f"the store holds no snapshot of {text!r} on {day or market.latest}"
+                            + ("" if day else " (the latest)"))
+    different = differing(model, values, forecast)
+    if different:
+        return inputs_basis(f"the {_listed(different)} given differ from {forecast.coin}'s stored snapshot of "
+                            f"{forecast.date}")
+    return history_basis(forecast)
+
+
+def _listed(parts):
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def as_forecast(model, coin_forecast):
+    """Return a coin's 1-day forecast from its history as the four-input path's Forecast (implied volume at its
+    stored market cap), for the pages and answers that show either."""
+    from liquidity.modeling.predict import Forecast
+
+    ratio = float(model.ratio_for_score(coin_forecast.forecast_score))
+    h1 = math.nan if coin_forecast.h1 is None else coin_forecast.h1
+    return Forecast(coin_forecast.forecast_score, coin_forecast.level, coin_forecast.band_low,
+                    coin_forecast.band_high, ratio, ratio * coin_forecast.mkt_cap,
+                    model.out_of_range(coin_forecast.volume, coin_forecast.mkt_cap, h1, coin_forecast.price))
+
+
+def market_or_none():
+    """Return the request's MarketState, or None when the store cannot be read (a forecast from the inputs still
+    can be made)."""
+    from liquidity.store import StoreError
+    from liquidity.web import current_market
+
+    try:
+        return current_market()
+    except StoreError:
+        return None
