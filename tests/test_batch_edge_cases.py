@@ -188,8 +188,11 @@ def test_scoring_in_chunks_matches_scoring_at_once(fixture_model, monkeypatch):
     assert whole["liquidity_score"].notna().sum() == 4
 
 
-@pytest.mark.parametrize("name, sent", [("数据.csv", "___scored.csv"), ("my coins (2).csv", "my_coins__2__scored.csv"),
-                                        ("\u202eevil.csv", "_evil_scored.csv")])
+# The name ends with the date of the snapshot the rows were ranked against (issue 20): on an empty store, the model
+# card's reference snapshot, 2024-01-04 for the fixture model.
+@pytest.mark.parametrize("name, sent", [("数据.csv", "___scored_2024-01-04.csv"),
+                                        ("my coins (2).csv", "my_coins__2__scored_2024-01-04.csv"),
+                                        ("\u202eevil.csv", "_evil_scored_2024-01-04.csv")])
 def test_the_download_name_is_plain_ascii_whatever_the_upload_was_called(client, name, sent):
     response = upload(client, (HEADER + TETHER).encode(), name=name)
     disposition = response.headers["Content-Disposition"]

@@ -9,6 +9,7 @@ other data (a later day, a typo), so they are forecast as given, from the four i
 
 import math
 from dataclasses import dataclass
+from datetime import date as Date
 
 from liquidity.forecasting import ForecastError
 from liquidity.schema import BY_COLUMN
@@ -140,3 +141,90 @@ def market_or_none():
         return current_market()
     except StoreError:
         return None
+
+
+def reference_date(model, market):
+    """Return the date of the snapshot a coin given by its four inputs is ranked against: the latest stored, else the
+    model card's reference snapshot's."""
+    if market is not None and market.reference_ratios() is not None:
+        return market.latest
+    return model.card.get("reference_snapshot", {}).get("date")
+
+
+def _text(rows, column):
+    """Return a text column of the uploaded rows as {row number: stripped text} ('' where absent)."""
+    if column not in rows.columns:
+        return {}
+    return {number: "" if value is None or value != value else str(value).strip()
+            for number, value in rows[column].items()}
+
+
+def _row_date(text):
+    """Return (ISO date or None, reason it is not a date or None) of a row's date cell."""
+    if not text:
+        return None, None
+    try:
+        return Date.fromisoformat(text[:10]).isoformat(), None
+    except ValueError:
+        return None, f"its date {text[:40]!r} is not a date like 2024-03-16"
+
+
+def batch_bases(model, market, parsed, table):
+    """Return (the scored batch table with each row's basis, the coin forecasts from history it used, once each).
+
+    Rows naming a stored coin (a coin_id, symbol or coin column) with its stored values take the coin's forecast from
+    its history; every row gets basis, basis_note, snapshot_date (the stored snapshot it was forecast from or ranked
+    against) and repeated (the other rows naming the same coin and date, '' when none)."""
+    rows = parsed.rows
+    ids, symbols, names = _text(rows, "coin_id"), _text(rows, "symbol"), _text(rows, "coin")
+    dates = _text(rows, "date")
+    lookup = market.coin_lookup() if market is not None and market.latest is not None else None
+    valid = parsed.valid.to_dict("index")
+    ranked_on = reference_date(model, market)
+    forecasts = {}
+    kind, note, snapshot, repeated = {}, {}, {}, {}
+    history = {}
+    seen = {}
+    for number in rows.index:
+        coin_id, symbol, name = ids.get(number, ""), symbols.get(number, ""), names.get(number, "")
+        date_text = dates.get(number, "")
+        found = lookup.find(coin_id, symbol, name) if lookup is not None else None
+        coin_key = found or named(coin_id, symbol.lower(), name.lower())
+        if coin_key:
+            seen.setdefault((coin_key, date_text), []).append(number)
+        if number not in valid:
+            continue
+        day, bad_date = _row_date(date_text)
+        if bad_date and (coin_id or symbol or name):
+            basis = inputs_basis(bad_date)
+        else:
+            basis = coin_basis(market, model, valid[number], coin_id, symbol, name, day, forecasts)
+        kind[number], note[number] = basis.kind, basis.note
+        if basis.from_history:
+            history[number] = basis.forecast
+            snapshot[number] = basis.forecast.date
+        else:
+            snapshot[number] = ranked_on
+    for numbers in seen.values():
+        if len(numbers) > 1:
+            for number in numbers:
+                others = [str(other) for other in numbers if other != number]
+                repeated[number] = f"the same coin{' and date' if dates else ''} as row {_listed(others)}"
+    table = table.copy()
+    if history:
+        numbers = list(history)
+        scores = [history[n].forecast_score for n in numbers]
+        ratios = model.ratio_for_score(scores)
+        table.loc[numbers, "liquidity_score"] = scores
+        table.loc[numbers, "liquidity_level"] = [history[n].level for n in numbers]
+        table.loc[numbers, "band_low"] = [history[n].band_low for n in numbers]
+        table.loc[numbers, "band_high"] = [history[n].band_high for n in numbers]
+        table.loc[numbers, "borderline"] = [bool(history[n].band_low < model.threshold <= history[n].band_high)
+                                            for n in numbers]
+        table.loc[numbers, "implied_ratio"] = ratios
+        table.loc[numbers, "implied_volume"] = ratios * parsed.valid.loc[numbers, "mkt_cap"].to_numpy()
+        table.loc[numbers, "out_of_range"] = [" ".join(as_forecast(model, history[n]).out_of_range) for n in numbers]
+    for column, values in (("basis", kind), ("basis_note", note), ("snapshot_date", snapshot),
+                           ("repeated", repeated)):
+        table[column] = [values.get(number, "") for number in table.index]
+    return table, list({id(forecast): forecast for forecast in history.values()}.values())

@@ -423,6 +423,19 @@ class MarketState:
         return self.market.memo.get(("history", coin_id, days),
                                     lambda: self.store.coin_history(coin_id, self.latest, days))
 
+    def last_stored_rows(self, coin_id, days):
+        """Return (the date of the coin's last stored row or None, its rows over the `days` days up to that date):
+        for a coin that left the market, whose rows stop before the latest stored date."""
+        from liquidity.web.market import MAX_DAYS
+
+        rows = self.market.memo.get(("all history", coin_id),
+                                    lambda: self.store.coin_history(coin_id, self.latest, MAX_DAYS))
+        if rows.empty:
+            return None, rows
+        last = rows["date"].iloc[-1]
+        first = (Date.fromisoformat(last) - timedelta(days=days)).isoformat()
+        return last, rows[rows["date"] > first].reset_index(drop=True)
+
     def coin_forecast_history(self, coin_id, days):
         """Return the coin's rows over the last `days` days, each with the forecast made from it (for the next date).
 

@@ -1,6 +1,7 @@
 """POST /api/v1/predict, GET /api/v1/model, GET /api/v1/openapi.json."""
 
 import json
+from datetime import date as Date
 
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
@@ -10,7 +11,16 @@ from liquidity.hints import borderline, h1_warning
 from liquidity.schema import api_keys
 from liquidity.web import current_model, reference_ratios
 from liquidity.web.api.openapi import openapi_document
+from liquidity.web.basis import (
+    INPUTS,
+    as_forecast,
+    coin_basis,
+    inputs_basis,
+    market_or_none,
+    reference_date,
+)
 from liquidity.web.extensions import prediction_logs
+from liquidity.web.market import coin_log_rows
 from liquidity.web.model.figures import horizon_figures, intervals_90
 from liquidity.web.observability import log_prediction
 from liquidity.web.scoring import check_json_items, forecast_log_row, frame_log_rows, read_json_items
@@ -105,6 +115,53 @@ def item_answer(model, h1, score, level, band_low, band_high, implied_ratio, imp
     }
 
 
+NAME_KEYS = ("coin_id", "symbol", "coin")
+
+
+def item_names(items):
+    """Return ({position: (coin_id, symbol, coin, date)} of the objects naming a coin, errors) from the optional keys
+    coin_id, symbol, coin (text) and date ('2024-03-16')."""
+    names, errors = {}, []
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue  # check_json_items reports it
+        texts = {}
+        for key in (*NAME_KEYS, "date"):
+            value = item.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                errors.append((f"$[{position}].{key}", key, "must be a string"))
+            elif len(value) > 200:
+                errors.append((f"$[{position}].{key}", key, "must be at most 200 characters"))
+            else:
+                texts[key] = value.strip()
+        if texts.get("date"):
+            try:
+                texts["date"] = Date.fromisoformat(texts["date"]).isoformat()
+            except ValueError:
+                errors.append((f"$[{position}].date", "date", f"must be a date like 2024-03-16, not {texts['date']!r}"))
+        if any(texts.get(key) for key in NAME_KEYS):
+            names[position] = (*(texts.get(key, "") for key in NAME_KEYS), texts.get("date") or None)
+    return names, errors
+
+
+def with_basis(answer, basis, snapshot_date):
+    """Return an item's answer with what it was forecast from: basis ("history" or "inputs"), basis_note, coin_id
+    (the stored coin whose history was used, else null) and snapshot_date."""
+    coin = basis.forecast
+    return {**answer, "basis": basis.kind, "basis_note": basis.note, "coin_id": coin.coin_id if coin else None,
+            "snapshot_date": coin.date if coin else snapshot_date}
+
+
+def history_answer(model, h1, basis):
+    """Return the answer of an item forecast from its coin's stored history (basis.forecast)."""
+    result = as_forecast(model, basis.forecast)
+    day = basis.forecast.horizons[0]
+    return item_answer(model, h1, result.score, result.level, result.band_low, result.band_high,
+                       result.implied_ratio, result.implied_volume, result.out_of_range, (day.low90, day.high90))
+
+
 @bp.post("/predict")
 def predict():
     """Forecast the score 1 day ahead for one object or a list of objects with keys price, 1h (fraction), 24h_volume,
@@ -125,35 +182,62 @@ def predict():
     limit = current_app.config["API_MAX_ITEMS"]
     if len(items) > limit:
         raise RequestEntityTooLarge(f"At most {limit:,} objects per request; this one has {len(items):,}.")
+    names, name_errors = item_names(items)
+    # A coin named by an object is looked up in the store; the others need not read it at all.
+    market = market_or_none() if names else None
+    snapshot_date = reference_date(model, market)
     if single:  # one object: the model's one-row path, no DataFrame (~0.1 ms instead of ~2 ms)
         values, errors = check_json_items(items)
+        errors = sorted(errors + name_errors, key=lambda error: error[0])
         if errors:
             return bad_request(f"{len(errors)} invalid value(s); nothing was scored.", errors)
         row = values[0]
-        result = model.forecast(row["volume"], row["mkt_cap"], row["1h"], row["price"], reference_ratios())
-        wide = intervals_90(model, [result.score])
-        answer = item_answer(model, row["1h"], result.score, result.level, result.band_low, result.band_high,
-                             result.implied_ratio, result.implied_volume, result.out_of_range,
-                             None if wide is None else (wide[0][0], wide[1][0]))
-        log_prediction(source="api", inputs=row, score=round(result.score, 6),
-                       liquidity_level=result.level, model_version=model.version)
-        prediction_logs.log_forecasts(
-            [forecast_log_row(result, row["volume"], row["mkt_cap"], row["1h"], row["price"])], "api", model.version)
+        basis = coin_basis(market, model, row, *names[0]) if 0 in names else inputs_basis()
+        if basis.from_history:
+            answer = history_answer(model, row["1h"], basis)
+            prediction_logs.log_forecasts(coin_log_rows(basis.forecast), "api", model.version)
+        else:
+            result = model.forecast(row["volume"], row["mkt_cap"], row["1h"], row["price"], reference_ratios())
+            wide = intervals_90(model, [result.score])
+            answer = item_answer(model, row["1h"], result.score, result.level, result.band_low, result.band_high,
+                                 result.implied_ratio, result.implied_volume, result.out_of_range,
+                                 None if wide is None else (wide[0][0], wide[1][0]))
+            prediction_logs.log_forecasts(
+                [forecast_log_row(result, row["volume"], row["mkt_cap"], row["1h"], row["price"])], "api",
+                model.version)
+        log_prediction(source="api", inputs={key: None if value != value else value for key, value in row.items()},
+                       score=round(answer["score"], 6), liquidity_level=answer["level"], model_version=model.version,
+                       basis=basis.kind)
         return {"model_version": model.version, "threshold": model.threshold, "horizon": HORIZON, "target": TARGET,
-                "prediction": answer}
+                "prediction": with_basis(answer, basis, snapshot_date)}
     parsed = read_json_items(items)
-    if parsed.errors:
-        return bad_request(f"{len(parsed.errors)} invalid value(s); nothing was scored.", parsed.errors)
+    errors = sorted(parsed.errors + name_errors, key=lambda error: error[0])
+    if errors:
+        return bad_request(f"{len(errors)} invalid value(s); nothing was scored.", errors)
     forecast = model.forecast_frame(parsed.valid, reference_ratios())
     h1_values = parsed.valid["1h"].to_numpy()
     wide = intervals_90(model, forecast["liquidity_score"].to_numpy())
     wide_rows = zip(*wide) if wide is not None else [None] * len(forecast)
-    answers = [item_answer(model, h1, row.liquidity_score, row.liquidity_level, row.band_low, row.band_high,
-                           row.implied_ratio, row.implied_volume, row.out_of_range, interval_90)
-               for h1, row, interval_90 in zip(h1_values, forecast.itertuples(), wide_rows)]
+    inputs = parsed.valid.to_dict("index")
+    looked_up = {}  # (coin_id, date) -> the coin's forecast, once per list
+    answers, from_history = [], []
+    for position, (h1, row, interval_90) in enumerate(zip(h1_values, forecast.itertuples(), wide_rows)):
+        basis = (coin_basis(market, model, inputs[position], *names[position], forecasts=looked_up)
+                 if position in names else inputs_basis())
+        if basis.from_history:
+            answer = history_answer(model, h1, basis)
+            from_history.append(basis.forecast)
+        else:
+            answer = item_answer(model, h1, row.liquidity_score, row.liquidity_level, row.band_low, row.band_high,
+                                 row.implied_ratio, row.implied_volume, row.out_of_range, interval_90)
+        answers.append(with_basis(answer, basis, snapshot_date))
     log_prediction(source="api", items=len(answers), model_version=model.version,
-                   mean_score=round(float(forecast["liquidity_score"].mean()), 6))
-    prediction_logs.log_forecasts(frame_log_rows(parsed.valid, forecast), "api", model.version)
+                   mean_score=round(float(forecast["liquidity_score"].mean()), 6), from_history=len(from_history))
+    from_inputs = [position for position, answer in enumerate(answers) if answer["basis"] == INPUTS]
+    prediction_logs.log_forecasts(frame_log_rows(parsed.valid.iloc[from_inputs], forecast.iloc[from_inputs]), "api",
+                                  model.version)
+    for coin_forecast in from_history:
+        prediction_logs.log_forecasts(coin_log_rows(coin_forecast), "api", model.version)
     return {"model_version": model.version, "threshold": model.threshold, "horizon": HORIZON, "target": TARGET,
             "count": len(answers), "predictions": answers}
 

@@ -104,8 +104,7 @@ def coin(coin_id):
     try:
         forecast, row = forecast_and_log(market, model, coin_id, "coin page")
     except CoinNotFound:
-        abort(404, description=f"No coin with the id {coin_id!r} is in the latest stored snapshot. Search for it "
-                               "on the coins page.")
+        return gone_coin(market, coin_id, days)
     except ForecastError as error:
         abort(404, description=str(error))
     history = market.coin_forecast_history(coin_id, days)
@@ -114,6 +113,29 @@ def coin(coin_id):
                            charts=history_charts(history, forecast), history=history, past=past,
                            model=model, interval_meaning=INTERVAL_MEANING,
                            calibration=market.calibration)
+
+
+def gone_coin(market, coin_id, days):
+    """Show a coin with stored history but no row in the latest snapshot: its history up to the day it was last seen,
+    no forecast; 404 when the store never held it."""
+    last, history = market.last_stored_rows(coin_id, days)
+    if last is None:
+        abort(404, description=f"No coin with the id {coin_id!r} is in the market store. Search for it on the coins "
+                               "page.")
+    latest = history.iloc[-1]
+    coin, dates = latest["coin"], history["date"].tolist()
+    charts = {
+        "score": line_chart(f"{coin}: liquidity score, up to {last}", dates,
+                            [("score", "s-score", history["liquidity_score"].tolist())], y_min=0.0, y_max=1.0),
+        "turnover": line_chart(f"{coin}: turnover (24h volume / market cap)", dates,
+                               [("turnover", "s-turnover", (history["volume"] / history["mkt_cap"]).tolist())],
+                               y_min=0.0, tick_format=lambda v: f"{v * 100:.3g} %"),
+        "price": line_chart(f"{coin}: price in USD", dates, [("price", "s-price", history["price"].tolist())],
+                            tick_format=compact),
+    }
+    return render_template("coins/gone.html", coin_id=coin_id, coin=coin, symbol=latest["symbol"], last_seen=last,
+                           latest=market.latest, row=latest, history=history, days=days, day_choices=HISTORY_DAYS,
+                           charts=charts)
 
 
 def percent_text(fraction):
