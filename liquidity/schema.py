@@ -84,5 +84,7 @@ def json_schema(spec):
     """Return the JSON Schema of one input as the API takes it, with validation's bounds."""
     low = "minimum" if spec.low_inclusive else "exclusiveMinimum"
     alias_note = f" (alias: {spec.column})" if spec.column != spec.key else ""
-    return {"type": "number", "description": f"{spec.description}, {spec.unit_detail}{alias_note}",
+    optional = "; optional: left out or null, it is missing" if spec.optional else ""
+    return {"type": ["number", "null"] if spec.optional else "number",
+            "description": f"{spec.description}, {spec.unit_detail}{alias_note}{optional}",
             low: spec.low, "maximum": spec.high}

@@ -95,6 +95,17 @@ MONITOR = {"type": "object", "properties": {
     "log_writes_this_worker": {"type": "object", "description": "forecasts this worker logged, and failed to"}}}
 
 
+COIN_KEYS = {
+    "coin_id": {"type": "string", "maxLength": 200,
+                "description": "optional: the coin's id in the store; with the coin's stored values it is forecast "
+                               "from its stored history (basis: history)"},
+    "symbol": {"type": "string", "maxLength": 200, "description": "optional: the coin's symbol, instead of coin_id"},
+    "coin": {"type": "string", "maxLength": 200, "description": "optional: the coin's name, instead of coin_id"},
+    "date": {"type": "string", "format": "date",
+             "description": "optional: the stored snapshot the values are from (default: the latest)"},
+}
+
+
 def _query(name, schema, description):
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
@@ -108,8 +119,8 @@ def openapi_document(max_items):
     """Return the OpenAPI document as a dict."""
     item = {
         "type": "object",
-        "required": [spec.key for spec in INPUTS],
-        "properties": {spec.key: json_schema(spec) for spec in INPUTS},
+        "required": [spec.key for spec in INPUTS if not spec.optional],
+        "properties": {**{spec.key: json_schema(spec) for spec in INPUTS}, **COIN_KEYS},
         "example": {spec.key: spec.example for spec in INPUTS},
     }
     answer = {
@@ -131,6 +142,15 @@ def openapi_document(max_items):
                 "volume_usd": _number("that ratio times the given market cap")}},
             "out_of_range": {"type": "array", "items": {"type": "string"},
                              "description": "inputs outside the range seen in training"},
+            "basis": {"type": "string", "enum": ["history", "inputs"],
+                      "description": "what the forecast was made from: the named coin's stored history (the coin "
+                                     "page's forecast), or the four inputs alone"},
+            "basis_note": {"type": "string", "description": "the basis in words, with the reason a named coin's "
+                                                            "history was not used"},
+            "coin_id": {"type": ["string", "null"], "description": "the stored coin whose history was used"},
+            "snapshot_date": {"type": ["string", "null"], "format": "date",
+                              "description": "the stored snapshot forecast from (history) or ranked against "
+                                             "(inputs); null when neither: the model card's reference snapshot"},
             "warnings": {"type": "array", "items": {"type": "string"},
                          "description": "likely unit mistakes, e.g. a 1h change sent as a percent (2.2) instead of "
                                         "a fraction (0.022)"},
@@ -153,8 +173,9 @@ def openapi_document(max_items):
                                 + TURNOVER_NOTE + " " + RATE_LIMIT_NOTE},
         "paths": {
             "/api/v1/predict": {"post": {
-                "summary": f"Forecast the score 1 day ahead (the next snapshot) from the four inputs, for one object "
-                           f"or a list of up to {max_items} objects",
+                "summary": f"Forecast the score 1 day ahead (the next snapshot) from the four inputs, or from the "
+                           f"stored history of the coin an object names, for one object or a list of up to "
+                           f"{max_items} objects",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
                     {"$ref": "#/components/schemas/Item"},
                     {"type": "array", "items": {"$ref": "#/components/schemas/Item"}, "minItems": 1,

@@ -86,7 +86,9 @@ def bad_request(message, errors):
 
 HORIZON = 1  # the four-input path forecasts the next snapshot only; the coin API has the longer horizons
 TARGET = ("the coin's liquidity score (its turnover rank among all coins, 0..1) in the next snapshot, 1 day ahead, "
-          "from the four inputs alone; for 7 and 30 days ahead use /api/v1/coins/<coin_id>/forecast")
+          "from the four inputs alone, or from the coin's stored history when the object names a stored coin with its "
+          "stored values (each answer's basis says which); for 7 and 30 days ahead use "
+          "/api/v1/coins/<coin_id>/forecast")
 
 
 def _interval(low, high):
@@ -146,6 +148,12 @@ def item_names(items):
     return names, errors
 
 
+def by_position(error):
+    """Sort key of an error: the position of its object ($[3].price: 3), so each object's errors stay together."""
+    path = error[0]
+    return int(path[2:path.index("]")]) if path.startswith("$[") else -1
+
+
 def with_basis(answer, basis, snapshot_date):
     """Return an item's answer with what it was forecast from: basis ("history" or "inputs"), basis_note, coin_id
     (the stored coin whose history was used, else null) and snapshot_date."""
@@ -188,7 +196,7 @@ def predict():
     snapshot_date = reference_date(model, market)
     if single:  # one object: the model's one-row path, no DataFrame (~0.1 ms instead of ~2 ms)
         values, errors = check_json_items(items)
-        errors = sorted(errors + name_errors, key=lambda error: error[0])
+        errors = sorted(errors + name_errors, key=by_position)
         if errors:
             return bad_request(f"{len(errors)} invalid value(s); nothing was scored.", errors)
         row = values[0]
@@ -211,7 +219,7 @@ def predict():
         return {"model_version": model.version, "threshold": model.threshold, "horizon": HORIZON, "target": TARGET,
                 "prediction": with_basis(answer, basis, snapshot_date)}
     parsed = read_json_items(items)
-    errors = sorted(parsed.errors + name_errors, key=lambda error: error[0])
+    errors = sorted(parsed.errors + name_errors, key=by_position)
     if errors:
         return bad_request(f"{len(errors)} invalid value(s); nothing was scored.", errors)
     forecast = model.forecast_frame(parsed.valid, reference_ratios())
