@@ -97,7 +97,7 @@ def test_values_without_a_coin_are_forecast_from_the_inputs_and_say_so(client, s
     (eth_row(coin="", symbol="eth"), "history", "from Ethereum's stored history"),  # the symbol alone, any case
     (eth_row(volume=ETH["volume"] * 1.004), "history", "from Ethereum's stored history"),  # rounded: the same day
     (eth_row(volume=ETH["volume"] * 2), "inputs",
-     f"{INPUTS_NOTE}: the 24h volume given differ from Ethereum's stored snapshot of {DAY4}"),
+     f"{INPUTS_NOTE}: the 24h volume given differs from Ethereum's stored snapshot of {DAY4}"),
     (eth_row(coin="Nocoin", symbol="NOPE"), "inputs",
      f"{INPUTS_NOTE}: no coin of the latest stored snapshot ({DAY4}) is named 'Nocoin (NOPE)'"),
     (eth_row(coin="Frenzy", symbol="FRZ"), "inputs", "no coin of the latest stored snapshot"),  # left the market
@@ -146,7 +146,7 @@ def test_a_changed_value_after_fill_from_the_store_is_forecast_from_the_inputs(c
     query = urlsplit(client.get("/coins/pick?coin=ETH").headers["Location"]).query
     html = client.get("/predict?" + query.replace("volume=16000000000", "volume=32000000000")).get_data(as_text=True)
     assert 'data-basis="inputs"' in html
-    assert f"the 24h volume given differ from Ethereum&#39;s stored snapshot of {DAY4}" in html
+    assert f"the 24h volume given differs from Ethereum&#39;s stored snapshot of {DAY4}" in html
 
 
 def test_a_bad_stored_date_in_the_form_is_a_400_naming_the_field(client, snapshots_store):

@@ -110,8 +110,8 @@ def coin_basis(market, model, values, coin_id="", symbol="", name="", date=None,
                             + ("" if day else " (the latest)"))
     different = differing(model, values, forecast)
     if different:
-        return inputs_basis(f"the {_listed(different)} given differ from {forecast.coin}'s stored snapshot of "
-                            f"{forecast.date}")
+        return inputs_basis(f"the {_listed(different)} given {'differs' if len(different) == 1 else 'differ'} from "
+                            f"{forecast.coin}'s stored snapshot of {forecast.date}")
     return history_basis(forecast)
 
 
