@@ -191,8 +191,8 @@ def predict():
     if len(items) > limit:
         raise RequestEntityTooLarge(f"At most {limit:,} objects per request; this one has {len(items):,}.")
     names, name_errors = item_names(items)
-    # A coin named by an object is looked up in the store; the others need not read it at all.
-    market = market_or_none() if names else None
+    # The request's market state: the named coins are looked up in it, and the others ranked against its snapshot.
+    market = market_or_none()
     snapshot_date = reference_date(model, market)
     if single:  # one object: the model's one-row path, no DataFrame (~0.1 ms instead of ~2 ms)
         values, errors = check_json_items(items)

@@ -181,8 +181,8 @@ def inject_store_picker():
         if coin:
             message = f"Filled from the stored snapshot of {coin} on {date}."
             if request.args.get("store_missing") == "h1":
-                message += (" That snapshot has no 1h change (the daily history has none): type it yourself, or "
-                            "see the coin's own forecast from its history.")
+                message += (" That snapshot has no 1h change (the daily history has none): leave it empty, and "
+                            "the forecast is the coin's own, from its stored history.")
         return {"coins": coins, "coin": coin, "message": message, "action": url_for("coins.pick"),
                 "coin_url": url_for("coins.coin", coin_id=coin) if coin else None}
 
