@@ -108,7 +108,10 @@ def test_each_batch_row_says_what_it_was_forecast_from(client, snapshots_store, 
     assert note in rows[0]["basis_note"]
 
 
-def test_a_row_with_a_date_is_forecast_from_the_history_up_to_that_date(client, snapshots_store):
+@pytest.mark.sqlite_and_postgresql
+def test_a_row_with_a_date_is_forecast_from_the_history_up_to_that_date(make_app, trained_dir, report_dir,
+                                                                         snapshots_store, store_url):
+    client = make_app(trained_dir, report_dir, DATABASE_URL=store_url).test_client()
     day2 = snapshots_store.snapshot(DAY2).set_index("coin_id").loc["Ethereum:ETH"]
     values = ",".join(repr(float(day2[column])) for column in ("price", "1h", "volume", "mkt_cap"))
     text = (f"coin_id,price,1h,volume,mkt_cap,date\nEthereum:ETH,{values},{DAY2}\n"
@@ -207,7 +210,10 @@ def test_the_form_says_when_the_model_does_not_use_1h(client, monkeypatch):
 
 # --- a coin that left the market -------------------------------------------------------------------------------------
 
-def test_a_coin_that_left_the_market_keeps_its_page_with_its_history(client, snapshots_store):
+@pytest.mark.sqlite_and_postgresql
+def test_a_coin_that_left_the_market_keeps_its_page_with_its_history(make_app, trained_dir, report_dir,
+                                                                       snapshots_store, store_url):
+    client = make_app(trained_dir, report_dir, DATABASE_URL=store_url).test_client()
     response = client.get("/coins/Frenzy:FRZ")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
