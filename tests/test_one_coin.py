@@ -252,3 +252,9 @@ def test_the_model_page_leads_with_the_plain_summary(client):
     text = html[summary:html.index("</section>", summary)]
     assert "It forecasts each coin's liquidity score" in text.replace("&#39;", "'")
     assert "smaller than the simplest rule" in text and "80 % interval" in text
+
+
+def test_a_coin_on_many_rows_names_a_few_of_them_and_counts_the_rest(client, snapshots_store):
+    rows, _ = downloaded(client, HEADER + "\n" + "\n".join([eth_row()] * 6) + "\n")
+    assert rows[0]["repeated"] == "the same coin as row 2, 3, 4 and 2 more"
+    assert rows[5]["repeated"] == "the same coin as row 1, 2, 3 and 2 more"

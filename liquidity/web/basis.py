@@ -23,6 +23,8 @@ SAME_H1 = 0.0005
 # A batch's distinct coin-and-date pairs on dates other than the latest, each read from the store; past this many the
 # other rows are forecast from their inputs (the latest snapshot's coins are in memory and have no such limit).
 OTHER_DATES = 200
+# Rows a repeated coin's note names; past these it counts the others.
+REPEATS_NAMED = 3
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ def inputs_basis(reason=None):
     """Return the Basis of a forecast from the four inputs alone, with the reason a named coin's history was not
     used."""
     return Basis(INPUTS, INPUTS_NOTE if not reason else f"{INPUTS_NOTE}: {reason}")
+
+
+INPUTS_ONLY = inputs_basis()  # a row that names no coin
 
 
 def history_basis(forecast):
@@ -82,13 +87,18 @@ def coin_basis(market, model, values, coin_id="", symbol="", name="", date=None,
     """
     coin_id, symbol, name = (str(text or "").strip() for text in (coin_id, symbol, name))
     if not (coin_id or symbol or name):
-        return inputs_basis()
-    text = named(coin_id, symbol, name)
+        return INPUTS_ONLY
     if market is None:
         return inputs_basis("the market store could not be read")
     if market.latest is None:
         return inputs_basis("the market store is empty")
-    found = market.coin_lookup().find(coin_id, symbol, name)
+    return found_basis(market, model, values, market.coin_lookup().find(coin_id, symbol, name),
+                       named(coin_id, symbol, name), date, forecasts)
+
+
+def found_basis(market, model, values, found, text, date=None, forecasts=None):
+    """Return coin_basis's Basis once the row's coin is looked up: found, its coin_id in the store (None: none of
+    the latest snapshot), text how the row names it; market holds a snapshot."""
     if found is None:
         return inputs_basis(f"no coin of the latest stored snapshot ({market.latest}) is named {text!r}")
     day = None if date is None or date == market.latest else date
@@ -179,37 +189,48 @@ def batch_bases(model, market, parsed, table):
     ids, symbols, names = _text(rows, "coin_id"), _text(rows, "symbol"), _text(rows, "coin")
     dates = _text(rows, "date")
     lookup = market.coin_lookup() if market is not None and market.latest is not None else None
-    valid = parsed.valid.to_dict("index")
+    position = {number: index for index, number in enumerate(parsed.valid.index)}
+    columns = {column: parsed.valid[column].to_numpy() for column in parsed.valid.columns}
     ranked_on = reference_date(model, market)
-    forecasts = {}
+    forecasts, day_of = {}, {}
     kind, note, snapshot, repeated = {}, {}, {}, {}
     history = {}
     seen = {}
     for number in rows.index:
         coin_id, symbol, name = ids.get(number, ""), symbols.get(number, ""), names.get(number, "")
+        if not (coin_id or symbol or name):
+            if number in position:
+                kind[number], note[number], snapshot[number] = INPUTS, INPUTS_NOTE, ranked_on
+            continue
         date_text = dates.get(number, "")
         found = lookup.find(coin_id, symbol, name) if lookup is not None else None
-        coin_key = found or named(coin_id, symbol.lower(), name.lower())
-        if coin_key:
-            seen.setdefault((coin_key, date_text), []).append(number)
-        if number not in valid:
+        seen.setdefault((found or named(coin_id, symbol.lower(), name.lower()), date_text), []).append(number)
+        if number not in position:
             continue
-        day, bad_date = _row_date(date_text)
-        if bad_date and (coin_id or symbol or name):
+        if date_text not in day_of:
+            day_of[date_text] = _row_date(date_text)
+        day, bad_date = day_of[date_text]
+        values = {column: float(array[position[number]]) for column, array in columns.items()}
+        if bad_date:
             basis = inputs_basis(bad_date)
+        elif lookup is None:
+            basis = coin_basis(market, model, values, coin_id, symbol, name, day, forecasts)
         else:
-            basis = coin_basis(market, model, valid[number], coin_id, symbol, name, day, forecasts)
+            basis = found_basis(market, model, values, found, named(coin_id, symbol, name), day, forecasts)
         kind[number], note[number] = basis.kind, basis.note
         if basis.from_history:
             history[number] = basis.forecast
             snapshot[number] = basis.forecast.date
         else:
             snapshot[number] = ranked_on
+    same = f"the same coin{' and date' if dates else ''} as row"
     for numbers in seen.values():
         if len(numbers) > 1:
+            first = numbers[:REPEATS_NAMED + 1]  # a coin named on every row of a big file: name a few, count the rest
             for number in numbers:
-                others = [str(other) for other in numbers if other != number]
-                repeated[number] = f"the same coin{' and date' if dates else ''} as row {_listed(others)}"
+                others = [str(other) for other in first if other != number][:REPEATS_NAMED]
+                more = len(numbers) - 1 - len(others)
+                repeated[number] = f"{same} {_listed(others + ([f'{more:,} more'] if more else []))}"
     table = table.copy()
     if history:
         numbers = list(history)
