@@ -24,6 +24,7 @@ class Input:
     example: float  # in the dataset's unit
     low_inclusive: bool = False
     percent_in_form: bool = False  # the form takes percent (2.2 = +2.2 %), the data and the API a fraction
+    optional: bool = False  # may be left out (missing, NaN to the model): the daily history has no 1h at all
     form_hint: str = ""
 
     @property
@@ -49,8 +50,9 @@ INPUTS = (
     Input("mkt_cap", "mkt_cap", ("market_cap",), "mkt_cap", "market cap", "Market cap", "market capitalisation",
           "USD", 0.0, 1e14, 770_000_000_000, form_hint="Price times circulating supply, in US dollars."),
     Input("1h", "1h", (), "h1", "1h change", "Price change, last hour", "price change over the last hour",
-          "fraction", -1.0, 10.0, 0.022, percent_in_form=True,
-          form_hint="In percent: type 2.2 for +2.2 %, -0.5 for -0.5 %."),
+          "fraction", -1.0, 10.0, 0.022, percent_in_form=True, optional=True,
+          form_hint="In percent: type 2.2 for +2.2 %, -0.5 for -0.5 %. Optional: leave it empty if you do not "
+                    "have it."),
     Input("price", "price", (), "price", "price", "Price", "price", "USD", 0.0, 1e9, 40_859.46,
           form_hint="One coin in US dollars."),
 )
@@ -82,5 +84,7 @@ def json_schema(spec):
     """Return the JSON Schema of one input as the API takes it, with validation's bounds."""
     low = "minimum" if spec.low_inclusive else "exclusiveMinimum"
     alias_note = f" (alias: {spec.column})" if spec.column != spec.key else ""
-    return {"type": "number", "description": f"{spec.description}, {spec.unit_detail}{alias_note}",
+    optional = "; optional: left out or null, it is missing" if spec.optional else ""
+    return {"type": ["number", "null"] if spec.optional else "number",
+            "description": f"{spec.description}, {spec.unit_detail}{alias_note}{optional}",
             low: spec.low, "maximum": spec.high}

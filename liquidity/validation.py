@@ -8,6 +8,13 @@ from liquidity.schema import INPUTS
 INPUT_LIMITS = {spec.column: (spec.low, spec.high, spec.label) for spec in INPUTS}
 # Lower bounds that the value may equal (volume may be zero; the others must exceed theirs).
 INCLUSIVE_LOWER = {spec.column for spec in INPUTS if spec.low_inclusive}
+# Inputs that may be missing (None or NaN): the model takes them as NaN, as it does for the daily history's 1h.
+OPTIONAL_INPUTS = {spec.column for spec in INPUTS if spec.optional}
+
+
+def is_missing(value):
+    """Return True for a missing optional value: None or NaN."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 class InputError(ValueError):
@@ -41,12 +48,13 @@ def field_error(field, value):
 
 
 def check_inputs(volume, mkt_cap, h1, price):
-    """Return the four inputs as floats, or raise InputError naming every bad field."""
+    """Return the four inputs as floats (a missing 1h as NaN), or raise InputError naming every bad field."""
     values = {"volume": volume, "mkt_cap": mkt_cap, "1h": h1, "price": price}
-    errors = {field: reason for field, value in values.items() if (reason := field_error(field, value))}
+    errors = {field: reason for field, value in values.items()
+              if not (field in OPTIONAL_INPUTS and is_missing(value)) and (reason := field_error(field, value))}
     if errors:
         raise InputError(errors)
-    return float(volume), float(mkt_cap), float(h1), float(price)
+    return float(volume), float(mkt_cap), math.nan if is_missing(h1) else float(h1), float(price)
 
 
 def percent_change_error(percent):

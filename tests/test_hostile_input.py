@@ -71,8 +71,9 @@ def item_is_valid(item):
     if "id" in item and not (isinstance(item["id"], str) or finite_number(item["id"])):
         return False
     values = {key: item.get(key, item.get("volume") if key == "24h_volume" else None) for key in API_FIELDS}
-    return all(isinstance(value, (int, float)) and not isinstance(value, bool)
-               and field_error(API_FIELDS[key], value) is None for key, value in values.items())
+    # 1h is optional (issue 20): left out or null, it is missing.
+    return all((key == "1h" and value is None) or (isinstance(value, (int, float)) and not isinstance(value, bool)
+               and field_error(API_FIELDS[key], value) is None) for key, value in values.items())
 
 
 def assert_well_formed_prediction(prediction):
@@ -200,6 +201,8 @@ def test_other_content_types_are_415_or_read_as_json(client, content_type):
 
 
 def form_value_is_valid(name, text):
+    if name == "h1" and not (text or "").strip():
+        return True  # 1h is optional (issue 20): an empty box is missing
     number = parse_number(text)
     if number is None:
         return False

@@ -58,11 +58,12 @@ def test_the_result_url_works_without_a_session_and_its_page_can_post_again(app)
 
 
 def test_a_result_url_with_bad_values_shows_the_form_with_messages(client):
-    response = client.get("/predict", query_string={**BITCOIN_FORM, "mkt_cap": "-5", "h1": ""})
+    response = client.get("/predict", query_string={**BITCOIN_FORM, "mkt_cap": "-5", "price": ""})
     html = text(response)
     assert response.status_code == 400
     assert "Market cap must be greater than 0." in html
-    assert "Required: enter the price change, last hour in percent" in html
+    # An empty 1h is missing, not an error (issue 20); the price is still required.
+    assert "Required: enter the price in USD" in html
 
 
 def test_a_result_url_without_values_goes_to_the_form(client):
@@ -181,14 +182,14 @@ def test_batch_result_offers_the_download_without_uploading_again(client):
     again = client.get(link)
     assert again.status_code == 200
     assert again.mimetype == "text/csv"
-    assert 'filename="s_scored.csv"' in again.headers["Content-Disposition"]
+    assert re.search(r'filename="s_scored_\d{4}-\d\d-\d\d\.csv"', again.headers["Content-Disposition"])
     assert text(again) == direct
 
 
 def test_batch_result_shows_input_columns_and_level_counts(client):
     html = text(upload(client, INJECTED))
     header = re.search(r'<table id="scores".*?</thead>', html, re.S).group(0)
-    for column in ("price", "1h", "volume", "mkt_cap"):
+    for column in ("Price", "1h change", "24h volume", "Market cap"):  # in words since issue 20
         assert f"<th>{column}</th>" in header
     levels = re.findall(r'class="level level-(high|low)"', html.split('id="scores"')[1])
     assert int(re.search(r'id="count-high">(\d+)<', html).group(1)) == levels.count("high")

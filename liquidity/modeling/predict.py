@@ -252,11 +252,13 @@ class LiquidityModel:
         return (np.arange(len(self.reference)) + 0.5) / len(self.reference), self.reference
 
     def out_of_range(self, volume, mkt_cap, h1, price):
-        """Return the names of inputs outside the [min, max] seen in training (inputs never seen are not flagged)."""
+        """Return the names of inputs outside the [min, max] seen in training (inputs never seen, and missing values,
+        are not flagged)."""
         ranges = self.card["inputs"]
         values = {"volume": volume, "mkt_cap": mkt_cap, "1h": h1, "price": price}
         return tuple(name for name, value in values.items()
-                     if ranges[name]["min"] is not None and not ranges[name]["min"] <= value <= ranges[name]["max"])
+                     if ranges[name]["min"] is not None and value == value
+                     and not ranges[name]["min"] <= value <= ranges[name]["max"])
 
     def forecast(self, volume, mkt_cap, h1, price, snapshot=None):
         """Validate one row and return its 1-day Forecast with its 80 % interval, implied volume and range warnings."""
@@ -283,7 +285,7 @@ class LiquidityModel:
         ratios = self.ratio_for_score(scores)
         ranges = self.card["inputs"]
         outside = np.column_stack([
-            ~frame[name].between(ranges[name]["min"], ranges[name]["max"]).to_numpy()
+            ~(frame[name].between(ranges[name]["min"], ranges[name]["max"]) | frame[name].isna()).to_numpy()
             if ranges[name]["min"] is not None else np.zeros(len(frame), dtype=bool) for name in INPUT_COLUMNS])
         return pd.DataFrame({
             "liquidity_score": scores,

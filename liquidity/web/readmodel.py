@@ -205,6 +205,40 @@ class Memo:
 
 
 @dataclass(frozen=True)
+class CoinLookup:
+    """The latest snapshot's coin ids, and its coins by lower-cased symbol, name, and name and symbol (ids largest
+    market cap first), for naming coins row by row without a scan of the snapshot each time."""
+
+    ids: frozenset
+    by_symbol: MappingProxyType
+    by_name: MappingProxyType
+    by_name_symbol: MappingProxyType
+
+    @classmethod
+    def of(cls, snapshot):
+        """Return the lookup of a snapshot's rows (coin_id, coin, symbol, mkt_cap)."""
+        by_symbol, by_name, by_name_symbol = {}, {}, {}
+        for row in snapshot.sort_values("mkt_cap", ascending=False, kind="stable").itertuples():
+            name, symbol = str(row.coin).lower(), str(row.symbol).lower()
+            by_symbol.setdefault(symbol, []).append(row.coin_id)
+            by_name.setdefault(name, []).append(row.coin_id)
+            by_name_symbol.setdefault((name, symbol), row.coin_id)
+        return cls(frozenset(snapshot["coin_id"]), MappingProxyType({k: tuple(v) for k, v in by_symbol.items()}),
+                   MappingProxyType({k: tuple(v) for k, v in by_name.items()}), MappingProxyType(by_name_symbol))
+
+    def find(self, coin_id="", symbol="", name=""):
+        """Return the coin_id a row names: its coin_id as given, else the coin of its name and symbol, its symbol or
+        its name (the largest market cap where several share it); None when it names none of the latest snapshot."""
+        if coin_id:
+            return coin_id
+        symbol, name = symbol.strip().lower(), name.strip().lower()
+        if symbol and name and (name, symbol) in self.by_name_symbol:
+            return self.by_name_symbol[(name, symbol)]
+        found = self.by_symbol.get(symbol) if symbol else self.by_name.get(name) if name else None
+        return found[0] if found else None
+
+
+@dataclass(frozen=True)
 class CoinWindow:
     """One coin's rows of the window, oldest first, as the arrays forecast_history reads (WINDOW_COLUMNS)."""
 
@@ -349,6 +383,10 @@ class MarketState:
         window = self.market.coins.get(coin_id)
         return None if window is None else (window.coin, window.symbol)
 
+    def coin_lookup(self):
+        """Return a CoinLookup of the latest snapshot's coins by id, symbol and name, built once per version."""
+        return self.market.memo.get(("coin lookup",), lambda: CoinLookup.of(self.market.snapshot))
+
     def latest_row(self, coin_id):
         """Return the coin's row on the latest date: date, volume, mkt_cap, 1h, price; None when it has none."""
         window = self.market.coins.get(coin_id)
@@ -455,6 +493,18 @@ class MarketState:
             return MappingProxyType(dict(zip(rows["date"], rows["liquidity_score"].astype(float))))
 
         return self.market.memo.get(("realized", coin_id, tuple(known)), compute)
+    def last_stored_rows(self, coin_id, days):
+        """Return (the date of the coin's last stored row or None, its rows over the `days` days up to that date):
+        for a coin that left the market, whose rows stop before the latest stored date."""
+        from liquidity.web.market import MAX_DAYS
+
+        rows = self.market.memo.get(("all history", coin_id),
+                                    lambda: self.store.coin_history(coin_id, self.latest, MAX_DAYS))
+        if rows.empty:
+            return None, rows
+        last = rows["date"].iloc[-1]
+        first = (Date.fromisoformat(last) - timedelta(days=days)).isoformat()
+        return last, rows[rows["date"] > first].reset_index(drop=True)
 
     def coin_forecast_history(self, coin_id, days):
         """Return the coin's rows over the last `days` days, each with the forecast made from it (for the next date).

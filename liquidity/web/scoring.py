@@ -2,11 +2,12 @@
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from liquidity.features import INPUT_COLUMNS
 from liquidity.hints import borderline, h1_warnings
-from liquidity.schema import INPUTS, header_aliases
+from liquidity.schema import BY_COLUMN, INPUTS, header_aliases
 from liquidity.tabular import DELIMITER_NAMES, TableError, TooManyRows, read_table
 from liquidity.validation import field_error
 
@@ -36,21 +37,28 @@ def read_csv_upload(data, max_rows=None):
     aliases = header_aliases()
     table = read_table(data, aliases, max_rows=max_rows)
     rows = table.rows
-    missing = [column for column in INPUT_COLUMNS if column not in rows.columns]
+    missing = [column for column in INPUT_COLUMNS if column not in rows.columns and not BY_COLUMN[column].optional]
     if missing:
         others = {canonical: [a for a, c in aliases.items() if c == canonical] for canonical in missing}
         named = ", ".join(f"{c!r}" + (f" (or {', '.join(map(repr, others[c]))})" if others[c] else "")
                           for c in missing)
         raise TableError(f"Missing required column(s): {named}. Expected the snapshot columns "
-                         f"price, 1h, volume (or 24h_volume), mkt_cap (read the header as separated by "
+                         f"price, volume (or 24h_volume), mkt_cap, and 1h if you have it (read the header as "
+                         f"separated by "
                          f"{DELIMITER_NAMES[table.delimiter]}).")
     if rows.empty:
         raise TableError("The file has a header but no data rows.")
     errors, bad = [], set()
     values = {}
     for column in INPUT_COLUMNS:
+        optional = BY_COLUMN[column].optional
+        if column not in rows.columns:  # an optional column left out: missing on every row
+            values[column] = pd.Series("", index=rows.index)
+            continue
         cleaned = table.numbers(column)
         for number, raw in cleaned.items():
+            if raw == "" and optional:
+                continue
             reason = "missing value" if raw == "" else field_error(column, raw)
             if reason:
                 errors.append((number, column, reason))
@@ -58,7 +66,9 @@ def read_csv_upload(data, max_rows=None):
         values[column] = cleaned
     errors.sort(key=lambda error: error[0])
     good = ~rows.index.isin(bad)
-    valid = pd.DataFrame({column: values[column][good] for column in INPUT_COLUMNS}).astype("float64")
+    # An optional value left empty is missing (NaN), as the daily history's 1h is.
+    valid = pd.DataFrame({column: values[column][good].replace("", np.nan)
+                          for column in INPUT_COLUMNS}).astype("float64")
     return Parsed(rows=rows, valid=valid, errors=errors)
 
 
@@ -90,6 +100,9 @@ def check_json_items(items):
         for spec in INPUTS:
             column, key = spec.column, spec.key
             present = key if key in item else (column if column in item else None)
+            if spec.optional and (present is None or item[present] is None):  # left out or null: missing
+                row[column] = np.nan
+                continue
             if present is None:
                 errors.append((f"{path}.{key}", key, "is required" + misspelt_key_hint(key, item)))
                 ok = False
@@ -149,7 +162,8 @@ def score(model, parsed, reference=None):
 
 def forecast_log_row(forecast, volume, mkt_cap, h1, price):
     """Return the prediction log's row for a Forecast made from the four inputs (no coin, no snapshot date)."""
-    return {"volume": volume, "mkt_cap": mkt_cap, "h1": h1, "price": price, "forecast_score": forecast.score,
+    return {"volume": volume, "mkt_cap": mkt_cap, "h1": None if h1 != h1 else h1, "price": price,
+            "forecast_score": forecast.score,
             "level": forecast.level, "band_low": forecast.band_low, "band_high": forecast.band_high}
 
 

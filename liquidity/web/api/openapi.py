@@ -219,6 +219,8 @@ def alert_paths(error_response):
                        "responses": {"204": {"description": "deleted"},
                                      "404": error_response("no rule with this id"), "503": unavailable}}},
     }
+
+
 # Freshness of every answer with market data (liquidity/web/caching.py).
 FRESHNESS = {
     "as_of": {"type": ["string", "null"], "format": "date",
@@ -276,8 +278,19 @@ def _with_caching(document):
                     operation["responses"][code].setdefault("headers", {}).setdefault(
                         "Retry-After", {"$ref": "#/components/headers/Retry-After"})
     return document
+
+
 CLIENT_ID = {"type": ["string", "number"],
              "description": "your own label for the object (a string or a finite number), echoed back on its answer"}
+COIN_KEYS = {
+    "coin_id": {"type": "string", "maxLength": 200,
+                "description": "optional: the coin's id in the store; with the coin's stored values it is forecast "
+                               "from its stored history (basis: history)"},
+    "symbol": {"type": "string", "maxLength": 200, "description": "optional: the coin's symbol, instead of coin_id"},
+    "coin": {"type": "string", "maxLength": 200, "description": "optional: the coin's name, instead of coin_id"},
+    "date": {"type": "string", "format": "date",
+             "description": "optional: the stored snapshot the values are from (default: the latest)"},
+}
 
 
 def _query(name, schema, description):
@@ -314,8 +327,8 @@ def _operations_document(max_items):
     """Return the OpenAPI document's operations, schemas and answers."""
     item = {
         "type": "object",
-        "required": [spec.key for spec in INPUTS],
-        "properties": {**{spec.key: json_schema(spec) for spec in INPUTS}, "id": CLIENT_ID},
+        "required": [spec.key for spec in INPUTS if not spec.optional],
+        "properties": {**{spec.key: json_schema(spec) for spec in INPUTS}, **COIN_KEYS, "id": CLIENT_ID},
         "example": {spec.key: spec.example for spec in INPUTS},
     }
     item_errors = {"type": "object", "required": ["error", "errors"],
@@ -344,6 +357,15 @@ def _operations_document(max_items):
                 "volume_usd": _number("that ratio times the given market cap")}},
             "out_of_range": {"type": "array", "items": {"type": "string"},
                              "description": "inputs outside the range seen in training"},
+            "basis": {"type": "string", "enum": ["history", "inputs"],
+                      "description": "what the forecast was made from: the named coin's stored history (the coin "
+                                     "page's forecast), or the four inputs alone"},
+            "basis_note": {"type": "string", "description": "the basis in words, with the reason a named coin's "
+                                                            "history was not used"},
+            "coin_id": {"type": ["string", "null"], "description": "the stored coin whose history was used"},
+            "snapshot_date": {"type": ["string", "null"], "format": "date",
+                              "description": "the stored snapshot forecast from (history) or ranked against "
+                                             "(inputs); null when neither: the model card's reference snapshot"},
             "warnings": {"type": "array", "items": {"type": "string"},
                          "description": "likely unit mistakes, e.g. a 1h change sent as a percent (2.2) instead of "
                                         "a fraction (0.022)"},
@@ -369,8 +391,9 @@ def _operations_document(max_items):
                                 + TURNOVER_NOTE + " " + RATE_LIMIT_NOTE},
         "paths": {
             "/api/v1/predict": {"post": {
-                "summary": f"Forecast the score 1 day ahead (the next snapshot) from the four inputs, for one object "
-                           f"or a list of up to {max_items} objects",
+                "summary": f"Forecast the score 1 day ahead (the next snapshot) from the four inputs, or from the "
+                           f"stored history of the coin an object names, for one object or a list of up to "
+                           f"{max_items} objects",
                 "description": "A list is answered item by item, in order: each item's answer is its forecast or "
                                "its errors, with the item's own id echoed back when it has one. With ?atomic=true "
                                "one invalid item rejects the whole list (a 400 listing every error) and nothing is "

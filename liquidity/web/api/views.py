@@ -3,6 +3,7 @@
 import json
 import math
 import re
+from datetime import date as Date
 
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import UnsupportedMediaType
@@ -12,7 +13,16 @@ from liquidity.hints import borderline, h1_warning
 from liquidity.schema import api_keys
 from liquidity.web import current_model, reference_ratios
 from liquidity.web.api.openapi import openapi_document
+from liquidity.web.basis import (
+    INPUTS,
+    as_forecast,
+    coin_basis,
+    inputs_basis,
+    market_or_none,
+    reference_date,
+)
 from liquidity.web.extensions import prediction_logs
+from liquidity.web.market import coin_log_rows
 from liquidity.web.model.figures import horizon_figures, intervals_90
 from liquidity.web.observability import log_prediction
 from liquidity.web.scoring import check_json_items, forecast_log_row, frame_log_rows
@@ -78,7 +88,9 @@ def bad_request(message, errors, status=400):
 
 HORIZON = 1  # the four-input path forecasts the next snapshot only; the coin API has the longer horizons
 TARGET = ("the coin's liquidity score (its turnover rank among all coins, 0..1) in the next snapshot, 1 day ahead, "
-          "from the four inputs alone; for 7 and 30 days ahead use /api/v1/coins/<coin_id>/forecast")
+          "from the four inputs alone, or from the coin's stored history when the object names a stored coin with its "
+          "stored values (each answer's basis says which); for 7 and 30 days ahead use "
+          "/api/v1/coins/<coin_id>/forecast")
 
 
 def _interval(low, high):
@@ -147,22 +159,87 @@ def _errors_by_position(errors):
     return found
 
 
-def _list_answers(model, valid):
-    """Return {position: answer} for the valid rows {position: {column: float}}, scored as one frame, and log them."""
+NAME_KEYS = ("coin_id", "symbol", "coin")
+
+
+def item_names(items):
+    """Return ({position: (coin_id, symbol, coin, date)} of the objects naming a coin, errors) from the optional keys
+    coin_id, symbol, coin (text) and date ('2024-03-16')."""
+    names, errors = {}, []
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue  # check_json_items reports it
+        texts = {}
+        for key in (*NAME_KEYS, "date"):
+            value = item.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                errors.append((f"$[{position}].{key}", key, "must be a string"))
+            elif len(value) > 200:
+                errors.append((f"$[{position}].{key}", key, "must be at most 200 characters"))
+            else:
+                texts[key] = value.strip()
+        if texts.get("date"):
+            try:
+                texts["date"] = Date.fromisoformat(texts["date"]).isoformat()
+            except ValueError:
+                errors.append((f"$[{position}].date", "date", f"must be a date like 2024-03-16, not {texts['date']!r}"))
+        if any(texts.get(key) for key in NAME_KEYS):
+            names[position] = (*(texts.get(key, "") for key in NAME_KEYS), texts.get("date") or None)
+    return names, errors
+
+
+def by_position(error):
+    """Sort key of an error: the position of its object ($[3].price: 3), so each object's errors stay together."""
+    path = error[0]
+    return int(path[2:path.index("]")]) if path.startswith("$[") else -1
+
+
+def with_basis(answer, basis, snapshot_date):
+    """Return an item's answer with what it was forecast from: basis ("history" or "inputs"), basis_note, coin_id
+    (the stored coin whose history was used, else null) and snapshot_date."""
+    coin = basis.forecast
+    return {**answer, "basis": basis.kind, "basis_note": basis.note, "coin_id": coin.coin_id if coin else None,
+            "snapshot_date": coin.date if coin else snapshot_date}
+
+
+def history_answer(model, h1, basis):
+    """Return the answer of an item forecast from its coin's stored history (basis.forecast)."""
+    result = as_forecast(model, basis.forecast)
+    day = basis.forecast.horizons[0]
+    return item_answer(model, h1, result.score, result.level, result.band_low, result.band_high,
+                       result.implied_ratio, result.implied_volume, result.out_of_range, (day.low90, day.high90))
+
+
+def _list_answers(model, valid, names, market, snapshot_date):
+    """Return {position: answer} for the valid rows {position: {column: float}}, scored as one frame (a row naming a
+    stored coin from its history), and log them."""
     import pandas as pd
 
     frame = pd.DataFrame.from_dict(valid, orient="index", columns=list(INPUT_COLUMNS)).astype("float64")
     forecast = model.forecast_frame(frame, reference_ratios())
     wide = intervals_90(model, forecast["liquidity_score"].to_numpy())
     wide_rows = zip(*wide) if wide is not None else [None] * len(forecast)
-    answers = {position: item_answer(model, h1, row.liquidity_score, row.liquidity_level, row.band_low,
-                                     row.band_high, row.implied_ratio, row.implied_volume, row.out_of_range,
-                                     interval_90)
-               for position, h1, row, interval_90 in zip(frame.index, frame["1h"].to_numpy(),
-                                                         forecast.itertuples(), wide_rows)}
+    looked_up = {}  # (coin_id, date) -> the coin's forecast, once per list
+    answers, from_history = {}, []
+    for position, h1, row, interval_90 in zip(frame.index, frame["1h"].to_numpy(), forecast.itertuples(), wide_rows):
+        basis = (coin_basis(market, model, valid[position], *names[position], forecasts=looked_up)
+                 if position in names else inputs_basis())
+        if basis.from_history:
+            answer = history_answer(model, h1, basis)
+            from_history.append(basis.forecast)
+        else:
+            answer = item_answer(model, h1, row.liquidity_score, row.liquidity_level, row.band_low, row.band_high,
+                                 row.implied_ratio, row.implied_volume, row.out_of_range, interval_90)
+        answers[position] = with_basis(answer, basis, snapshot_date)
     log_prediction(source="api", items=len(answers), model_version=model.version,
-                   mean_score=round(float(forecast["liquidity_score"].mean()), 6))
-    prediction_logs.log_forecasts(frame_log_rows(frame, forecast), "api", model.version)
+                   mean_score=round(float(forecast["liquidity_score"].mean()), 6), from_history=len(from_history))
+    from_inputs = [index for index, position in enumerate(frame.index) if answers[position]["basis"] == INPUTS]
+    prediction_logs.log_forecasts(frame_log_rows(frame.iloc[from_inputs], forecast.iloc[from_inputs]), "api",
+                                  model.version)
+    for coin_forecast in from_history:
+        prediction_logs.log_forecasts(coin_log_rows(coin_forecast), "api", model.version)
     return answers
 
 
@@ -191,28 +268,39 @@ def predict():
         return bad_request(f"At most {limit:,} objects per request; this one has {len(items):,}.",
                            [("$", None, f"must hold at most {limit:,} objects")])
     values, errors = check_json_items(items)
+    names, name_errors = item_names(items)
+    errors += name_errors
     errors += [(f"$[{position}].id", "id", reason) for position, item in enumerate(items)
                if (reason := client_id_error(item))]
-    errors.sort(key=lambda error: int(ITEM_POSITION.match(error[0]).group(1)))
-    for position in {int(ITEM_POSITION.match(path).group(1)) for path, _, _ in errors}:
+    errors.sort(key=by_position)
+    for position in {by_position(error) for error in errors}:
         values.pop(position, None)
-    if single or atomic:
-        if errors:
-            return bad_request(f"{len(errors)} invalid value(s); nothing was scored.", errors)
+    if (single or atomic) and errors:
+        return bad_request(f"{len(errors)} invalid value(s); nothing was scored.", errors)
+    # The request's market state: the named coins are looked up in it, and the others ranked against its snapshot.
+    market = market_or_none()
+    snapshot_date = reference_date(model, market)
     head = {"model_version": model.version, "threshold": model.threshold, "horizon": HORIZON, "target": TARGET}
     if single:  # one object: the model's one-row path, no DataFrame (~0.1 ms instead of ~2 ms)
         row = values[0]
-        result = model.forecast(row["volume"], row["mkt_cap"], row["1h"], row["price"], reference_ratios())
-        wide = intervals_90(model, [result.score])
-        answer = item_answer(model, row["1h"], result.score, result.level, result.band_low, result.band_high,
-                             result.implied_ratio, result.implied_volume, result.out_of_range,
-                             None if wide is None else (wide[0][0], wide[1][0]))
-        log_prediction(source="api", inputs=row, score=round(result.score, 6),
-                       liquidity_level=result.level, model_version=model.version)
-        prediction_logs.log_forecasts(
-            [forecast_log_row(result, row["volume"], row["mkt_cap"], row["1h"], row["price"])], "api", model.version)
-        return {**head, "prediction": with_client_id(body, answer)}
-    answers = _list_answers(model, values) if values else {}
+        basis = coin_basis(market, model, row, *names[0]) if 0 in names else inputs_basis()
+        if basis.from_history:
+            answer = history_answer(model, row["1h"], basis)
+            prediction_logs.log_forecasts(coin_log_rows(basis.forecast), "api", model.version)
+        else:
+            result = model.forecast(row["volume"], row["mkt_cap"], row["1h"], row["price"], reference_ratios())
+            wide = intervals_90(model, [result.score])
+            answer = item_answer(model, row["1h"], result.score, result.level, result.band_low, result.band_high,
+                                 result.implied_ratio, result.implied_volume, result.out_of_range,
+                                 None if wide is None else (wide[0][0], wide[1][0]))
+            prediction_logs.log_forecasts(
+                [forecast_log_row(result, row["volume"], row["mkt_cap"], row["1h"], row["price"])], "api",
+                model.version)
+        log_prediction(source="api", inputs={key: None if value != value else value for key, value in row.items()},
+                       score=round(answer["score"], 6), liquidity_level=answer["level"], model_version=model.version,
+                       basis=basis.kind)
+        return {**head, "prediction": with_client_id(body, with_basis(answer, basis, snapshot_date))}
+    answers = _list_answers(model, values, names, market, snapshot_date) if values else {}
     item_errors = _errors_by_position(errors)
     predictions = [with_client_id(item, answers[position]) if position in answers
                    else with_client_id(item, {"error": f"{len(item_errors[position])} invalid value(s); this "

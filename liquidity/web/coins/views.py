@@ -168,8 +168,7 @@ def coin(coin_id):
     try:
         forecast, row = forecast_and_log(market, model, coin_id, "coin page")
     except CoinNotFound:
-        abort(404, description=f"No coin with the id {coin_id!r} is in the latest stored snapshot. Search for it "
-                               "on the coins page.")
+        return gone_coin(market, coin_id, days, "all" if chosen == "all" else str(days))
     except ForecastError as error:
         abort(404, description=str(error))
     history = market.coin_forecast_history(coin_id, days)
@@ -180,6 +179,31 @@ def coin(coin_id):
                            charts=history_charts(history, forecast), history=history, past=past,
                            model=model, interval_meaning=INTERVAL_MEANING,
                            calibration=market.calibration)
+
+
+def gone_coin(market, coin_id, days, period):
+    """Show a coin with stored history but no row in the latest snapshot: its history up to the day it was last seen,
+    no forecast; 404 when the store never held it."""
+    last, history = market.last_stored_rows(coin_id, days)
+    if last is None:
+        abort(404, description=f"No coin with the id {coin_id!r} is in the market store. Search for it on the coins "
+                               "page.")
+    latest = history.iloc[-1]
+    coin, dates = latest["coin"], history["date"].tolist()
+    charts = {
+        "score": line_chart(f"{coin}: liquidity score, up to {last}", dates,
+                            [("score", "s-score", history["liquidity_score"].tolist())], y_min=0.0, y_max=1.0,
+                            x_label="date", y_label="liquidity score (0..1)"),
+        "turnover": line_chart(f"{coin}: turnover (24h volume / market cap)", dates,
+                               [("turnover", "s-turnover", (history["volume"] / history["mkt_cap"]).tolist())],
+                               y_min=0.0, tick_format=lambda v: f"{v * 100:.3g} %", x_label="date",
+                               y_label="24h volume, % of market cap", scale="auto"),
+        "price": line_chart(f"{coin}: price in USD", dates, [("price", "s-price", history["price"].tolist())],
+                            tick_format=compact, x_label="date", y_label="price in USD", scale="auto"),
+    }
+    return render_template("coins/gone.html", coin_id=coin_id, coin=coin, symbol=latest["symbol"], last_seen=last,
+                           latest=market.latest, row=latest, history=history, days=days, period=period,
+                           range_choices=RANGE_CHOICES, charts=charts)
 
 
 def percent_text(fraction):
@@ -225,8 +249,8 @@ def inject_store_picker():
         if coin:
             message = f"Filled from the stored snapshot of {coin} on {date}."
             if request.args.get("store_missing") == "h1":
-                message += (" That snapshot has no 1h change (the daily history has none): type it yourself, or "
-                            "see the coin's own forecast from its history.")
+                message += (" That snapshot has no 1h change (the daily history has none): leave it empty, and "
+                            "the forecast is the coin's own, from its stored history.")
         return {"coins": coins, "coin": coin, "message": message, "action": url_for("coins.pick"),
                 "coin_url": url_for("coins.coin", coin_id=coin) if coin else None}
 

@@ -1,10 +1,12 @@
 """The single-coin form: the four inputs, in the units a person types."""
 
+import math
 import re
+from datetime import date as Date
 
 from flask_wtf import FlaskForm
 from wtforms import StringField
-from wtforms.validators import ValidationError
+from wtforms.validators import Length, Optional, ValidationError
 
 from liquidity.schema import BY_COLUMN
 from liquidity.validation import field_error, percent_change_error
@@ -61,6 +63,8 @@ class Within:
 
     def __call__(self, form, field):
         if not (field.data or "").strip():
+            if BY_COLUMN[self.field_name].optional:
+                return  # missing: the model takes it as NaN
             example = field.placeholder.removeprefix("e.g. ")
             unit = "percent" if self.percent else field.unit
             raise ValidationError(f"Required: enter the {field.label.text.lower()} in {unit}, e.g. {example}.")
@@ -71,14 +75,27 @@ class Within:
             raise ValidationError(reason[0].upper() + reason[1:] + ".")
 
 
+def stored_date(form, field):
+    """Accept an empty date or one like 2024-03-16 (the stored snapshot the picker filled the form from)."""
+    text = (field.data or "").strip()
+    if text:
+        try:
+            Date.fromisoformat(text)
+        except ValueError:
+            raise ValidationError(f"Must be a date like 2024-03-16, not {text[:40]!r}.") from None
+
+
 class PredictForm(FlaskForm):
-    """One coin's current market data."""
+    """One coin's current market data, and the stored coin and date "Fill from the store" took them from."""
 
     volume = NumberField("volume")
     mkt_cap = NumberField("mkt_cap")
     h1 = NumberField("1h")
     price = NumberField("price")
+    store_coin = StringField("Stored coin", validators=[Optional(), Length(max=200)])
+    store_date = StringField("Stored snapshot date", validators=[stored_date])
 
     def inputs(self):
-        """Return (volume, mkt_cap, h1 as a fraction, price) for the model."""
-        return self.volume.number, self.mkt_cap.number, self.h1.number / 100.0, self.price.number
+        """Return (volume, mkt_cap, h1 as a fraction or NaN when left empty, price) for the model."""
+        h1 = self.h1.number
+        return self.volume.number, self.mkt_cap.number, math.nan if h1 is None else h1 / 100.0, self.price.number

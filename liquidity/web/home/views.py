@@ -7,9 +7,11 @@ from liquidity.hints import borderline
 from liquidity.schema import INPUTS
 from liquidity.validation import InputError
 from liquidity.web import current_model, reference_ratios
-from liquidity.web.extensions import prediction_logs
+from liquidity.web.basis import as_forecast, coin_basis, inputs_basis, market_or_none, model_uses_h1
+from liquidity.web.extensions import models, prediction_logs
 from liquidity.web.formatting import number
 from liquidity.web.home.forms import PredictForm
+from liquidity.web.market import coin_log_rows
 from liquidity.web.model.figures import intervals_90
 from liquidity.web.observability import log_prediction
 from liquidity.web.scoring import forecast_log_row
@@ -18,6 +20,13 @@ bp = Blueprint("home", __name__)
 
 INPUT_LABELS = {spec.column: spec.title.lower() for spec in INPUTS}
 FORM_FIELDS = {spec.column: spec.form_field for spec in INPUTS}
+
+
+@bp.context_processor
+def model_inputs():
+    """Tell the form whether the model uses the 1h change at all (its card says)."""
+    model = models.get()
+    return {"uses_h1": model is not None and model_uses_h1(model)}
 
 
 def examples():
@@ -41,8 +50,12 @@ def training_range(name, spec):
 
 
 def result_query(form):
-    """Return the query string of the result URL: the four fields as typed, in the form's units."""
-    return {name: (form[name].data or "").strip() for name in ("volume", "mkt_cap", "h1", "price")}
+    """Return the query string of the result URL: the four fields as typed, in the form's units, and the stored coin
+    and date the picker filled them from (left out when there are none)."""
+    query = {name: (form[name].data or "").strip() for name in ("volume", "mkt_cap", "h1", "price")}
+    query.update({name: form[name].data.strip() for name in ("store_coin", "store_date")
+                  if (form[name].data or "").strip()})
+    return query
 
 
 @bp.get("/predict")
@@ -70,20 +83,35 @@ def forecast_page(model, form):
     if not form.validate():
         return render_template("home/index.html", form=form, examples=examples()), 400
     volume, mkt_cap, h1, price = form.inputs()
-    try:
-        forecast = model.forecast(volume, mkt_cap, h1, price, reference_ratios())
-    except InputError as error:  # the form's rules are the model's, so this is a safety net
-        for field, reason in error.errors.items():
-            form[FORM_FIELDS[field]].errors.append(reason)
-        return render_template("home/index.html", form=form, examples=examples()), 400
-    log_prediction(source="form", inputs={"volume": volume, "mkt_cap": mkt_cap, "1h": h1, "price": price},
-                   score=round(forecast.score, 6), liquidity_level=forecast.level, model_version=model.version)
-    prediction_logs.log_forecasts([forecast_log_row(forecast, volume, mkt_cap, h1, price)], "form", model.version)
+    inputs = {"volume": volume, "mkt_cap": mkt_cap, "1h": h1, "price": price}
+    coin = (form.store_coin.data or "").strip()
+    # The picker's coin, on the date it was filled from: the coin page's forecast when the values are still its own.
+    basis = coin_basis(market_or_none(), model, inputs, coin_id=coin,
+                       date=(form.store_date.data or "").strip() or None) if coin else inputs_basis()
+    if basis.from_history:
+        forecast = as_forecast(model, basis.forecast)
+        day = basis.forecast.horizons[0]
+        interval_90 = (day.low90, day.high90)
+        prediction_logs.log_forecasts(coin_log_rows(basis.forecast), "form", model.version)
+    else:
+        try:
+            forecast = model.forecast(volume, mkt_cap, h1, price, reference_ratios())
+        except InputError as error:  # the form's rules are the model's, so this is a safety net
+            for field, reason in error.errors.items():
+                form[FORM_FIELDS[field]].errors.append(reason)
+            return render_template("home/index.html", form=form, examples=examples()), 400
+        wide = intervals_90(model, [forecast.score])
+        interval_90 = None if wide is None else (wide[0][0], wide[1][0])
+        prediction_logs.log_forecasts([forecast_log_row(forecast, volume, mkt_cap, h1, price)], "form",
+                                      model.version)
+    log_prediction(source="form", inputs={name: None if value != value else value for name, value in inputs.items()},
+                   score=round(forecast.score, 6), liquidity_level=forecast.level, model_version=model.version,
+                   basis=basis.kind)
     ranges = model.card["inputs"]
     warnings = [(INPUT_LABELS[name], training_range(name, ranges[name])) for name in forecast.out_of_range]
-    wide = intervals_90(model, [forecast.score])
     return render_template("home/result.html", form=form, examples=examples(), forecast=forecast, model=model,
-                           inputs={"volume": volume, "mkt_cap": mkt_cap, "1h": h1, "price": price},
-                           warnings=warnings, interval_90=None if wide is None else (wide[0][0], wide[1][0]),
+                           inputs=inputs, warnings=warnings, interval_90=interval_90, basis=basis,
+                           coin_url=url_for("coins.coin", coin_id=basis.forecast.coin_id) if basis.from_history
+                           else None,
                            result_url=url_for("home.result", **result_query(form)),
                            borderline=bool(borderline(forecast.band_low, forecast.band_high, model.threshold)))
