@@ -193,7 +193,7 @@ def gone_coin(market, coin_id, days, period):
     charts = {
         "score": line_chart(f"{coin}: liquidity score, up to {last}", dates,
                             [("score", "s-score", history["liquidity_score"].tolist())], y_min=0.0, y_max=1.0,
-                            x_label="date", y_label="liquidity score (0..1)"),
+                            x_label="date", y_label="liquidity score (0 to 1)"),
         "turnover": line_chart(f"{coin}: turnover (24h volume / market cap)", dates,
                                [("turnover", "s-turnover", (history["volume"] / history["mkt_cap"]).tolist())],
                                y_min=0.0, tick_format=lambda v: f"{v * 100:.3g} %", x_label="date",
