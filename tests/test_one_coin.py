@@ -140,9 +140,13 @@ def test_an_api_list_mixes_both_paths_and_says_which_per_item(client, snapshots_
     ({"coin_id": "x" * 201}, "$[0].coin_id", "must be at most 200 characters"),
 ])
 def test_a_bad_coin_name_in_the_api_is_a_400_naming_the_key(client, snapshots_store, item, path, reason):
-    response = client.post("/api/v1/predict", json=[{"price": 2900, "24h_volume": 16e9, "mkt_cap": 348e9, **item}])
+    body = [{"price": 2900, "24h_volume": 16e9, "mkt_cap": 348e9, **item}]
+    response = client.post("/api/v1/predict?atomic=true", json=body)
     assert response.status_code == 400
     assert {"path": path, "reason": reason} in response.get_json()["errors"]
+    # Item by item (the default), the object is answered in place with the same error.
+    answered = client.post("/api/v1/predict", json=body).get_json()
+    assert answered["failed"] == 1 and {"path": path, "reason": reason} in answered["predictions"][0]["errors"]
 
 
 def test_a_changed_value_after_fill_from_the_store_is_forecast_from_the_inputs(client, snapshots_store):

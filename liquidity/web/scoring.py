@@ -100,11 +100,15 @@ def check_json_items(items):
         for spec in INPUTS:
             column, key = spec.column, spec.key
             present = key if key in item else (column if column in item else None)
-            if spec.optional and (present is None or item[present] is None):  # left out or null: missing
+            hint = misspelt_key_hint(key, item) if present is None else ""
+            if spec.optional and not hint and (present is None or item[present] is None):  # left out or null: missing
                 row[column] = np.nan
                 continue
             if present is None:
-                errors.append((f"{path}.{key}", key, "is required" + misspelt_key_hint(key, item)))
+                # An optional key sent under another name (h1 for 1h) is a mistake to name, not a value to drop.
+                reason = ("is optional, but its value was sent under another key" if spec.optional else
+                          "is required")
+                errors.append((f"{path}.{key}", key, reason + hint))
                 ok = False
                 continue
             value = item[present]

@@ -554,7 +554,8 @@ RATE_LIMIT_HEADERS = {
 # (what a client sends, what the API answers): each answer is the API's own, checked in tests/test_api_lookups.py.
 COMMON_MISTAKES = (
     ("the key h1 instead of 1h (or market_cap for mkt_cap, volume_24h for 24h_volume, price_usd for price)",
-     "400 naming the key: \"1h: is required (found 'h1': the key is '1h')\""),
+     "400 naming the key: \"1h: is optional, but its value was sent under another key (found 'h1': the key is "
+     "'1h')\""),
     ("1h as a percent (2.2) instead of a fraction (0.022)",
      "200 with a warning in the answer's warnings: divide by 100 if you meant 2.2 %"),
     ("a body without the header Content-Type: application/json", "415 saying which header to send"),
