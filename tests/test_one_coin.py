@@ -137,6 +137,8 @@ def test_an_api_list_mixes_both_paths_and_says_which_per_item(client, snapshots_
     ({"coin_id": 7}, "$[0].coin_id", "must be a string"),
     ({"symbol": ["ETH"]}, "$[0].symbol", "must be a string"),
     ({"coin_id": "Ethereum:ETH", "date": "4 Jan"}, "$[0].date", "must be a date like 2024-03-16, not '4 Jan'"),
+    ({"coin_id": "Ethereum:ETH", "date": ""}, "$[0].date", "must be a date like 2024-03-16, not ''"),
+    ({"coin_id": "Ethereum:ETH", "date": "20240104"}, "$[0].date", "must be a date like 2024-03-16, not '20240104'"),
     ({"coin_id": "x" * 201}, "$[0].coin_id", "must be at most 200 characters"),
 ])
 def test_a_bad_coin_name_in_the_api_is_a_400_naming_the_key(client, snapshots_store, item, path, reason):

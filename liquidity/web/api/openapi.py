@@ -282,13 +282,16 @@ def _with_caching(document):
 
 CLIENT_ID = {"type": ["string", "number"],
              "description": "your own label for the object (a string or a finite number), echoed back on its answer"}
+# Each may be null: the same as leaving it out.
 COIN_KEYS = {
-    "coin_id": {"type": "string", "maxLength": 200,
+    "coin_id": {"type": ["string", "null"], "maxLength": 200,
                 "description": "optional: the coin's id in the store; with the coin's stored values it is forecast "
                                "from its stored history (basis: history)"},
-    "symbol": {"type": "string", "maxLength": 200, "description": "optional: the coin's symbol, instead of coin_id"},
-    "coin": {"type": "string", "maxLength": 200, "description": "optional: the coin's name, instead of coin_id"},
-    "date": {"type": "string", "format": "date",
+    "symbol": {"type": ["string", "null"], "maxLength": 200,
+               "description": "optional: the coin's symbol, instead of coin_id"},
+    "coin": {"type": ["string", "null"], "maxLength": 200,
+             "description": "optional: the coin's name, instead of coin_id"},
+    "date": {"type": ["string", "null"], "format": "date",
              "description": "optional: the stored snapshot the values are from (default: the latest)"},
 }
 

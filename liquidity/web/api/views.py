@@ -160,6 +160,7 @@ def _errors_by_position(errors):
 
 
 NAME_KEYS = ("coin_id", "symbol", "coin")
+ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 def item_names(items):
@@ -180,11 +181,15 @@ def item_names(items):
                 errors.append((f"$[{position}].{key}", key, "must be at most 200 characters"))
             else:
                 texts[key] = value.strip()
-        if texts.get("date"):
+        if "date" in texts:
+            sent = item["date"]  # as sent: the document's date format has no blanks and no other spellings
             try:
-                texts["date"] = Date.fromisoformat(texts["date"]).isoformat()
+                if not ISO_DATE.match(sent):
+                    raise ValueError(sent)
+                texts["date"] = Date.fromisoformat(sent).isoformat()
             except ValueError:
-                errors.append((f"$[{position}].date", "date", f"must be a date like 2024-03-16, not {texts['date']!r}"))
+                errors.append((f"$[{position}].date", "date", f"must be a date like 2024-03-16, not {sent!r}"))
+                texts["date"] = None
         if any(texts.get(key) for key in NAME_KEYS):
             names[position] = (*(texts.get(key, "") for key in NAME_KEYS), texts.get("date") or None)
     return names, errors
