@@ -210,6 +210,7 @@ class CoinLookup:
     market cap first), for naming coins row by row without a scan of the snapshot each time."""
 
     ids: frozenset
+    by_id: MappingProxyType  # lower-cased id: the ids (one, unless two differ only in case)
     by_symbol: MappingProxyType
     by_name: MappingProxyType
     by_name_symbol: MappingProxyType
@@ -217,14 +218,21 @@ class CoinLookup:
     @classmethod
     def of(cls, snapshot):
         """Return the lookup of a snapshot's rows (coin_id, coin, symbol, mkt_cap)."""
-        by_symbol, by_name, by_name_symbol = {}, {}, {}
+        by_id, by_symbol, by_name, by_name_symbol = {}, {}, {}, {}
         for row in snapshot.sort_values("mkt_cap", ascending=False, kind="stable").itertuples():
             name, symbol = str(row.coin).lower(), str(row.symbol).lower()
+            by_id.setdefault(str(row.coin_id).lower(), []).append(row.coin_id)
             by_symbol.setdefault(symbol, []).append(row.coin_id)
             by_name.setdefault(name, []).append(row.coin_id)
             by_name_symbol.setdefault((name, symbol), row.coin_id)
-        return cls(frozenset(snapshot["coin_id"]), MappingProxyType({k: tuple(v) for k, v in by_symbol.items()}),
-                   MappingProxyType({k: tuple(v) for k, v in by_name.items()}), MappingProxyType(by_name_symbol))
+        frozen = [MappingProxyType({k: tuple(v) for k, v in found.items()}) for found in (by_id, by_symbol, by_name)]
+        return cls(frozenset(snapshot["coin_id"]), *frozen, MappingProxyType(by_name_symbol))
+
+    def matches(self, text):
+        """Return the coin_ids text names, case-insensitive, largest market cap first: the coins whose id is text,
+        else whose symbol is, else whose name is; () when none."""
+        needle = text.strip().lower()
+        return self.by_id.get(needle) or self.by_symbol.get(needle) or self.by_name.get(needle) or ()
 
     def find(self, coin_id="", symbol="", name=""):
         """Return the coin_id a row names: its coin_id as given, else the coin of its name and symbol, its symbol or
@@ -366,17 +374,8 @@ class MarketState:
         return matches[0] if matches else None
 
     def coin_matches(self, text):
-        """Return the coin_ids of the latest snapshot text names, case-insensitive, largest market cap first: the
-        coins whose id is text, else whose symbol is, else whose name is; [] when none."""
-        rows = self.market.snapshot
-        if rows.empty:
-            return []
-        needle = text.strip().lower()
-        for column in ("coin_id", "symbol", "coin"):
-            found = rows[rows[column].str.lower() == needle]
-            if len(found):
-                return list(found.sort_values("mkt_cap", ascending=False)["coin_id"])
-        return []
+        """Return the coin_ids of the latest snapshot text names (CoinLookup.matches): [] when none."""
+        return list(self.coin_lookup().matches(text))
 
     def coin_names(self, coin_id):
         """Return (coin, symbol) of a coin of the latest snapshot, or None."""
