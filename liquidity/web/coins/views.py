@@ -12,6 +12,7 @@ from liquidity.csvsafe import neutralise_frame
 from liquidity.store import StoreError
 from liquidity.web import ModelUnavailable, current_market, current_model
 from liquidity.web.charts import line_chart
+from liquidity.web.freshness import today
 from liquidity.web.market import CAP_BAND_NAMES, LEVELS, MAX_DAYS, forecast_and_log, parse_days, parse_listing
 
 bp = Blueprint("coins", __name__)
@@ -57,12 +58,15 @@ def index():
     if listing.page > pages:
         abort(404, description=f"Page {listing.page} does not exist: this listing has {pages} page(s).")
     target_date = (Date.fromisoformat(date) + timedelta(days=listing.horizon)).isoformat() if date else None
-    # The rows were most of the page's time (50 coins, a link and five formatted numbers each): rendered once per
-    # page of a store version; the rest of the page (freshness, navigation) is rendered for each request.
-    rows_html = market.rendered(("coins rows", listing.key(), request.script_root),
-                                lambda: Markup(render_template("coins/_rows.html", rows=rows)))
-    return render_template("coins/index.html", errors=[], rows=rows, rows_html=rows_html, total=total, pages=pages,
-                           date=date, target_date=target_date, **context)
+
+    def render():
+        rows_html = Markup(render_template("coins/_rows.html", rows=rows))
+        return render_template("coins/index.html", errors=[], rows=rows, rows_html=rows_html, total=total,
+                               pages=pages, date=date, target_date=target_date, **context)
+
+    # The page holds nothing of the visitor's (no form token, no session): it is made once per listing, store
+    # version and day (its freshness line counts days), then served as made, as the API's list is.
+    return market.rendered(("coins page", listing.key(), request.script_root, today().isoformat()), render)
 
 
 @bp.get("/coins.csv")
