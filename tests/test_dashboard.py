@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import open_store, synthetic_history
-from test_e2e_browser import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, browser_missing, serve
+from test_e2e_browser import serve, start_chromium
 
 from liquidity.store.importer import import_snapshots
 
@@ -207,25 +207,12 @@ def streamlit_server(api_url, tmp_path):
 
 @pytest.mark.slow  # a subprocess and a real browser
 def test_chromium_renders_the_dashboard(streamlit_server, tmp_path):
-    reason = browser_missing()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs the browser: {reason}")
-        pytest.skip(reason)
+    driver = start_chromium(tmp_path / "chromium-profile")
     from PIL import Image
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     try:
-        driver.set_page_load_timeout(30)
         driver.get(streamlit_server)
         page = WebDriverWait(driver, 60).until(
             lambda driver: (text := driver.find_element(By.TAG_NAME, "body").text)

@@ -47,8 +47,9 @@ def live_server(make_app, trained_dir, tmp_path_factory):
     yield from serve(app)
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def start_chromium(profile):
+    """Return a headless Chromium driver with its profile in the folder profile; fail under CI, else skip, when the
+    browser is missing."""
     reason = browser_missing()
     if reason:
         if os.environ.get("CI"):
@@ -61,10 +62,16 @@ def browser(tmp_path_factory):
     options.binary_location = CHROMIUM
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
-    profile = tmp_path_factory.mktemp("chromium-profile")
     options.add_argument(f"--user-data-dir={profile}")
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     driver.set_page_load_timeout(30)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    driver = start_chromium(profile)
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)

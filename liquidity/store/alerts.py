@@ -11,6 +11,7 @@ from datetime import date as Date
 import sqlalchemy as sa
 
 from liquidity.store.schema import alert_rules, alerts, prediction_log, snapshots
+from liquidity.store.times import naive_utc
 
 DAILY_SOURCE = "daily"
 WEBHOOK_STATUSES = ("pending", "failed")  # what a run still has to deliver
@@ -41,13 +42,8 @@ def _run(store, action, work):
 
 
 def _text_time(value):
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+    value = naive_utc(value)
+    return None if value is None else value.isoformat(timespec="seconds") + "Z"
 
 
 def _rule(row):

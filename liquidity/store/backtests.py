@@ -10,6 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from liquidity.store.schema import SCORE_BACKTEST_OUTCOMES, backtest_forecasts
+from liquidity.store.times import naive_utc
 
 # The columns of a backtest row besides its key, model version and time: what the log keeps of a forecast.
 VALUE_COLUMNS = ("target_date", "score", "forecast_score", "low80", "high80", "low90", "high90")
@@ -81,10 +82,5 @@ def backtest_runs(store):
 
 def _utc_text(value):
     """Return a stored time as 'YYYY-MM-DD HH:MM UTC' (SQLite gives naive UTC, PostgreSQL an aware time)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+    value = naive_utc(value)
+    return None if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
