@@ -207,7 +207,7 @@ def test_a_fast_path_that_disagrees_with_scikit_learn_is_not_used(committed_mode
 
 
 def test_a_conversion_failure_falls_back(committed_model, monkeypatch):
-    def broken(forest, per_tree=False):
+    def broken(forest, per_tree=False, first_output=False):
         raise ValueError("unexpected tree layout")
 
     monkeypatch.setattr(fastpath, "ensemble_proto", broken)
@@ -284,6 +284,18 @@ def test_missing_values_take_the_branch_scikit_learn_sends_them_to(model):
     np.testing.assert_allclose(model.predict_scores(features),
                                first_output(model.forest.predict(model.scaler.transform(features))), rtol=0,
                                atol=TOLERANCE)
+
+
+def test_one_row_score_is_the_full_models_first_column_bit_for_bit(model):
+    """predict_row runs a model of the first output's trees only; it must give the float the full model gives."""
+    model.warm_up()
+    rows = threshold_rows(model)[:1500].astype(np.float64)
+    rows[np.random.default_rng(11).random(rows.shape) < 0.3] = np.nan  # history missing, as on the four-input path
+    unscaled = rows * model.fast.scale + model.fast.mean
+    full = first_output(model.fast.predict(unscaled))
+    one_row = np.array([model.fast.predict_row(row) for row in unscaled])
+    assert one_row.tolist() == full.tolist()
+    assert np.max(np.abs(one_row - first_output(model.forest.predict(model.scaler.transform(unscaled))))) <= TOLERANCE
 
 
 def test_forecast_scores_from_the_per_tree_run_equal_predict_one_and_scikit_learn(model):

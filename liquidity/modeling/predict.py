@@ -209,6 +209,11 @@ class LiquidityModel:
             raise ValueError(f"no calibration table for horizon {horizon}")
         return conformal.interval(table, scores, level)
 
+    def interval_row(self, score, level, horizon=None):
+        """Return (low, high): the card's conformal interval at level around one forecast (default: 1 day), equal to
+        intervals() for that score without its arrays."""
+        return self._intervals[self.horizons[0] if horizon is None else int(horizon)].row(score, level)
+
     def tree_scores(self, features):
         """Return an (n_trees, n) matrix of each tree's 1-day forecast for unscaled features."""
         return self._scorer().tree_scores(features)
@@ -264,7 +269,7 @@ class LiquidityModel:
         """Validate one row and return its 1-day Forecast with its 80 % interval, implied volume and range warnings."""
         row = check_inputs(volume, mkt_cap, h1, price)
         score = self._scorer().predict_row(self.input_row(row, snapshot))
-        low, high = self._intervals[self.horizons[0]].row(score, 80)
+        low, high = self.interval_row(score, 80)
         ratio = float(self.ratio_for_score(score))
         return Forecast(score, self.level(score), low, high, ratio, ratio * row[1], self.out_of_range(*row))
 

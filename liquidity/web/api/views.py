@@ -23,7 +23,7 @@ from liquidity.web.basis import (
 )
 from liquidity.web.extensions import prediction_logs
 from liquidity.web.market import coin_log_rows
-from liquidity.web.model.figures import horizon_figures, intervals_90
+from liquidity.web.model.figures import horizon_figures, interval_90_row, intervals_90
 from liquidity.web.observability import log_prediction
 from liquidity.web.scoring import check_json_items, forecast_log_row, frame_log_rows
 
@@ -294,10 +294,9 @@ def predict():
             prediction_logs.log_forecasts(coin_log_rows(basis.forecast), "api", model.version)
         else:
             result = model.forecast(row["volume"], row["mkt_cap"], row["1h"], row["price"], reference_ratios())
-            wide = intervals_90(model, [result.score])
             answer = item_answer(model, row["1h"], result.score, result.level, result.band_low, result.band_high,
                                  result.implied_ratio, result.implied_volume, result.out_of_range,
-                                 None if wide is None else (wide[0][0], wide[1][0]))
+                                 interval_90_row(model, result.score))
             prediction_logs.log_forecasts(
                 [forecast_log_row(result, row["volume"], row["mkt_cap"], row["1h"], row["price"])], "api",
                 model.version)

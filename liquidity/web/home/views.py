@@ -12,7 +12,7 @@ from liquidity.web.extensions import models, prediction_logs
 from liquidity.web.formatting import number
 from liquidity.web.home.forms import PredictForm
 from liquidity.web.market import coin_log_rows
-from liquidity.web.model.figures import intervals_90
+from liquidity.web.model.figures import interval_90_row
 from liquidity.web.observability import log_prediction
 from liquidity.web.scoring import forecast_log_row
 
@@ -100,8 +100,7 @@ def forecast_page(model, form):
             for field, reason in error.errors.items():
                 form[FORM_FIELDS[field]].errors.append(reason)
             return render_template("home/index.html", form=form, examples=examples()), 400
-        wide = intervals_90(model, [forecast.score])
-        interval_90 = None if wide is None else (wide[0][0], wide[1][0])
+        interval_90 = interval_90_row(model, forecast.score)
         prediction_logs.log_forecasts([forecast_log_row(forecast, volume, mkt_cap, h1, price)], "form",
                                       model.version)
     log_prediction(source="form", inputs={name: None if value != value else value for name, value in inputs.items()},

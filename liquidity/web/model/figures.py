@@ -101,8 +101,16 @@ def plain_summary(card, figures):
     return [what, better, sure]
 
 
+def has_interval_90(model):
+    """Return True when the model's calibration draws a 90 % interval."""
+    return 90 in model.card.get("conformal", {}).get("levels", ())
+
+
 def intervals_90(model, scores):
     """Return the 1-day 90 % interval (low, high arrays) of scores, or None when the model's calibration has none."""
-    if 90 not in model.card.get("conformal", {}).get("levels", ()):
-        return None
-    return model.intervals(scores, model.horizons[0], 90)
+    return model.intervals(scores, model.horizons[0], 90) if has_interval_90(model) else None
+
+
+def interval_90_row(model, score):
+    """Return the 1-day 90 % interval (low, high) of one score, or None when the model's calibration has none."""
+    return model.interval_row(score, 90) if has_interval_90(model) else None
