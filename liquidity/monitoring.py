@@ -204,10 +204,10 @@ def drift_figures(store, ranges, now=None, recent_days=RECENT_DAYS):
             "ranges": {name: {"min": ranges[name]["min"], "max": ranges[name]["max"]} for name in INPUT_NAMES}}
 
 
-def monitor_figures(store, model, now=None):
+def monitor_figures(store, model, now=None, backtest=None):
     """Return every figure of the monitor: log counts, the 1-day realized accuracy by week (accuracy), accuracy and
     interval coverage by week per horizon of the model (horizons), input drift by week, and the model's backtest over
-    the stored history (backtest), apart from the live log."""
+    the stored history (backtest, or backtest_figures' answer when given), apart from the live log."""
     by_source, scored = counts(store)
     return {
         "model_version": model.version,
@@ -218,5 +218,5 @@ def monitor_figures(store, model, now=None):
         "levels": list(LEVELS),
         "horizons": horizon_figures(store, model),
         "drift": drift_figures(store, model.card["inputs"], now=now),
-        "backtest": backtest_figures(store, model),
+        "backtest": backtest_figures(store, model) if backtest is None else backtest,
     }

@@ -5,6 +5,7 @@ import ast
 import os
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -129,6 +130,29 @@ def test_a_logged_forecast_makes_a_new_state_on_the_same_market_data(snapshots_s
     assert after.coin_forecast("Bitcoin:BTC") is forecast
     assert [past.date for past in after.past_forecasts("Bitcoin:BTC", 10)] == [DAY4]
     assert before.past_forecasts("Bitcoin:BTC", 10) == ()  # the old state keeps what it answered
+
+
+def test_the_backtests_figures_are_computed_once_per_run_not_per_logged_forecast(snapshots_store, fixture_model,
+                                                                                  monkeypatch):
+    from liquidity import monitoring
+    from liquidity.backtest import run_backtest
+    from liquidity.store.predictions import log_forecasts
+
+    computed = []
+    real = monitoring.backtest_figures
+    monkeypatch.setattr(monitoring, "backtest_figures", lambda *args: computed.append(1) or real(*args))
+    run_backtest(snapshots_store, fixture_model)
+    read_model = read_model_on(snapshots_store.url, fixture_model)
+    first = read_model.current().monitor()
+    assert first["backtest"]["current"] is not None and len(computed) == 1
+    log_forecasts(snapshots_store, [{"coin_id": "Bitcoin:BTC", "snapshot_date": DAY4, "forecast_score": 0.5,
+                                     "level": "High"}], source="api", model_version=fixture_model.version)
+    after_log = read_model.current().monitor()
+    assert after_log["logged"]["total"] == first["logged"]["total"] + 1  # the live figures follow the log
+    assert after_log["backtest"] == first["backtest"] and len(computed) == 1  # the backtest's are kept
+    run_backtest(snapshots_store, fixture_model, now=datetime.now(UTC) + timedelta(minutes=1))
+    read_model.current().monitor()
+    assert len(computed) == 2  # a new run is new figures
 
 
 def test_an_empty_store_says_to_import_first(market_store_in_tmp, fixture_model):

@@ -268,6 +268,9 @@ class MarketData:
     table: pd.DataFrame | None  # the market table: every coin's forecast at every horizon (None without a model)
     calibration: Calibration | None = None  # what the intervals are drawn with (None without a model)
     memo: Memo = field(default_factory=Memo)  # histories and pages of this version, computed on request
+    # The backtest's figures, per backtest run: seconds to compute, and they follow the snapshots (an import scores
+    # the backtest's forecasts) and the runs, not the live log; kept apart so pages cannot push them out.
+    backtests: Memo = field(default_factory=lambda: Memo(size=4))
     built_at: float = field(default_factory=time.time)  # when this process built it: the answers' Last-Modified
 
     @classmethod
@@ -551,10 +554,15 @@ class MarketState:
 
     def monitor(self):
         """Return the monitor's figures: log counts, realized accuracy and input drift by week, the backtest's."""
-        from liquidity.monitoring import monitor_figures
+        from liquidity.monitoring import backtest_figures, monitor_figures
+
+        def backtest():
+            return self.market.backtests.get(self.version.newest_backtest,
+                                             lambda: backtest_figures(self.store, self.model))
 
         # Keyed by the day as well: the drift's "recent days" move with the calendar, not only with the log.
-        return self.memo.get(("monitor", Date.today()), lambda: monitor_figures(self.store, self.model))
+        return self.memo.get(("monitor", Date.today()),
+                             lambda: monitor_figures(self.store, self.model, backtest=backtest()))
 
 
 def _warm_listings(state):
