@@ -12,6 +12,7 @@ from conftest import logged
 
 from liquidity.alerts import Rule, check_rule, post_webhook, raise_alerts
 from liquidity.commands.daily import daily_command
+from liquidity.paths import PROJECT_ROOT
 from liquidity.store.alerts import add_rule, delete_rule, recent_alerts, record_alerts, rule, rules
 from liquidity.store.schema import alerts as alerts_table
 
@@ -216,6 +217,50 @@ def test_a_receiver_that_never_answers_is_recorded_as_failed_and_daily_finishes(
     assert "alerts: 0 new alert(s) raised by 1 rule(s); webhooks: 1 delivered, 0 failed" in retried.output
     [alert] = stored_alerts(history_store)
     assert alert["status"] == "delivered" and alert["attempts"] == 3 and len(receiver.bodies) == 3
+
+
+@pytest.mark.sqlite_and_postgresql
+def test_an_alert_left_sending_by_a_killed_daily_is_sent_by_a_later_run(history_store, store_url, model_env):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from liquidity.store.alerts import ABANDONED_CLAIM
+
+    with Receiver(answers=["hang"]) as receiver:
+        watch_bitcoin(history_store, receiver.url)
+        run = subprocess.Popen([sys.executable, "-m", "liquidity", "daily", "--skip-ingest", "--database-url",
+                                store_url, "--webhook-timeout", "30"], cwd=PROJECT_ROOT,
+                               env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 120
+            while not receiver.bodies and time.monotonic() < deadline and run.poll() is None:
+                time.sleep(0.1)
+            assert receiver.bodies, "daily never reached the webhook"
+        finally:
+            run.send_signal(signal.SIGKILL)  # killed while the receiver holds the alert's request
+            run.wait(timeout=30)
+        [alert] = stored_alerts(history_store)
+        assert alert["status"] == "sending" and alert["claimed_at"] is not None
+        # A claim this fresh may still be in flight (another run sending it): the next run leaves it alone.
+        fresh = daily(store_url)
+        assert fresh.exit_code == 0, fresh.output
+        assert "webhooks: 0 delivered, 0 failed" in fresh.output
+        assert len(receiver.bodies) == 1
+        # Once the claim is older than any delivery can take, it was abandoned: the next run sends the alert.
+        with history_store.engine.begin() as connection:
+            connection.execute(alerts_table.update().values(
+                claimed_at=datetime.now(UTC) - ABANDONED_CLAIM - timedelta(minutes=1)))
+        later = daily(store_url)
+    assert later.exit_code == 0, later.output
+    assert "webhooks: 1 delivered, 0 failed" in later.output
+    assert len(receiver.bodies) == 2 and receiver.bodies[0] == receiver.bodies[1]
+    [alert] = stored_alerts(history_store)
+    assert alert["status"] == "delivered"
 
 
 def test_a_closed_port_and_a_refusing_receiver_fail_without_raising(history_store):

@@ -5,7 +5,7 @@ What a rule means and how alerts are raised and sent: liquidity/alerts.py.
 """
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from datetime import date as Date
 
 import sqlalchemy as sa
@@ -19,6 +19,9 @@ RECENT_ALERTS = 100
 # A failed delivery is tried again by the daily runs of the snapshots up to this many days after its own: later, the
 # alert is stale, and a receiver that is down for good must not slow every run.
 RETRY_DAYS = 3
+# A claim older than this was abandoned (its run was killed while sending): sending one alert takes at most its
+# attempts' timeouts and back-offs, well under a minute, so a later run sends it again.
+ABANDONED_CLAIM = timedelta(minutes=15)
 
 
 MAX_ID = 2 ** 63 - 1  # BIGINT's largest: a larger id in an address names no row (and overflows the drivers)
@@ -155,25 +158,32 @@ def record_alerts(store, raised, now=None):
     return _run(store, "write to", write)
 
 
-def undelivered(store, date):
-    """Return (alert id, webhook URL, payload) of every alert still to be sent (pending, or failed before) to its
-    rule's webhook, of date or of the RETRY_DAYS days before it."""
-    from datetime import timedelta
+def _to_send(now):
+    """Return the condition of an alert a run may send: pending, failed before, or claimed by a run long gone."""
+    abandoned = sa.and_(alerts.c.status == "sending",
+                        sa.or_(alerts.c.claimed_at.is_(None), alerts.c.claimed_at < now - ABANDONED_CLAIM))
+    return sa.or_(alerts.c.status.in_(WEBHOOK_STATUSES), abandoned)
 
+
+def undelivered(store, date, now=None):
+    """Return (alert id, webhook URL, payload) of every alert still to be sent (pending, failed before, or left
+    claimed by a run that was killed while sending) to its rule's webhook, of date or of the RETRY_DAYS days before
+    it."""
     day = Date.fromisoformat(str(date)[:10])
     statement = (sa.select(alerts.c.id, alert_rules.c.webhook_url, alerts.c.payload)
                  .select_from(alerts.join(alert_rules, alert_rules.c.id == alerts.c.rule_id))
                  .where(alerts.c.snapshot_date.between(day - timedelta(days=RETRY_DAYS), day),
-                        alerts.c.status.in_(WEBHOOK_STATUSES), alert_rules.c.webhook_url.is_not(None))
+                        _to_send(now or datetime.now(UTC)), alert_rules.c.webhook_url.is_not(None))
                  .order_by(alerts.c.id))
     return [(int(row.id), row.webhook_url, {"alert_id": int(row.id), **json.loads(row.payload)})
             for row in _run(store, "read", lambda c: c.execute(statement).all())]
 
 
-def claim_alert(store, alert_id):
+def claim_alert(store, alert_id, now=None):
     """Mark the alert as being sent; return False when another run claimed (or delivered) it first."""
-    statement = (alerts.update().where(alerts.c.id == alert_id, alerts.c.status.in_(WEBHOOK_STATUSES))
-                 .values(status="sending"))
+    now = now or datetime.now(UTC)
+    statement = (alerts.update().where(alerts.c.id == alert_id, _to_send(now))
+                 .values(status="sending", claimed_at=now))
     return _run(store, "write to", lambda c: c.execute(statement).rowcount) == 1
 
 

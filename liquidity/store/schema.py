@@ -216,6 +216,7 @@ alerts = sa.Table(
     sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("last_error", sa.Text(), nullable=True),
     sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),  # when a run began sending it
     sa.UniqueConstraint("rule_id", "coin_id", "snapshot_date", "horizon", name="uq_alerts_rule_coin_date_horizon"),
     sa.Index("ix_alerts_raised_at", "raised_at"),
 )
