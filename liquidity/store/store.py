@@ -83,11 +83,12 @@ def sqlite_file(url):
     return None if database in ("", ":memory:") or database.startswith("file:") else Path(database)
 
 
-def create_store_engine(url, read_only=False):
+def create_store_engine(url, read_only=False, pooled=True):
     """Create an engine for url; SQLite files get WAL, a busy timeout and foreign keys on every connection.
 
     read_only: every connection refuses writes (SQLite opens the file with mode=ro, PostgreSQL starts each transaction
-    read only), and a missing SQLite file raises StoreError instead of being created.
+    read only), and a missing SQLite file raises StoreError instead of being created. pooled=False: a SQLite
+    connection is closed as soon as it is returned (see MarketStore).
     """
     url = parse_database_url(url)
     if url.get_backend_name() != "sqlite":
@@ -108,7 +109,7 @@ def create_store_engine(url, read_only=False):
         except OSError as error:
             raise StoreError(f"DATABASE_URL={_shown(url)}: cannot create the folder {path.parent} "
                              f"({error.strerror or error})") from None
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(url) if pooled else sa.create_engine(url, poolclass=sa.pool.NullPool)
 
     @sa.event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
@@ -275,11 +276,16 @@ _COIN_HISTORY = (sa.select(*_FRAME_SELECT)
 class MarketStore:
     """Snapshots in a database: open it (migrating it only when asked), read frames, add frames."""
 
-    def __init__(self, url, *, migrate=False, read_only=False):
+    def __init__(self, url, *, migrate=False, read_only=False, pooled=True):
         """Open the store at url (a DATABASE_URL); migrate=True upgrades its schema to the newest migration first
-        (self.migration says what changed), read_only=True refuses every write (see create_store_engine)."""
+        (self.migration says what changed), read_only=True refuses every write (see create_store_engine).
+
+        pooled=False keeps no SQLite connection open between uses, as a long-running server wants: SQLite shares one
+        -shm mapping among a process's connections to a file, so a connection opened while the file was read-only,
+        kept in a pool (or in a pool dropped by a reset, until the garbage collector finds it), made every new
+        connection of the process read-only too, long after the file was writable again."""
         self.url = parse_database_url(url)
-        self.engine = create_store_engine(self.url, read_only=read_only)
+        self.engine = create_store_engine(self.url, read_only=read_only, pooled=pooled)
         self.dialect = self.engine.dialect.name
         self.migration = self._migrate() if migrate else None
 

@@ -132,7 +132,7 @@ class ProcessStore:
                 # A forked worker must not share its parent's pooled connections.
                 if self.store is not None:
                     self.store.engine.dispose(close=False)
-                self.store = MarketStore(self.url, migrate=False)
+                self.store = MarketStore(self.url, migrate=False, pooled=False)
                 self.pid = os.getpid()
                 self.path = sqlite_file(self.store.url)
                 self.store.file_identity = self._stat()
@@ -164,7 +164,8 @@ class ProcessStore:
 
     def reset(self):
         """Close every pooled connection, so the next use connects afresh: after a failure, a connection opened
-        during the episode (SQLite opens a file it cannot write read-only, and keeps it so) must not stay pooled."""
+        during the episode must not stay pooled (a PostgreSQL server restarting; SQLite connections are not pooled
+        here at all, see MarketStore's pooled), and give a SQLite file's -wal and -shm its mode again."""
         store = self.store
         if store is not None and self.pid == os.getpid():
             store.engine.dispose()
@@ -184,7 +185,7 @@ class ProcessStore:
             self.incident = (datetime.now(UTC).isoformat(timespec="seconds"), why)
             stale.engine.dispose()
             self.store = None
-            opened = MarketStore(self.url, migrate=True)
+            opened = MarketStore(self.url, migrate=True, pooled=False)
             opened.file_identity = self._stat()
             self.store, self.pid = opened, os.getpid()
             return opened
