@@ -35,6 +35,21 @@ def test_daily_recalibrated_intervals_cover_the_nominal_share_overall_and_in_eve
     assert all(month["coverage80"] == pytest.approx(0.80, abs=0.03) for month in report["by_month"])
 
 
+def test_coverage_is_reported_by_the_month_of_the_forecast_and_by_the_month_of_its_outcome():
+    rows = pd.DataFrame({"date": ["2024-01-30", "2024-01-31", "2024-02-01"],
+                         "target_date": ["2024-02-29", "2024-03-01", "2024-03-02"],
+                         "predicted": [0.5] * 3, "actual": [0.5, 0.9, 0.5], "low80": [0.4] * 3, "high80": [0.6] * 3,
+                         "low90": [0.3] * 3, "high90": [0.7] * 3})
+    report = conformal.coverage_report(rows)
+    assert [(m["month"], m["rows"], m["coverage80"]) for m in report["by_month"]] == [("2024-01", 2, 0.5),
+                                                                                        ("2024-02", 1, 1.0)]
+    assert [(m["month"], m["rows"], m["coverage80"]) for m in report["by_outcome_month"]] == [("2024-02", 1, 1.0),
+                                                                                                ("2024-03", 2, 0.5)]
+    assert report["per_date80"] == {"dates": 3, "sd": pytest.approx(np.std([1, 0, 1], ddof=1)), "min": 0.0,
+                                    "max": 1.0, "outside_3_points": 1.0}
+    assert conformal.coverage_report(rows.iloc[:0])["by_outcome_month"] == []
+
+
 def test_a_bins_half_width_is_the_noise_quantile():
     rng = np.random.default_rng(9)
     predicted = rng.uniform(0.4, 0.6, 50_000)

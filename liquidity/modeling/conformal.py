@@ -251,12 +251,15 @@ def weekly_coverage(intervals, levels=LEVELS):
 
 
 def coverage_report(intervals, levels=LEVELS, quantiles=5):
-    """Return realized coverage and mean width overall, per quintile of the predicted score and per calendar month."""
+    """Return realized coverage and mean width overall, per quintile of the predicted score, per calendar month of
+    the forecast date (by_month) and per calendar month of the outcome's date (by_outcome_month): a test period's
+    last forecast month can hold a single date, while each outcome month holds a month of dates; per_date80 says how
+    much one date's 80 % coverage varies (its standard deviation, range, and share of dates beyond 80 +- 3 %)."""
     intervals = intervals[intervals["actual"].notna()]
     report = {"dates": [str(intervals["date"].min())[:10], str(intervals["date"].max())[:10]] if len(intervals) else [],
               **_coverage(intervals, levels)}
     if not len(intervals):
-        return {**report, "by_quintile": [], "by_month": []}
+        return {**report, "by_quintile": [], "by_month": [], "by_outcome_month": [], "per_date80": None}
     edges = np.quantile(intervals["predicted"], np.arange(1, quantiles) / quantiles)
     bin_of = np.searchsorted(edges, intervals["predicted"].to_numpy(), side="right")
     bounds = [0.0, *edges.tolist(), 1.0]
@@ -265,4 +268,13 @@ def coverage_report(intervals, levels=LEVELS, quantiles=5):
     month = intervals["date"].astype(str).str[:7]
     report["by_month"] = [{"month": m, **_coverage(intervals[month.eq(m).to_numpy()], levels)}
                           for m in sorted(month.unique())]
+    # How far one date's coverage strays: a month holding a single forecast date can be no closer than this.
+    inside = ((intervals["actual"] >= intervals["low80"]) & (intervals["actual"] <= intervals["high80"]))
+    per_date = inside.groupby(intervals["date"].astype(str).str[:10]).mean()
+    report["per_date80"] = {"dates": int(len(per_date)), "sd": float(per_date.std()) if len(per_date) > 1 else None,
+                            "min": float(per_date.min()), "max": float(per_date.max()),
+                            "outside_3_points": float((per_date.sub(0.8).abs() > 0.03).mean())}
+    outcome_month = intervals["target_date"].astype(str).str[:7]
+    report["by_outcome_month"] = [{"month": m, **_coverage(intervals[outcome_month.eq(m).to_numpy()], levels)}
+                                  for m in sorted(outcome_month.unique())]
     return report

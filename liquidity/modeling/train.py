@@ -382,7 +382,8 @@ def format_metrics_table(card):
     lines.append(f"conformal intervals, recalibrated daily on the last {card['conformal']['window_days']} forecast "
                  "dates with known outcomes:")
     lines.append(f"{'horizon':<9}{'dates':>24}{'rows':>8}{'cov80':>8}{'cov90':>8}{'width80':>9}{'width90':>9}"
-                 f"{'q80 min':>9}{'q80 max':>9}{'q90 min':>9}{'m80 min':>9}{'m80 max':>9}")
+                 f"{'q80 min':>9}{'q80 max':>9}{'q90 min':>9}{'m80 min':>9}{'m80 max':>9}{'o80 min':>9}"
+                 f"{'o80 max':>9}")
     for horizon, report in card["conformal"]["coverage"].items():
         if not report["rows"]:
             lines.append(f"{horizon + 'd':<9} no dates with a full calibration window")
@@ -390,10 +391,11 @@ def format_metrics_table(card):
         quintile80 = [q["coverage80"] for q in report["by_quintile"] if q["rows"]]
         quintile90 = [q["coverage90"] for q in report["by_quintile"] if q["rows"]]
         month80 = [m["coverage80"] for m in report["by_month"] if m["rows"]]
+        outcome80 = [m["coverage80"] for m in report.get("by_outcome_month", ()) if m["rows"]] or [float("nan")]
         lines.append(f"{horizon + 'd':<9}{'..'.join(report['dates']):>24}{report['rows']:>8}"
                      f"{report['coverage80']:>8.3f}{report['coverage90']:>8.3f}{report['width80']:>9.3f}"
                      f"{report['width90']:>9.3f}{min(quintile80):>9.3f}{max(quintile80):>9.3f}{min(quintile90):>9.3f}"
-                     f"{min(month80):>9.3f}{max(month80):>9.3f}")
+                     f"{min(month80):>9.3f}{max(month80):>9.3f}{min(outcome80):>9.3f}{max(outcome80):>9.3f}")
     lines.append(f"hyper-parameters: {card['hyperparameters']}  (selection R2 {card['selection_cv_r2']:.4f})")
     lines.append(f"model version {card['model_version']}")
     return "\n".join(lines)
