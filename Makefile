@@ -61,7 +61,7 @@ faults: $(VENV)/.dev ## gunicorn -w 2 under real faults (PostgreSQL stopped, Red
 train: $(VENV)/.runtime ## retrain on DATA (default DATASET/) and overwrite the committed artifacts
 	$(BIN)/python -m liquidity train --data $(DATA)
 
-train-shared: $(VENV)/.runtime ## retrain the committed model on the shared daily history (~10 min on 2 cores)
+train-shared: $(VENV)/.runtime ## retrain the committed model on the shared daily history (~5 min on 2 free cores)
 	$(BIN)/python -m liquidity train --data $(HISTORY_DATA)
 
 check-model: $(VENV)/.runtime ## check the committed pkls against model_card.json and retrain its verification run (~1 min)
