@@ -1,6 +1,7 @@
 """Shared fixtures: the hand-made data, the market store on each backend filled with it, a quick model trained on
 it, and apps and clients on that model."""
 
+import json
 import os
 import re
 from pathlib import Path
@@ -263,6 +264,35 @@ def make_app():
         return app
 
     return make
+
+
+def strict_json(response):
+    """Return the response's JSON, failing on NaN or infinities (not JSON)."""
+    def refuse(constant):
+        raise AssertionError(f"{constant} in a JSON answer")
+
+    return json.loads(response.get_data(as_text=True), parse_constant=refuse)
+
+
+@pytest.fixture
+def horizons_store(store, tmp_path):
+    """The store holding the synthetic history's last 40 days (every coin, every day)."""
+    history = synthetic_history()
+    path = tmp_path / "daily.csv"
+    history[history["date"] > "2024-06-08"].to_csv(path, index=False)
+    import_snapshots(path, store)
+    return store
+
+
+@pytest.fixture
+def horizons_app(make_app, horizons_trained_dir, report_dir):
+    """The app on the 1-, 7- and 30-day fixture model."""
+    return make_app(horizons_trained_dir, report_dir)
+
+
+@pytest.fixture
+def horizons_client(horizons_app):
+    return horizons_app.test_client()
 
 
 @pytest.fixture

@@ -1,12 +1,12 @@
 """Every answer is strict JSON and says how fresh it is; conditional GETs answer 304 before the view runs; Retry-After
 only on 429 and 503 (issue 21)."""
 
-import json
 import re
 import shutil
 from datetime import UTC, date, datetime
 
 import pytest
+from conftest import strict_json
 
 from liquidity.artifacts import MODEL_FILE
 from liquidity.store.importer import import_snapshots
@@ -36,15 +36,6 @@ PREDICT_BODY = {"price": 60000, "1h": 0.01, "24h_volume": 30000000000, "mkt_cap"
 # The body each POST route of the walk sends: a valid one, so the walk reads the success answer too.
 POST_BODIES = {"/api/v1/predict": PREDICT_BODY,
                "/api/v1/alerts": {"name": "Watch", "coins": ["bitcoin"], "horizon": 1, "condition": "turns_low"}}
-
-
-def refuse(constant):
-    raise AssertionError(f"{constant} in a JSON answer")
-
-
-def strict_json(response):
-    """Return the response's JSON, failing on NaN or infinities (not JSON)."""
-    return json.loads(response.get_data(as_text=True), parse_constant=refuse)
 
 
 def write_day(folder, day):

@@ -4,19 +4,12 @@ next, 405s for undeclared methods and the hints for common mistakes."""
 import json
 
 import pytest
+from conftest import strict_json
 
 from liquidity.web.extensions import models
 
 BITCOIN = {"price": 40859.46, "1h": 0.022, "24h_volume": 35000000000, "mkt_cap": 770000000000}
 THIN = {"price": 0.295224, "1h": 0.001, "24h_volume": 7810.13, "mkt_cap": 133599281}
-
-
-def strict(response):
-    """Return the answer parsed by a parser that refuses NaN and Infinity."""
-    def refuse(name):
-        raise ValueError(f"{name} in the answer")
-
-    return json.loads(response.get_data(as_text=True), parse_constant=refuse)
 
 
 def post_json(client, body, query=""):
@@ -28,7 +21,7 @@ def post_json(client, body, query=""):
 def test_a_list_with_good_and_bad_objects_is_answered_item_by_item_in_order(client, app):
     model = models.get(app)
     response = post_json(client, [BITCOIN, {**BITCOIN, "price": 0}, THIN, 7])
-    answer = strict(response)
+    answer = strict_json(response)
     assert response.status_code == 200
     assert (answer["count"], answer["scored"], answer["failed"]) == (4, 2, 2)
     first, bad_price, thin, not_object = answer["predictions"]
@@ -50,20 +43,20 @@ def test_only_the_scored_objects_of_a_list_are_logged(client, app, store_url):
 @pytest.mark.parametrize("query", ["", "?atomic=false", "?atomic=true"])
 def test_the_clients_id_is_echoed_on_each_item(client, query):
     body = [{**BITCOIN, "id": "order-17"}, {**THIN, "id": 42}, THIN]
-    predictions = strict(post_json(client, body, query))["predictions"]
+    predictions = strict_json(post_json(client, body, query))["predictions"]
     assert [item.get("id") for item in predictions] == ["order-17", 42, None]
 
 
 def test_the_id_is_echoed_on_an_item_with_errors_and_on_a_single_object(client):
-    bad = strict(post_json(client, [{**BITCOIN, "price": "x", "id": "b-1"}]))["predictions"][0]
+    bad = strict_json(post_json(client, [{**BITCOIN, "price": "x", "id": "b-1"}]))["predictions"][0]
     assert bad["id"] == "b-1" and bad["errors"][0]["path"] == "$[0].price"
-    assert strict(post_json(client, {**BITCOIN, "id": "one"}))["prediction"]["id"] == "one"
+    assert strict_json(post_json(client, {**BITCOIN, "id": "one"}))["prediction"]["id"] == "one"
 
 
 @pytest.mark.parametrize("item_id, echoed", [([1, 2], False), ({"a": 1}, False), (True, False), ("x" * 50, True),
                                              (-3.5, True)])
 def test_an_id_that_cannot_be_echoed_is_an_error_of_its_item(client, item_id, echoed):
-    prediction = strict(post_json(client, [{**BITCOIN, "id": item_id}]))["predictions"][0]
+    prediction = strict_json(post_json(client, [{**BITCOIN, "id": item_id}]))["predictions"][0]
     if echoed:
         assert prediction["id"] == item_id and "score" in prediction
     else:
@@ -88,7 +81,7 @@ def test_an_unknown_atomic_value_is_a_400_naming_the_parameter(client, flag):
 
 
 def test_a_list_of_only_bad_objects_is_still_answered_item_by_item(client):
-    answer = strict(post_json(client, [{"price": 1}, None]))
+    answer = strict_json(post_json(client, [{"price": 1}, None]))
     assert (answer["scored"], answer["failed"]) == (0, 2)
     # 1h is optional (issue 20): left out, it is missing, not an error.
     assert [error["path"] for error in answer["predictions"][0]["errors"]] == ["$[0].24h_volume", "$[0].mkt_cap"]
@@ -156,7 +149,7 @@ def test_an_unknown_coin_answers_404_with_a_hint(client, history_store, path):
 
 def test_a_past_date_answers_that_forecast_with_its_known_outcome(client, snapshots_store, app):
     model = models.get(app)
-    answer = strict(client.get("/api/v1/coins/BTC/forecast?date=2024-01-01"))
+    answer = strict_json(client.get("/api/v1/coins/BTC/forecast?date=2024-01-01"))
     realized = snapshots_store.snapshot("2024-01-02").set_index("coin_id").loc["Bitcoin:BTC", "liquidity_score"]
     assert (answer["date"], answer["target_date"]) == ("2024-01-01", "2024-01-02")
     outcome = answer["outcome"]
@@ -170,7 +163,7 @@ def test_a_past_date_answers_that_forecast_with_its_known_outcome(client, snapsh
 
 @pytest.mark.parametrize("date", ["2024-01-02", "2024-01-04"])
 def test_an_outcome_not_stored_yet_is_null(client, snapshots_store, date):
-    outcome = strict(client.get(f"/api/v1/coins/Bitcoin:BTC/forecast?date={date}"))["outcome"]
+    outcome = strict_json(client.get(f"/api/v1/coins/Bitcoin:BTC/forecast?date={date}"))["outcome"]
     assert outcome == {"known": False, "realized_date": None, "realized_score": None, "inside_80": None,
                        "inside_90": None}
 

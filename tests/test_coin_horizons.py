@@ -2,41 +2,19 @@
 their 80 % and 90 % intervals, drawn with the newest stored calibration, each logged with its target date."""
 
 import copy
-import json
 import re
 
 import pytest
-from conftest import logged, synthetic_history
+from conftest import logged, strict_json
 
 from liquidity.modeling import conformal
 from liquidity.store.calibrations import save_calibration
-from liquidity.store.importer import import_snapshots
 from liquidity.web.readmodel import ReadModel
 from liquidity.web.services import ProcessStore
 
 LATEST = "2024-07-18"  # the synthetic history's last day
 HORIZONS = (1, 7, 30)
 TARGETS = {1: "2024-07-19", 7: "2024-07-25", 30: "2024-08-17"}
-
-
-@pytest.fixture
-def horizons_store(store, tmp_path):
-    """The store holding the synthetic history's last 40 days (every coin, every day)."""
-    history = synthetic_history()
-    path = tmp_path / "daily.csv"
-    history[history["date"] > "2024-06-08"].to_csv(path, index=False)
-    import_snapshots(path, store)
-    return store
-
-
-@pytest.fixture
-def horizons_app(make_app, horizons_trained_dir, report_dir):
-    return make_app(horizons_trained_dir, report_dir)
-
-
-@pytest.fixture
-def horizons_client(horizons_app):
-    return horizons_app.test_client()
 
 
 def state_of(store, model):
@@ -51,14 +29,6 @@ def scaled(tables, factor):
             key = conformal.level_key(level)
             table["half_widths"][key] = [width * factor for width in table["half_widths"][key]]
     return changed
-
-
-def strict_json(response):
-    """Return the response's JSON, failing on NaN or infinities (not JSON)."""
-    def refuse(constant):
-        raise AssertionError(f"{constant} in a JSON answer")
-
-    return json.loads(response.get_data(as_text=True), parse_constant=refuse)
 
 
 # --- the read model -------------------------------------------------------------------------------------------------

@@ -27,11 +27,6 @@ def visible(html):
     return re.sub(r"<[^>]+>", " ", html)
 
 
-@pytest.fixture
-def horizons_client(make_app, horizons_trained_dir, report_dir):
-    return make_app(horizons_trained_dir, report_dir).test_client()
-
-
 # --- /monitor -----------------------------------------------------------------------------------------------------
 
 def actual_score(store, date, coin_id):

@@ -4,45 +4,16 @@ download; on the synthetic 40-coin history with the 1-, 7- and 30-day model."""
 
 import csv
 import io
-import json
 import re
 from urllib.parse import unquote
 
 import pytest
-from conftest import synthetic_history
+from conftest import strict_json, synthetic_history
 
 from liquidity.store.importer import import_snapshots
 from liquidity.web.market import CAP_BANDS
 
 LATEST = "2024-07-18"  # the synthetic history's last day
-
-
-@pytest.fixture
-def movers_store(store, tmp_path):
-    """The store holding the synthetic history's last 40 days (every coin, every day)."""
-    history = synthetic_history()
-    path = tmp_path / "daily.csv"
-    history[history["date"] > "2024-06-08"].to_csv(path, index=False)
-    import_snapshots(path, store)
-    return store
-
-
-@pytest.fixture
-def movers_app(make_app, horizons_trained_dir, report_dir):
-    return make_app(horizons_trained_dir, report_dir)
-
-
-@pytest.fixture
-def movers_client(movers_app):
-    return movers_app.test_client()
-
-
-def strict_json(response):
-    """Return the response's JSON, failing on NaN or infinities (not JSON)."""
-    def refuse(constant):
-        raise AssertionError(f"{constant} in a JSON answer")
-
-    return json.loads(response.get_data(as_text=True), parse_constant=refuse)
 
 
 def every_coin(client, query=""):
@@ -52,11 +23,11 @@ def every_coin(client, query=""):
     return answer["coins"]
 
 
-def market(movers_app, horizon):
+def market(horizons_app, horizon):
     """Return the read model's market table with horizon's forecast, by coin_id."""
     from liquidity.web import current_market
 
-    with movers_app.test_request_context():
+    with horizons_app.test_request_context():
         table = current_market().market_table()
     return table.set_index("coin_id").assign(forecast=table.set_index("coin_id")[f"forecast_score_{horizon}d"])
 
@@ -64,9 +35,9 @@ def market(movers_app, horizon):
 # --- the API --------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("horizon", [1, 7, 30])
-def test_each_coin_carries_its_forecast_change_at_the_horizon(movers_client, movers_app, movers_store, horizon):
-    answer = strict_json(movers_client.get(f"/api/v1/coins?per_page=500&horizon={horizon}"))
-    table = market(movers_app, horizon)
+def test_each_coin_carries_its_forecast_change_at_the_horizon(horizons_client, horizons_app, horizons_store, horizon):
+    answer = strict_json(horizons_client.get(f"/api/v1/coins?per_page=500&horizon={horizon}"))
+    table = market(horizons_app, horizon)
     assert answer["total"] == len(answer["coins"]) == 40 and answer["horizon"] == horizon
     for coin in answer["coins"]:
         row = table.loc[coin["coin_id"]]
@@ -76,34 +47,34 @@ def test_each_coin_carries_its_forecast_change_at_the_horizon(movers_client, mov
 
 
 @pytest.mark.parametrize("horizon", [1, 7, 30])
-def test_sort_by_change_puts_the_largest_drops_first_or_last(movers_client, movers_store, horizon):
-    drops = [coin["change"] for coin in every_coin(movers_client, f"sort=change&order=asc&horizon={horizon}")]
-    rises = [coin["change"] for coin in every_coin(movers_client, f"sort=change&order=desc&horizon={horizon}")]
+def test_sort_by_change_puts_the_largest_drops_first_or_last(horizons_client, horizons_store, horizon):
+    drops = [coin["change"] for coin in every_coin(horizons_client, f"sort=change&order=asc&horizon={horizon}")]
+    rises = [coin["change"] for coin in every_coin(horizons_client, f"sort=change&order=desc&horizon={horizon}")]
     assert drops == sorted(drops) and rises == sorted(rises, reverse=True) and drops[0] < 0 < rises[0]
     # Without an order, the change reads drops first: the question the risk desk asks.
-    assert [coin["change"] for coin in every_coin(movers_client, f"sort=change&horizon={horizon}")] == drops
+    assert [coin["change"] for coin in every_coin(horizons_client, f"sort=change&horizon={horizon}")] == drops
 
 
-def test_filters_select_by_forecast_level_crossing_and_market_cap(movers_client, movers_store):
-    everything = every_coin(movers_client, "horizon=7")
+def test_filters_select_by_forecast_level_crossing_and_market_cap(horizons_client, horizons_store):
+    everything = every_coin(horizons_client, "horizon=7")
     for level in ("High", "Low"):
-        chosen = every_coin(movers_client, f"horizon=7&level={level.lower()}")
+        chosen = every_coin(horizons_client, f"horizon=7&level={level.lower()}")
         assert chosen and {coin["level"] for coin in chosen} == {level}
         assert len(chosen) == sum(coin["level"] == level for coin in everything)
-    month = every_coin(movers_client, "horizon=30")
-    down = every_coin(movers_client, "horizon=30&crosses=down&sort=change")
-    up = every_coin(movers_client, "horizon=30&crosses=UP")
+    month = every_coin(horizons_client, "horizon=30")
+    down = every_coin(horizons_client, "horizon=30&crosses=down&sort=change")
+    up = every_coin(horizons_client, "horizon=30&crosses=UP")
     assert down and up, "the synthetic market has coins crossing both ways at 30 days"
     assert all(coin["level_today"] == "High" and coin["level"] == "Low" and coin["change"] < 0 for coin in down)
     assert all(coin["level_today"] == "Low" and coin["level"] == "High" and coin["change"] > 0 for coin in up)
     assert len(down) + len(up) == sum(coin["level_today"] != coin["level"] for coin in month)
     counted = 0
     for band, (low, high) in CAP_BANDS.items():
-        chosen = every_coin(movers_client, f"horizon=7&cap={band}")
+        chosen = every_coin(horizons_client, f"horizon=7&cap={band}")
         assert all(low <= coin["mkt_cap_usd"] < high for coin in chosen), band
         counted += len(chosen)
     assert counted == len(everything)  # the bands cover every coin once
-    both = every_coin(movers_client, "horizon=7&cap=large&level=Low&sort=change")
+    both = every_coin(horizons_client, "horizon=7&cap=large&level=Low&sort=change")
     assert {coin["coin_id"] for coin in both} == {coin["coin_id"] for coin in everything
                                                   if coin["level"] == "Low" and coin["mkt_cap_usd"] >= 10e9}
 
@@ -115,23 +86,23 @@ def test_filters_select_by_forecast_level_crossing_and_market_cap(movers_client,
     ("horizon=3&sort=change", "horizon", "must be 1 or 7 or 30"),
     ("sort=changes", "sort", "must be one of"),
 ])
-def test_a_bad_filter_is_a_400_naming_the_parameter(movers_client, movers_store, query, parameter, words):
-    response = movers_client.get(f"/api/v1/coins?{query}")
+def test_a_bad_filter_is_a_400_naming_the_parameter(horizons_client, horizons_store, query, parameter, words):
+    response = horizons_client.get(f"/api/v1/coins?{query}")
     assert response.status_code == 400
     errors = strict_json(response)["errors"]
     assert [error["path"] for error in errors] == [parameter] and words in errors[0]["reason"]
-    page = movers_client.get(f"/coins?{query}")
+    page = horizons_client.get(f"/coins?{query}")
     assert page.status_code == 400 and f"<code>{parameter}</code> {words}" in page.get_data(as_text=True)
 
 
-def test_the_openapi_document_describes_the_movers_parameters_and_fields(movers_client):
-    document = movers_client.get("/api/v1/openapi.json").get_json()
+def test_the_openapi_document_describes_the_movers_parameters_and_fields(horizons_client):
+    document = horizons_client.get("/api/v1/openapi.json").get_json()
     listing = document["paths"]["/api/v1/coins"]["get"]
     parameters = {parameter["name"]: parameter["schema"] for parameter in listing["parameters"]}
     # Empty is "any", as the page's form sends it.
     assert parameters["level"]["enum"] == ["", "High", "Low"] and parameters["crosses"]["enum"] == ["", "down", "up"]
     assert parameters["cap"]["enum"] == ["", *CAP_BANDS] and "change" in parameters["sort"]["enum"]
-    assert movers_client.get("/api/v1/coins?level=&crosses=&cap=").status_code == 200
+    assert horizons_client.get("/api/v1/coins?level=&crosses=&cap=").status_code == 200
     coin = document["components"]["schemas"]["Coin"]["properties"]
     assert {"change", "level_today"} <= set(coin)
 
@@ -149,9 +120,9 @@ def signed(text):
     return float(text.replace("−", "-"))
 
 
-def test_the_page_shows_the_change_and_sorts_by_it_both_ways(movers_client, movers_store):
-    answer = every_coin(movers_client, "sort=change&order=asc&horizon=7")
-    response = movers_client.get("/coins?sort=change&order=asc&horizon=7&per_page=100")
+def test_the_page_shows_the_change_and_sorts_by_it_both_ways(horizons_client, horizons_store):
+    answer = every_coin(horizons_client, "sort=change&order=asc&horizon=7")
+    response = horizons_client.get("/coins?sort=change&order=asc&horizon=7&per_page=100")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     rows = page_rows(html)
@@ -160,46 +131,47 @@ def test_the_page_shows_the_change_and_sorts_by_it_both_ways(movers_client, move
     assert rows[0][1].startswith("−") and "Which coins are about to dry up?" in html
     # The header of the column sorted by links to the other direction.
     assert 'aria-sort="ascending"' in html and "sort=change&amp;order=desc" in html
-    rises = page_rows(movers_client.get("/coins?sort=change&order=desc&horizon=7&per_page=100").get_data(as_text=True))
+    rises = page_rows(horizons_client.get("/coins?sort=change&order=desc&horizon=7&per_page=100")
+                      .get_data(as_text=True))
     assert [coin_id for coin_id, _ in rises] == [coin["coin_id"] for coin in
-                                                 every_coin(movers_client, "sort=change&order=desc&horizon=7")]
+                                                 every_coin(horizons_client, "sort=change&order=desc&horizon=7")]
     assert [signed(text) for _, text in rises] == sorted((signed(text) for _, text in rows), reverse=True)
 
 
-def test_the_page_filters_as_the_api_does(movers_client, movers_store):
+def test_the_page_filters_as_the_api_does(horizons_client, horizons_store):
     query = "horizon=30&crosses=down&cap=large&sort=change"
-    expected = [coin["coin_id"] for coin in every_coin(movers_client, "horizon=30&crosses=down&sort=change")
+    expected = [coin["coin_id"] for coin in every_coin(horizons_client, "horizon=30&crosses=down&sort=change")
                 if coin["mkt_cap_usd"] >= 10e9]
-    html = movers_client.get(f"/coins?{query}").get_data(as_text=True)
+    html = horizons_client.get(f"/coins?{query}").get_data(as_text=True)
     if expected:
         assert [coin_id for coin_id, _ in page_rows(html)] == expected
     assert f"{len(expected)} coin(s) with the filters chosen" in html
     assert '<option value="down" selected>' in html and '<option value="large" selected>' in html
-    low = movers_client.get("/coins?level=Low&horizon=7&per_page=100").get_data(as_text=True)
+    low = horizons_client.get("/coins?level=Low&horizon=7&per_page=100").get_data(as_text=True)
     assert {coin_id for coin_id, _ in page_rows(low)} == {
-        coin["coin_id"] for coin in every_coin(movers_client, "horizon=7") if coin["level"] == "Low"}
+        coin["coin_id"] for coin in every_coin(horizons_client, "horizon=7") if coin["level"] == "Low"}
 
 
-def test_the_home_page_links_to_the_largest_drops(movers_client, movers_store):
-    html = movers_client.get("/").get_data(as_text=True)
+def test_the_home_page_links_to_the_largest_drops(horizons_client, horizons_store):
+    html = horizons_client.get("/").get_data(as_text=True)
     link = re.search(r'<p id="movers-link"><a href="([^"]+)">Which coins are about to dry up\?</a>', html)
     assert link and link.group(1) == "/coins?sort=change&amp;order=asc&amp;horizon=7"
-    page = movers_client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    page = horizons_client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
     changes = [signed(text) for _, text in page_rows(page)]
     assert changes == sorted(changes) and changes[0] < 0 and "80 % interval" in page
 
 
 # --- the download ---------------------------------------------------------------------------------------------------
 
-def test_the_list_downloads_as_csv_with_the_same_filters(movers_client, movers_store):
-    page = movers_client.get("/coins?sort=change&horizon=30&level=low&per_page=5").get_data(as_text=True)
+def test_the_list_downloads_as_csv_with_the_same_filters(horizons_client, horizons_store):
+    page = horizons_client.get("/coins?sort=change&horizon=30&level=low&per_page=5").get_data(as_text=True)
     link = re.search(r'<a id="coins-csv" href="([^"]+)"', page).group(1).replace("&amp;", "&")
     assert link.startswith("/coins.csv?") and "per_page" not in link and "page=" not in link
-    response = movers_client.get(link)
+    response = horizons_client.get(link)
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == f'attachment; filename="coins_{LATEST}_30d.csv"'
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-    expected = every_coin(movers_client, "sort=change&horizon=30&level=Low")
+    expected = every_coin(horizons_client, "sort=change&horizon=30&level=Low")
     assert [row["coin_id"] for row in rows] == [coin["coin_id"] for coin in expected] and len(rows) > 5
     first, coin = rows[0], expected[0]
     assert (first["snapshot_date"], first["horizon_days"], first["target_date"], first["forecast_level"]) == (
@@ -207,10 +179,10 @@ def test_the_list_downloads_as_csv_with_the_same_filters(movers_client, movers_s
     assert float(first["change"]) == pytest.approx(coin["change"], abs=1e-4)
     assert float(first["interval_80_low"]) == pytest.approx(coin["interval_80"]["low"], abs=1e-4)
     assert float(first["interval_80_high"]) == pytest.approx(coin["interval_80"]["high"], abs=1e-4)
-    assert movers_client.get("/coins.csv?cap=huge").status_code == 400
+    assert horizons_client.get("/coins.csv?cap=huge").status_code == 400
 
 
-def test_the_download_neutralises_formulas_in_names(movers_client, store, tmp_path):
+def test_the_download_neutralises_formulas_in_names(horizons_client, store, tmp_path):
     history = synthetic_history(days=40, coins=3)
     history.loc[history["coin_id"] == "coin-1", "coin"] = "=HYPERLINK(\"http://x\")"
     history.loc[history["coin_id"] == "coin-2", "symbol"] = "@SUM"
@@ -218,13 +190,13 @@ def test_the_download_neutralises_formulas_in_names(movers_client, store, tmp_pa
     history.to_csv(path, index=False)
     import_snapshots(path, store)
     rows = {row["coin_id"]: row for row in csv.DictReader(io.StringIO(
-        movers_client.get("/coins.csv").get_data(as_text=True)))}
+        horizons_client.get("/coins.csv").get_data(as_text=True)))}
     assert rows["coin-1"]["coin"] == "'=HYPERLINK(\"http://x\")" and rows["coin-2"]["symbol"] == "'@SUM"
     assert float(rows["coin-0"]["change"]) == pytest.approx(
         float(rows["coin-0"]["forecast_score"]) - float(rows["coin-0"]["score_today"]), abs=2e-4)
 
 
-def test_the_download_of_an_empty_store_is_its_header(movers_client, store):
-    response = movers_client.get("/coins.csv")
+def test_the_download_of_an_empty_store_is_its_header(horizons_client, store):
+    response = horizons_client.get("/coins.csv")
     assert response.status_code == 200
     assert response.get_data(as_text=True).strip().split(",")[:3] == ["snapshot_date", "horizon_days", "target_date"]

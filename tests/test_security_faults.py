@@ -3,7 +3,6 @@ non-finite numbers in JSON, and production headers and settings (HSTS, SECRET_KE
 
 import http.client
 import io
-import json
 import os
 import re
 import socket
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import strict_json
 
 from liquidity.artifacts import ArtifactPaths
 from liquidity.web import ConfigError
@@ -21,14 +21,6 @@ from liquidity.web.settings import load_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CSV = b"coin,symbol,price,1h,24h_volume,mkt_cap\nBitcoin,BTC,40851.38,-0.02,20476118020,776077432316\n"
-
-
-def strict_json(response):
-    """Parse a response body as JSON that a strict parser accepts: NaN and Infinity are not JSON."""
-    def refuse(token):
-        raise ValueError(f"{token} is not JSON")
-
-    return json.loads(response.get_data(as_text=True), parse_constant=refuse)
 
 
 def upload(client):
