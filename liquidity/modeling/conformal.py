@@ -230,10 +230,15 @@ def rolling_intervals(forecasts, *, window_days=WINDOW_DAYS, levels=LEVELS, bins
     return pd.concat(parts, ignore_index=True)
 
 
+def _inside(rows, level):
+    """Return, per row, whether its actual lies within its interval at level."""
+    return (rows["actual"] >= rows[f"low{level}"]) & (rows["actual"] <= rows[f"high{level}"])
+
+
 def _coverage(rows, levels):
     figures = {"rows": int(len(rows))}
     for level in levels:
-        inside = (rows["actual"] >= rows[f"low{level}"]) & (rows["actual"] <= rows[f"high{level}"])
+        inside = _inside(rows, level)
         figures[f"coverage{level}"] = float(inside.mean()) if len(rows) else None
         figures[f"width{level}"] = float((rows[f"high{level}"] - rows[f"low{level}"]).mean()) if len(rows) else None
     return figures
@@ -265,16 +270,17 @@ def coverage_report(intervals, levels=LEVELS, quantiles=5):
     bounds = [0.0, *edges.tolist(), 1.0]
     report["by_quintile"] = [{"predicted": [bounds[b], bounds[b + 1]], **_coverage(intervals[bin_of == b], levels)}
                              for b in range(quantiles)]
-    month = intervals["date"].astype(str).str[:7]
-    report["by_month"] = [{"month": m, **_coverage(intervals[month.eq(m).to_numpy()], levels)}
-                          for m in sorted(month.unique())]
+    report["by_month"] = _by_month(intervals, "date", levels)
     # How far one date's coverage strays: a month holding a single forecast date can be no closer than this.
-    inside = ((intervals["actual"] >= intervals["low80"]) & (intervals["actual"] <= intervals["high80"]))
-    per_date = inside.groupby(intervals["date"].astype(str).str[:10]).mean()
+    per_date = _inside(intervals, 80).groupby(intervals["date"].astype(str).str[:10]).mean()
     report["per_date80"] = {"dates": int(len(per_date)), "sd": float(per_date.std()) if len(per_date) > 1 else None,
                             "min": float(per_date.min()), "max": float(per_date.max()),
                             "outside_3_points": float((per_date.sub(0.8).abs() > 0.03).mean())}
-    outcome_month = intervals["target_date"].astype(str).str[:7]
-    report["by_outcome_month"] = [{"month": m, **_coverage(intervals[outcome_month.eq(m).to_numpy()], levels)}
-                                  for m in sorted(outcome_month.unique())]
+    report["by_outcome_month"] = _by_month(intervals, "target_date", levels)
     return report
+
+
+def _by_month(intervals, date_column, levels):
+    """Return coverage per calendar month of date_column ("date": the forecast's, "target_date": the outcome's)."""
+    month = intervals[date_column].astype(str).str[:7]
+    return [{"month": m, **_coverage(intervals[month.eq(m).to_numpy()], levels)} for m in sorted(month.unique())]
