@@ -23,7 +23,10 @@ from liquidity.store.predictions import log_forecast_batches
 
 log = logging.getLogger("liquidity.web")
 
-FLUSH_SECONDS = 0.05
+# Each write opens a connection, commits and closes it (SQLite checkpoints on the last close): under the API
+# benchmark's load, writing every 50 ms cost the predict API about 10 points of its rate against /healthz (measured
+# A/B, benchmarks/api_ratio.py); every 250 ms amortises that over ~100 rows, and a killed worker loses at most this.
+FLUSH_SECONDS = 0.25
 MAX_BATCH_ROWS = 20_000
 
 
