@@ -5,13 +5,14 @@
 gunicorn -w 2 (gunicorn.conf.py applies) on a loopback port, on a store of its own filled from the committed demo
 slice, every forecast logged. Each route is loaded by --clients separate processes, each holding one plain
 http.client keep-alive connection (it reconnects when gunicorn's sync worker closes it) and sending requests back
-to back for --seconds. Every run measures /healthz and then each route on the same server, so each ratio compares
-figures taken seconds apart; each run's ratio, p50 and p99 are printed, then the median of the runs. The default
-routes are POST /api/v1/predict, the coin API (the list, the movers list sorted by forecast change, the largest
-coin's history and its forecast), the movers page (/coins?sort=change) and a conditional GET of the list:
-"304 /api/v1/coins" sends the list's current ETag in If-None-Match and counts the 304s (goal >= 90 % of /healthz;
-the other routes >= 70 %). Loopback only; bounded in time; gunicorn is stopped at the end. Rate limits are off (one
-address sends thousands).
+to back. Every run measures each route against /healthz in alternating slices of --seconds/2, /healthz then the
+route then the route then /healthz (ABBA), and divides the route's requests by /healthz's: a shared machine's speed
+drifts by tens of percent over a minute, and slices taken alternately, seconds apart, see the same drift on both
+sides. Each run's ratio, p50 and p99 are printed, then the median of the runs. The default routes are POST
+/api/v1/predict, the coin API (the list, the movers list sorted by forecast change, the largest coin's history and
+its forecast), the movers page (/coins?sort=change) and a conditional GET of the list: "304 /api/v1/coins" sends
+the list's current ETag in If-None-Match and counts the 304s (goal >= 90 % of /healthz; the other routes >= 70 %).
+Loopback only; bounded in time; gunicorn is stopped at the end. Rate limits are off (one address sends thousands).
 """
 
 import argparse
@@ -96,6 +97,21 @@ def load(port, route, clients, seconds):
     return len(latencies) / seconds, latencies, sum(failed for _, failed in answers)
 
 
+def paired(port, route, clients, seconds):
+    """Return (route's requests/s, /healthz's requests/s, the route's latencies, the route's failures), measured in
+    ABBA slices of seconds / 2: /healthz, route, route, /healthz."""
+    slice_seconds = seconds / 2
+    counts = {"health": 0, "route": 0}
+    latencies, failed = [], 0
+    for side in ("health", "route", "route", "health"):
+        rate, times, failures = load(port, "GET /healthz" if side == "health" else route, clients, slice_seconds)
+        counts[side] += len(times)
+        if side == "route":
+            latencies.append(times)
+            failed += failures
+    return counts["route"] / seconds, counts["health"] / seconds, np.concatenate(latencies), failed
+
+
 def default_routes(port):
     """Return the predict API, the movers list (API and page) and the coin API on the largest coin of the store's
     latest snapshot."""
@@ -147,20 +163,18 @@ def main(argv=None):
             return 1
         routes = [r if " " in r else f"GET {r}" for r in args.route] if args.route else default_routes(server.port)
         print(f"gunicorn -w 2 on 127.0.0.1, {args.clients} client processes with one http.client keep-alive"
-              f" connection each, {args.seconds:g} s per route, {args.runs} runs; demo-slice store, log on",
-              flush=True)
+              f" connection each, {args.seconds:g} s per route and as much of /healthz around it (ABBA slices of"
+              f" {args.seconds / 2:g} s), {args.runs} runs; demo-slice store, log on", flush=True)
         ratios = {route: [] for route in routes}
         for route in ["GET /healthz", *routes]:  # warm both workers: imports, the fast path, the store's window
             load(server.port, route, args.clients, 1.0)
         for run in range(1, args.runs + 1):
-            health, health_times, _ = load(server.port, "GET /healthz", args.clients, args.seconds)
-            print(f"run {run}: GET /healthz {health:,.0f} req/s, p50 {ms(health_times, 50):.2f} ms,"
-                  f" p99 {ms(health_times, 99):.2f} ms", flush=True)
             for route in routes:
-                rate, times, failed = load(server.port, route, args.clients, args.seconds)
+                rate, health, times, failed = paired(server.port, route, args.clients, args.seconds)
                 ratios[route].append(rate / health)
                 print(f"run {run}: {route} {rate:,.0f} req/s ({failed} failed), p50 {ms(times, 50):.2f} ms,"
-                      f" p99 {ms(times, 99):.2f} ms -> {rate / health:.0%} of /healthz", flush=True)
+                      f" p99 {ms(times, 99):.2f} ms; /healthz {health:,.0f} req/s in the slices around it"
+                      f" -> {rate / health:.0%} of /healthz", flush=True)
     for route, values in ratios.items():
         median = statistics.median(values)
         goal = NOT_MODIFIED_GOAL if route.startswith("304 ") else GOAL
