@@ -1,3 +1,4 @@
+import math
 import subprocess
 import sys
 
@@ -92,6 +93,16 @@ def test_ratio_for_score_inverts_the_mid_rank_percentile(fixture_model):
     ratios = sorted(fixture_model.card["reference_snapshot"]["liquidity_ratios"])
     n = len(ratios)
     assert fixture_model.ratio_for_score((2 + 0.5) / n) == pytest.approx(ratios[2])
+
+
+def test_one_score_maps_to_the_same_ratio_as_numpys_interpolation_bit_for_bit(fixture_model):
+    n = len(fixture_model.reference)
+    grid = [(i + 0.5) / n for i in range(n)]
+    scores = [0.0, 1.0, -0.1, 1.1, *grid, *(math.nextafter(p, 2) for p in grid), *(math.nextafter(p, -1) for p in grid),
+              *np.random.default_rng(7).random(2000).tolist()]
+    expected = [float(ratio) for ratio in fixture_model.ratio_for_score(np.array(scores))]
+    assert [fixture_model.ratio_for_one_score(score) for score in scores] == expected
+    assert math.isnan(fixture_model.ratio_for_one_score(math.nan))
 
 
 def test_forecast_flags_inputs_outside_the_training_range(fixture_model):

@@ -2,6 +2,7 @@
 
 import functools
 import logging
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -252,9 +253,38 @@ class LiquidityModel:
         percentiles, ratios = self._reference_curve
         return np.interp(score, percentiles, ratios)
 
+    def ratio_for_one_score(self, score):
+        """Return ratio_for_score for one float, bit for bit, without numpy's per-call cost (the one-row path)."""
+        ratios = self._reference_list
+        n = len(ratios)
+
+        def percentile(i):  # computed as _reference_curve computes it, so the bits agree
+            return (i + 0.5) / n
+
+        # np.interp: the end values outside the curve, else the segment [i, i + 1] with percentile(i) <= score.
+        if score != score:
+            return math.nan
+        if score >= percentile(n - 1):
+            return ratios[-1]
+        if score < percentile(0):
+            return ratios[0]
+        i = min(max(int(score * n - 0.5), 0), n - 2)  # the right segment or its neighbour, after rounding
+        while percentile(i) > score:
+            i -= 1
+        while percentile(i + 1) <= score:
+            i += 1
+        if percentile(i) == score:
+            return ratios[i]
+        slope = (ratios[i + 1] - ratios[i]) / (percentile(i + 1) - percentile(i))
+        return slope * (score - percentile(i)) + ratios[i]
+
     @functools.cached_property
     def _reference_curve(self):
         return (np.arange(len(self.reference)) + 0.5) / len(self.reference), self.reference
+
+    @functools.cached_property
+    def _reference_list(self):
+        return self.reference.tolist()
 
     def out_of_range(self, volume, mkt_cap, h1, price):
         """Return the names of inputs outside the [min, max] seen in training (inputs never seen, and missing values,
@@ -270,7 +300,7 @@ class LiquidityModel:
         row = check_inputs(volume, mkt_cap, h1, price)
         score = self._scorer().predict_row(self.input_row(row, snapshot))
         low, high = self.interval_row(score, 80)
-        ratio = float(self.ratio_for_score(score))
+        ratio = self.ratio_for_one_score(score)
         return Forecast(score, self.level(score), low, high, ratio, ratio * row[1], self.out_of_range(*row))
 
     def input_features(self, frame, snapshot=None):

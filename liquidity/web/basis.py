@@ -134,7 +134,7 @@ def as_forecast(model, coin_forecast):
     stored market cap), for the pages and answers that show either."""
     from liquidity.modeling.predict import Forecast
 
-    ratio = float(model.ratio_for_score(coin_forecast.forecast_score))
+    ratio = model.ratio_for_one_score(float(coin_forecast.forecast_score))
     h1 = math.nan if coin_forecast.h1 is None else coin_forecast.h1
     return Forecast(coin_forecast.forecast_score, coin_forecast.level, coin_forecast.band_low,
                     coin_forecast.band_high, ratio, ratio * coin_forecast.mkt_cap,
