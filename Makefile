@@ -77,7 +77,7 @@ REPORT_DATA = $(if $(filter command line environment,$(origin DATA)),$(DATA),$(i
 report: $(VENV)/.dev ## build EDA_REPORT/ from DATA (default: shared daily history, else DATASET/) and the model (~1 min)
 	$(BIN)/python -m liquidity report --data "$(REPORT_DATA)" --model-dir . --out EDA_REPORT
 
-bench: $(VENV)/.runtime ## time one-row, batch, start-up and HTTP figures against their baselines, the movers view at 1,000 coins in process [< 20 ms], the API's req/s against /healthz (median of 5 runs), p99 per route and worker RSS across a store change at 10,000 coins a day, then the peak memory of importing a generated 200 MB CSV (fails over 500 MB) (~10 min, loopback only)
+bench: $(VENV)/.runtime ## time one-row, batch, start-up and HTTP figures against their baselines, the movers view at 1,000 coins in process [< 20 ms], the API's req/s against /healthz (median of 5 runs), p99 per route and worker RSS across a store change at 10,000 coins a day, then the peak memory of importing a generated 200 MB CSV (fails over 500 MB) (~15 min, loopback only)
 	$(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/movers.py --coins 1000 --seconds 3
 	$(BIN)/python benchmarks/api_ratio.py --runs 5 --seconds 8
