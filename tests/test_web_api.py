@@ -1,3 +1,4 @@
+import io
 import json
 
 import pytest
@@ -103,6 +104,35 @@ def test_a_body_over_the_upload_limit_is_413_in_json(client, app):
     response = post_json(client, [BITCOIN] * 50)
     assert response.status_code == 413
     assert "upload limit" in response.json["message"]
+
+
+class Trickle(io.BytesIO):
+    """A request body a server hands over a few bytes per read."""
+
+    PER_READ = 7
+
+    def read(self, size=-1):
+        return super().read(self.PER_READ if size is None or size < 0 else min(size, self.PER_READ))
+
+    def readinto(self, buffer):
+        chunk = self.read(len(buffer))
+        buffer[:len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_a_body_handed_over_in_short_reads_is_read_to_its_end(client):
+    body = json.dumps(BITCOIN).encode()
+    response = client.post("/api/v1/predict", input_stream=Trickle(body), content_type="application/json")
+    assert response.status_code == 200, response.json
+    assert response.json["prediction"]["score"] == post_json(client, BITCOIN).json["prediction"]["score"]
+
+
+def test_a_chunked_body_without_a_length_is_read_to_its_end(client):
+    # gunicorn marks a chunked body as terminated: it has no Content-Length and is read until its end.
+    body = json.dumps(BITCOIN).encode()
+    response = client.post("/api/v1/predict", input_stream=Trickle(body), content_type="application/json",
+                           environ_overrides={"CONTENT_LENGTH": "", "wsgi.input_terminated": True})
+    assert response.status_code == 200, response.json
 
 
 def test_more_items_than_allowed_is_400_as_the_documents_max_items_says(client, app):

@@ -5,7 +5,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from liquidity.alerts import CONDITIONS, UNKNOWN_COIN
 from liquidity.web.alerts.store import alert_store, checked_rule, write
-from liquidity.web.api.views import MalformedJson, bad_request, bp, parse_body
+from liquidity.web.api.views import MalformedJson, bad_request, bp, parse_body, request_body
 
 
 def rule_answer(rule):
@@ -34,7 +34,7 @@ def add_alert_rule():
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("Send the rule as JSON with the header Content-Type: application/json.")
     try:
-        body = parse_body(request.get_data(cache=False))
+        body = parse_body(request_body())
     except MalformedJson as error:
         return bad_request("The body is not valid JSON.", [("$", None, str(error))])
     if not isinstance(body, dict):
