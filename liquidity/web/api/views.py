@@ -265,8 +265,7 @@ def predict():
     mkt_cap; a list is answered item by item (?atomic=true: all or nothing)."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("Send the body as JSON with the header Content-Type: application/json.")
-    # request.args parses the query string into a MultiDict; most requests have none.
-    atomic, flag_error = parse_flag(request.args.get("atomic") if request.query_string else None)
+    atomic, flag_error = parse_flag(request.args.get("atomic"))
     if flag_error:
         return bad_request("1 invalid query parameter(s).", [("atomic", None, flag_error)])
     model = current_model()
