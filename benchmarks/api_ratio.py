@@ -104,7 +104,7 @@ def paired(port, route, clients, seconds):
     counts = {"health": 0, "route": 0}
     latencies, failed = [], 0
     for side in ("health", "route", "route", "health"):
-        rate, times, failures = load(port, "GET /healthz" if side == "health" else route, clients, slice_seconds)
+        _, times, failures = load(port, "GET /healthz" if side == "health" else route, clients, slice_seconds)
         counts[side] += len(times)
         if side == "route":
             latencies.append(times)
