@@ -1,14 +1,18 @@
 """The 1-, 7- and 30-day forecasts: targets, the multi-output forest's scores and their conformal intervals."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from liquidity.artifacts import PREDICTIONS_FILE
 from liquidity.dataset import add_horizon_targets, load_snapshots, make_pairs
 from liquidity.features import INPUT_COLUMNS, snapshot_features
 from liquidity.modeling import card as model_card
 from liquidity.modeling import conformal
 from liquidity.modeling.predict import LiquidityModel, interval_columns
+from liquidity.modeling.train import forecasts_from_held_out
 
 TOLERANCE = 1e-6
 
@@ -142,3 +146,13 @@ def test_the_four_input_forecast_is_the_1_day_forecast_with_its_80_percent_inter
     assert (forecast.band_low, forecast.band_high) == (low[0], high[0])
     scored = horizons_model.forecast_frame(frame)
     assert (scored["band_low"].iloc[0], scored["band_high"].iloc[0]) == pytest.approx((low[0], high[0]), abs=1e-9)
+
+
+def test_the_held_out_forecasts_saved_beside_the_card_give_back_its_coverage(horizons_trained_dir, horizons_model):
+    held_out = pd.read_csv(horizons_trained_dir / PREDICTIONS_FILE)
+    forecasts = {horizon: forecasts_from_held_out(held_out, horizon) for horizon in (1, 7, 30)}
+    rolled = conformal.held_out_intervals(forecasts, horizons_model.card["conformal"]["window_days"])
+    coverage = horizons_model.card["conformal"]["coverage"]
+    assert coverage["1"]["rows"] > 0 and coverage["7"]["rows"] > 0
+    assert {str(horizon): json.loads(json.dumps(conformal.coverage_report(rows)))
+            for horizon, rows in rolled.items()} == coverage

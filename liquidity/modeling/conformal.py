@@ -230,6 +230,21 @@ def rolling_intervals(forecasts, *, window_days=WINDOW_DAYS, levels=LEVELS, bins
     return pd.concat(parts, ignore_index=True)
 
 
+def held_out_intervals(forecasts_by_horizon, window_days=WINDOW_DAYS):
+    """Return {horizon: rolling_intervals of its held-out forecasts} from the first date whose window is full.
+
+    forecasts_by_horizon: {horizon in days: date, target_date, predicted, actual}. The longer horizons are scaled by
+    the shortest's spread factor. What training's coverage figures (coverage_report of each) are measured on."""
+    shortest = forecasts_by_horizon[min(forecasts_by_horizon)]
+    rolled = {}
+    for horizon, forecasts in forecasts_by_horizon.items():
+        # A full window: the first forecasts' outcomes (horizon days) plus window_days dates of them.
+        first = np.datetime64(str(forecasts["date"].min())[:10], "D") + np.timedelta64(horizon + window_days, "D")
+        rolled[horizon] = rolling_intervals(forecasts, window_days=window_days, first_date=str(first),
+                                            shortest=shortest if horizon != min(forecasts_by_horizon) else None)
+    return rolled
+
+
 def _inside(rows, level):
     """Return, per row, whether its actual lies within its interval at level."""
     return (rows["actual"] >= rows[f"low{level}"]) & (rows["actual"] <= rows[f"high{level}"])

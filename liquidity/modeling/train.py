@@ -277,18 +277,13 @@ def held_out_forecasts(run, predictions, horizon):
 def conformal_section(run, predictions, window_days=conformal.WINDOW_DAYS):
     """Return the card's conformal section: each horizon's table on the data's last date and the coverage that
     daily recalibration achieved on the held-out forecasts (each date calibrated on outcomes known by then)."""
-    tables, coverage = {}, {}
-    shortest = held_out_forecasts(run, predictions, run.horizons[0])
-    for horizon in run.horizons:
-        forecasts = held_out_forecasts(run, predictions, horizon)
-        scale_by = shortest if horizon != run.horizons[0] else None
-        tables[str(horizon)] = conformal.calibration_table(forecasts, run.last_date, window_days=window_days,
-                                                           shortest=scale_by)
-        # Coverage counts only dates whose calibration window is full: the first forecasts' outcomes plus the window.
-        first = np.datetime64(str(forecasts["date"].min())[:10], "D") + np.timedelta64(horizon + window_days, "D")
-        rolled = conformal.rolling_intervals(forecasts, window_days=window_days, first_date=str(first),
-                                             shortest=scale_by)
-        coverage[str(horizon)] = conformal.coverage_report(rolled)
+    forecasts = {horizon: held_out_forecasts(run, predictions, horizon) for horizon in run.horizons}
+    shortest = forecasts[run.horizons[0]]
+    tables = {str(horizon): conformal.calibration_table(forecasts[horizon], run.last_date, window_days=window_days,
+                                                        shortest=shortest if horizon != run.horizons[0] else None)
+              for horizon in run.horizons}
+    coverage = {str(horizon): conformal.coverage_report(rolled)
+                for horizon, rolled in conformal.held_out_intervals(forecasts, window_days).items()}
     section = {"method": "split conformal on |actual - forecast|, per quintile bin of the forecast score, clipped "
                          "to [0, 1]; calibrated on the forecasts of the last window_days forecast dates whose "
                          "outcome is known on the calibration date; the longer horizons' half-widths times the "
@@ -352,7 +347,7 @@ def held_out_frame(run, predictions):
     The 1-day columns keep their names (next_liquidity_score, predicted_random_forest, predicted_linear_regression);
     a longer horizon H adds target_{H}d and predicted_random_forest_{H}d. Left out to keep the file small, as each
     can be recomputed: persistence (the liquidity_score column), the 7- and 30-day means (features), and the
-    intervals (conformal.rolling_intervals over these forecasts, target date = date + H).
+    intervals (conformal.held_out_intervals of forecasts_from_held_out at each horizon).
     """
     first = run.horizons[0]
     tested = predictions[first]["index"]
@@ -364,6 +359,18 @@ def held_out_frame(run, predictions):
         held_out[f"target_{horizon}d"] = run.target[tested, column]
         held_out[f"predicted_random_forest_{horizon}d"] = predictions[horizon]["random_forest"]
     return held_out
+
+
+def forecasts_from_held_out(held_out, horizon):
+    """Return held_out_forecasts' frame at horizon from a held_out_frame read back (cv_predictions.csv.gz).
+
+    The target date is date + horizon calendar days: the next snapshot's date in daily data, as training had it."""
+    actual, predicted = (("next_liquidity_score", "predicted_random_forest") if horizon == HORIZONS[0]
+                         else (f"target_{horizon}d", f"predicted_random_forest_{horizon}d"))
+    dates = held_out["date"].astype(str).str[:10]
+    target = (pd.to_datetime(dates) + pd.Timedelta(days=horizon)).dt.strftime("%Y-%m-%d")
+    return pd.DataFrame({"date": dates, "coin_id": held_out["coin_id"], "target_date": target,
+                         "predicted": held_out[predicted], "actual": held_out[actual]})
 
 
 def format_metrics_table(card):
