@@ -8,6 +8,7 @@ Needs the development requirements (matplotlib).
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 from scipy.stats import gaussian_kde
 
@@ -236,4 +237,29 @@ def residual_plot(actual, predicted, label="random forest"):
     axes.set_xlabel(f"predicted score ({label}, held out)")
     axes.set_ylabel("residual (actual - predicted)")
     axes.set_title(f"residuals: mean {round(residuals.mean(), 3) + 0.0:+.3f}, sd {residuals.std():.3f}", fontsize=10)
+    return figure
+
+
+def coverage_by_date(inside, dates, what="forecasts", level=80, goal_points=3):
+    """Return the share of forecasts inside their interval per forecast date (thin line) and per month (thick).
+
+    inside: one bool per forecast; dates: its forecast date (YYYY-MM-DD). A month's segment spans the dates it
+    holds (a dot when one). Shaded: level +- goal_points."""
+    inside = pd.Series(np.asarray(inside, dtype=float) * 100)
+    days = pd.to_datetime(pd.Series(np.asarray(dates, dtype=str)).str[:10])
+    per_date = inside.groupby(days.to_numpy()).mean()
+    months = per_date.index.to_period("M")
+    figure, axes = new_figure((9.0, 3.6))
+    axes.axhspan(level - goal_points, level + goal_points, color="#55a868", alpha=0.15,
+                 label=f"{level} +- {goal_points} %")
+    axes.plot(per_date.index, per_date.to_numpy(), color="#8c8c8c", linewidth=0.8, label="one forecast date")
+    for month in months.unique():
+        held = per_date.index[months == month]
+        share = inside[(days.dt.to_period("M") == month).to_numpy()].mean()
+        axes.plot([held[0], held[-1]], [share, share], color=BAR_COLOUR, linewidth=2.5, marker="o" if len(held) == 1
+                  else None, label="month" if month == months[0] else None)
+    axes.set_ylabel(f"inside the {level} % interval (%)")
+    axes.legend(frameon=False, loc="lower left", fontsize=8, ncols=3)
+    axes.set_title(f"{what}: share inside their {level} % interval, {len(per_date)} dates in "
+                   f"{len(months.unique())} months", fontsize=10)
     return figure

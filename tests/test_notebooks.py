@@ -1,3 +1,6 @@
+import json
+import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -6,7 +9,7 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from liquidity.artifacts import CARD_FILE, MODEL_FILE, SCALER_FILE, sha256_file
+from liquidity.artifacts import CARD_FILE, MODEL_FILE, PREDICTIONS_FILE, SCALER_FILE, read_card, sha256_file
 from liquidity.dataset import load_snapshots, make_pairs
 from liquidity.features import with_features
 from liquidity.paths import DATASET_DIR, PROJECT_ROOT
@@ -18,8 +21,11 @@ NOTEBOOKS = [
     PROJECT_ROOT / "NORMALIZATION_&_PREDICTION" / "featureengineering.ipynb",
     PROJECT_ROOT / "NORMALIZATION_&_PREDICTION" / "Normalization_Prediction.ipynb",
 ]
+# Reads the committed model's held-out forecasts, not snapshots: its parameter is the model's folder.
+CALIBRATION_NOTEBOOK = PROJECT_ROOT / "NORMALIZATION_&_PREDICTION" / "Interval_Calibration.ipynb"
 DATA_LINE = "DATA = None  # a file or folder; None -> DATASET/ if it has CSVs, else the test fixtures"
 ARTIFACT_LINE = "ARTIFACT_DIR = None  # None -> a temporary folder; never the committed model"
+MODEL_DIR_LINE = "MODEL_DIR = None  # a trained model's folder (card, held-out forecasts); None -> the committed one"
 CELL_TIMEOUT = 300
 # On DATASET/ (65,841 rows) each notebook runs in under 60 s on 2 cores (EDA 5 s, features 3 s, training 22 s; its
 # training cell took 40 s with the cores shared by four test runs). A cell past this generous bound fails the run,
@@ -46,7 +52,7 @@ def set_parameter(notebook, line, value):
 
 def execute(path, timeout=CELL_TIMEOUT, **parameters):
     notebook = nbformat.read(path, as_version=4)
-    lines = {"DATA": DATA_LINE, "ARTIFACT_DIR": ARTIFACT_LINE}
+    lines = {"DATA": DATA_LINE, "ARTIFACT_DIR": ARTIFACT_LINE, "MODEL_DIR": MODEL_DIR_LINE}
     for name, value in parameters.items():
         set_parameter(notebook, lines[name], value)
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
@@ -60,14 +66,16 @@ def outputs_text(notebook):
                      for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_is_stored_without_outputs(path):
+@pytest.mark.parametrize("path, parameter", [*((path, DATA_LINE) for path in NOTEBOOKS),
+                                             (CALIBRATION_NOTEBOOK, MODEL_DIR_LINE)],
+                         ids=lambda value: getattr(value, "name", ""))
+def test_notebook_is_stored_without_outputs(path, parameter):
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert code
     assert all(cell.outputs == [] and cell.execution_count is None for cell in code)
-    assert DATA_LINE in code[0].source
+    assert parameter in code[0].source
     assert notebook.metadata.kernelspec.name == "python3"
 
 
@@ -139,6 +147,32 @@ def test_training_notebook_runs_on_dataset_as_a_user_would(tmp_path):
     assert f"reading {DATASET_DIR}" in text
     assert "time-ordered: 2 split(s)" in text and "1-day, history path" in text
     assert "level " in text and "Forecast(score=" in text
+
+
+def test_interval_calibration_notebook_recomputes_the_committed_cards_coverage_and_writes_nothing():
+    folder = CALIBRATION_NOTEBOOK.parent
+    before = {path.name: sha256_file(path) for path in folder.iterdir() if path.is_file()}
+    committed = {name: sha256_file(PROJECT_ROOT / name) for name in (CARD_FILE, PREDICTIONS_FILE)}
+    notebook = execute(CALIBRATION_NOTEBOOK, timeout=DATASET_CELL_TIMEOUT)  # MODEL_DIR left at None
+    text = outputs_text(notebook)
+    assert "coverage recomputed = model_card.json's at every horizon" in text
+    card = read_card(PROJECT_ROOT / CARD_FILE)
+    last_month = card["conformal"]["coverage"]["30"]["by_month"][-1]
+    # The month table's last row: the 30-day test period's December holds one date.
+    assert re.search(rf"{last_month['month']}\s+1\s+{last_month['rows']}\s+{last_month['coverage80']:.1%}", text)
+    assert "the card's: 14 dates, spread factor" in text and "misses / fresh 1-day miss (7 days) ** 0.5" in text
+    assert len(images(notebook)) == 1  # coverage per date and month
+    assert {path.name: sha256_file(path) for path in folder.iterdir() if path.is_file()} == before
+    assert {name: sha256_file(PROJECT_ROOT / name) for name in committed} == committed
+
+
+def test_interval_calibration_notebook_stops_when_the_card_disagrees_with_its_forecasts(tmp_path):
+    card = read_card(PROJECT_ROOT / CARD_FILE)
+    card["conformal"]["coverage"]["7"]["coverage80"] += 0.01
+    (tmp_path / CARD_FILE).write_text(json.dumps(card))
+    shutil.copy(PROJECT_ROOT / PREDICTIONS_FILE, tmp_path / PREDICTIONS_FILE)
+    with pytest.raises(CellExecutionError, match="differs from model_card.json"):
+        execute(CALIBRATION_NOTEBOOK, timeout=DATASET_CELL_TIMEOUT, MODEL_DIR=str(tmp_path))
 
 
 def test_a_failing_cell_fails_the_run(tmp_path):

@@ -334,3 +334,16 @@ def test_a_kde_of_many_values_is_estimated_on_a_sample_and_draws_the_same_curve(
     few = logs[:1000]
     assert np.array_equal(plots.kde_sample(few), few)
     np.testing.assert_array_equal(plots._kde_curve(few, grid, 0.1), gaussian_kde(few)(grid) * 1000 * 0.1)
+
+
+def test_coverage_by_date_draws_each_date_and_each_months_share_over_the_dates_it_holds():
+    from liquidity import plots
+
+    dates = ["2024-01-30"] * 4 + ["2024-01-31"] * 4 + ["2024-02-01"] * 2
+    inside = [True, True, True, False, True, False, False, False, True, True]
+    figure = plots.coverage_by_date(inside, dates, "30-day forecasts")
+    per_date, january, february = figure.axes[0].get_lines()
+    assert list(per_date.get_ydata()) == [75.0, 25.0, 100.0]
+    assert list(january.get_ydata()) == [50.0, 50.0] and january.get_marker() in ("None", None, "")
+    assert list(february.get_ydata()) == [100.0, 100.0] and february.get_marker() == "o"  # one date: a dot
+    assert figure.axes[0].get_title() == "30-day forecasts: share inside their 80 % interval, 3 dates in 2 months"
