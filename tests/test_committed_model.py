@@ -1,6 +1,7 @@
 """The committed artifacts: verified, reproducible, and better than the baselines on the time-ordered test."""
 
 import io
+import json
 
 import pandas as pd
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from liquidity.artifacts import PREDICTIONS_FILE, committed_artifact_paths, load_artifacts
 from liquidity.modeling import card as model_card
 from liquidity.modeling.evaluation import beats, score_metrics
+from liquidity.modeling.train import forecasts_from_held_out
 from liquidity.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow  # loads the committed 300-tree model
@@ -91,22 +93,13 @@ def test_saved_test_predictions_reproduce_every_horizons_figures_and_the_interva
                                 held_out["date"], card["threshold"])
         assert figures["mae"] == pytest.approx(
             card["validation"]["horizons"][str(horizon)]["models"]["random_forest"]["mae"], abs=1e-9)
-    def forecasts(horizon, predicted, actual):
-        target_date = (pd.to_datetime(held_out["date"]) + pd.Timedelta(days=horizon)).dt.strftime("%Y-%m-%d")
-        return pd.DataFrame({"date": held_out["date"], "coin_id": held_out["coin_id"], "target_date": target_date,
-                             "predicted": held_out[predicted], "actual": held_out[actual]})
-
-    month = forecasts(30, "predicted_random_forest_30d", "target_30d")
+    forecasts = {horizon: forecasts_from_held_out(held_out, horizon) for horizon in (1, 7, 30)}
+    rolled = conformal.held_out_intervals(forecasts, card["conformal"]["window_days"])
+    for horizon, rows in rolled.items():
+        assert json.loads(json.dumps(conformal.coverage_report(rows))) == card["conformal"]["coverage"][str(horizon)]
     # The 30-day half-widths are scaled by the spread factor of the 1-day forecasts' fresh misses.
-    day = forecasts(1, "predicted_random_forest", "next_liquidity_score")
-    report = card["conformal"]["coverage"]["30"]
-    rolled = conformal.rolling_intervals(month, window_days=card["conformal"]["window_days"],
-                                         first_date=report["dates"][0], shortest=day)
-    recomputed = conformal.coverage_report(rolled)
-    assert recomputed["coverage80"] == pytest.approx(report["coverage80"], abs=1e-9)
-    assert recomputed["width90"] == pytest.approx(report["width90"], abs=1e-9)
-    table = conformal.calibration_table(month, "2024-12-31", window_days=card["conformal"]["window_days"],
-                                        shortest=day)
+    table = conformal.calibration_table(forecasts[30], "2024-12-31", window_days=card["conformal"]["window_days"],
+                                        shortest=forecasts[1])
     assert table == card["conformal"]["tables"]["30"]
 
 
