@@ -148,6 +148,8 @@ def test_horizon_figures_follow_the_cards_validation_and_coverage(committed_card
         months = report["by_month"]
         worst = max(months, key=lambda m: abs(m["coverage80"] - 0.8))
         assert f["coverage"]["worst_month"]["month"] == worst["month"]
+        per_date = report["per_date80"]
+        assert f["coverage"]["one_day80"] == {"min": per_date["min"], "max": per_date["max"], "sd": per_date["sd"]}
         assert f["coverage"]["quintile_coverage80"] == [min(q["coverage80"] for q in report["by_quintile"]),
                                                        max(q["coverage80"] for q in report["by_quintile"])]
 
@@ -181,6 +183,12 @@ def test_the_model_page_opens_with_the_summary_then_each_horizon_and_the_interva
         " ".join(visible(html).split())
     coverage = re.search(r'<table id="coverage">(.*?)</table>', html, re.S).group(1)
     assert coverage.count("<tr>") == 4  # the header and one row per horizon
+    one_day = card["conformal"]["coverage"]["1"]["per_date80"]
+    row = re.search(r"<tr><td>1 day ahead</td>(.*?)</tr>", coverage, re.S).group(1)
+    assert f"{one_day['min'] * 100:.1f} % – {one_day['max'] * 100:.1f} %" in row
+    worst = max(card["conformal"]["coverage"]["1"]["by_month"], key=lambda m: abs(m["coverage80"] - 0.8))
+    assert f"{worst['month']}: {worst['coverage80'] * 100:.1f} % ({worst['rows']:,} forecasts)" in row
+    assert "not a promise for each day" in " ".join(visible(html).split())
     assert "80 % interval" in html and "in 8 of 10 past cases like it" in html
     assert "uncertainty band" not in html.lower()
 

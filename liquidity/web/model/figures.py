@@ -22,6 +22,12 @@ def _worst_month(report, goal=GOAL_COVERAGE):
     return max(months, key=lambda month: abs(month["coverage80"] - goal), default=None)
 
 
+def _one_day(report):
+    """Return the lowest and highest share of one date's forecasts inside the 80 % interval, and its spread."""
+    per_date = report.get("per_date80") or {}
+    return {key: per_date.get(key) for key in ("min", "max", "sd")} if per_date.get("dates") else None
+
+
 def _horizon_validation(card, horizon):
     """Return the validation block of one horizon (a card without per-horizon figures has its 1-day block on top)."""
     validation = card["validation"]
@@ -57,6 +63,7 @@ def horizon_figures(card):
                 "quintile_coverage90_min": min((q["coverage90"] for q in quintiles), default=None),
                 "by_quintile": report.get("by_quintile", []),
                 "worst_month": _worst_month(report),
+                "one_day80": _one_day(report),
             },
         })
     return figures
