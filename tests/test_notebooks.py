@@ -160,7 +160,10 @@ def test_interval_calibration_notebook_recomputes_the_committed_cards_coverage_a
     last_month = card["conformal"]["coverage"]["30"]["by_month"][-1]
     # The month table's last row: the 30-day test period's December holds one date.
     assert re.search(rf"{last_month['month']}\s+1\s+{last_month['rows']}\s+{last_month['coverage80']:.1%}", text)
-    assert "the card's: 14 dates, spread factor" in text and "misses / fresh 1-day miss (7 days) ** 0.5" in text
+    tables = "".join(output.get("data", {}).get("text/html", "") for cell in notebook.cells
+                     if cell.cell_type == "code" for output in cell.outputs)
+    assert "<th>the card's: 14 dates, spread factor (3 fresh days, ** 0.5)</th>" in tables
+    assert tables.count("<th>misses / fresh 1-day miss (") == 6 and tables.count("against today's score") == 4
     assert len(images(notebook)) == 1  # coverage per date and month
     assert {path.name: sha256_file(path) for path in folder.iterdir() if path.is_file()} == before
     assert {name: sha256_file(PROJECT_ROOT / name) for name in committed} == committed
