@@ -248,18 +248,18 @@ def coverage_by_date(inside, dates, what="forecasts", level=80, goal_points=3):
     inside = pd.Series(np.asarray(inside, dtype=float) * 100)
     days = pd.to_datetime(pd.Series(np.asarray(dates, dtype=str)).str[:10])
     per_date = inside.groupby(days.to_numpy()).mean()
+    per_month = inside.groupby(days.dt.to_period("M").to_numpy()).mean()
     months = per_date.index.to_period("M")
     figure, axes = new_figure((9.0, 3.6))
     axes.axhspan(level - goal_points, level + goal_points, color="#55a868", alpha=0.15,
                  label=f"{level} +- {goal_points} %")
     axes.plot(per_date.index, per_date.to_numpy(), color="#8c8c8c", linewidth=0.8, label="one forecast date")
-    for month in months.unique():
+    for month, share in per_month.items():
         held = per_date.index[months == month]
-        share = inside[(days.dt.to_period("M") == month).to_numpy()].mean()
         axes.plot([held[0], held[-1]], [share, share], color=BAR_COLOUR, linewidth=2.5, marker="o" if len(held) == 1
                   else None, label="month" if month == months[0] else None)
     axes.set_ylabel(f"inside the {level} % interval (%)")
     axes.legend(frameon=False, loc="lower left", fontsize=8, ncols=3)
     axes.set_title(f"{what}: share inside their {level} % interval, {len(per_date)} dates in "
-                   f"{len(months.unique())} months", fontsize=10)
+                   f"{len(per_month)} months", fontsize=10)
     return figure

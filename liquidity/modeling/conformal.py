@@ -235,17 +235,17 @@ def held_out_intervals(forecasts_by_horizon, window_days=WINDOW_DAYS):
 
     forecasts_by_horizon: {horizon in days: date, target_date, predicted, actual}. The longer horizons are scaled by
     the shortest's spread factor. What training's coverage figures (coverage_report of each) are measured on."""
-    shortest = forecasts_by_horizon[min(forecasts_by_horizon)]
+    shortest = min(forecasts_by_horizon)
     rolled = {}
     for horizon, forecasts in forecasts_by_horizon.items():
         # A full window: the first forecasts' outcomes (horizon days) plus window_days dates of them.
         first = np.datetime64(str(forecasts["date"].min())[:10], "D") + np.timedelta64(horizon + window_days, "D")
         rolled[horizon] = rolling_intervals(forecasts, window_days=window_days, first_date=str(first),
-                                            shortest=shortest if horizon != min(forecasts_by_horizon) else None)
+                                            shortest=forecasts_by_horizon[shortest] if horizon != shortest else None)
     return rolled
 
 
-def _inside(rows, level):
+def inside(rows, level):
     """Return, per row, whether its actual lies within its interval at level."""
     return (rows["actual"] >= rows[f"low{level}"]) & (rows["actual"] <= rows[f"high{level}"])
 
@@ -253,8 +253,8 @@ def _inside(rows, level):
 def _coverage(rows, levels):
     figures = {"rows": int(len(rows))}
     for level in levels:
-        inside = _inside(rows, level)
-        figures[f"coverage{level}"] = float(inside.mean()) if len(rows) else None
+        held = inside(rows, level)
+        figures[f"coverage{level}"] = float(held.mean()) if len(rows) else None
         figures[f"width{level}"] = float((rows[f"high{level}"] - rows[f"low{level}"]).mean()) if len(rows) else None
     return figures
 
@@ -287,7 +287,7 @@ def coverage_report(intervals, levels=LEVELS, quantiles=5):
                              for b in range(quantiles)]
     report["by_month"] = _by_month(intervals, "date", levels)
     # How far one date's coverage strays: a month holding a single forecast date can be no closer than this.
-    per_date = _inside(intervals, 80).groupby(intervals["date"].astype(str).str[:10]).mean()
+    per_date = inside(intervals, 80).groupby(intervals["date"].astype(str).str[:10]).mean()
     report["per_date80"] = {"dates": int(len(per_date)), "sd": float(per_date.std()) if len(per_date) > 1 else None,
                             "min": float(per_date.min()), "max": float(per_date.max()),
                             "outside_3_points": float((per_date.sub(0.8).abs() > 0.03).mean())}
